@@ -1,0 +1,3 @@
+"""ecoach: a self-hostable practice for asynchronous e-coaching."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from ecoach.cli import main
+
+raise SystemExit(main())

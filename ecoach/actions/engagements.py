@@ -1,0 +1,149 @@
+"""Engagements: create, pause, resume, close; the coachee's chat link."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ecoach.actions.coaches import check_email, check_language, check_name, check_time_zone
+from ecoach.actions.errors import ActionError, N_, NotFound
+from ecoach.core.hub import Hub, coach_topic, engagement_topic
+from ecoach.core.tokens import looks_like_token, new_token, token_digest
+from ecoach.core.types import EngagementStatus
+from ecoach.logbook import queries
+from ecoach.logbook.models import ChatLink, Coach, Coachee, Engagement
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class NewEngagement:
+    engagement: Engagement
+    coachee: Coachee
+    chat_token: str
+
+
+async def do_create_engagement(
+    session: AsyncSession,
+    coach: Coach,
+    *,
+    coachee_name: str,
+    coachee_email: str = "",
+    language: str | None = None,
+    time_zone: str | None = None,
+    sponsor_name: str = "",
+    sponsor_email: str = "",
+    now: datetime,
+    link_days: int = 0,
+) -> NewEngagement:
+    language = check_language(language or coach.language)
+    coachee = Coachee(
+        coach_id=coach.id,
+        name=check_name(coachee_name),
+        email=check_email(coachee_email, required=False),
+        language=language,
+        created_at=now,
+    )
+    session.add(coachee)
+    await session.flush()
+    engagement = Engagement(
+        coach_id=coach.id,
+        coachee_id=coachee.id,
+        sponsor_name=" ".join(sponsor_name.split()) or None,
+        sponsor_email=check_email(sponsor_email, required=False),
+        language=language,
+        time_zone=check_time_zone(time_zone or coach.time_zone),
+        status=EngagementStatus.active.value,
+        created_at=now,
+        last_exchange_at=now,
+        unread_count=0,
+    )
+    session.add(engagement)
+    await session.flush()
+    token = await do_new_chat_link(session, engagement, now=now, days=link_days)
+    log.info("engagement %s created for coach %s", engagement.id, coach.id)
+    return NewEngagement(engagement, coachee, token)
+
+
+async def do_new_chat_link(
+    session: AsyncSession, engagement: Engagement, *, now: datetime, days: int = 0
+) -> str:
+    """Revoke the current chat link(s) and issue a new one; returns the plain token."""
+    await session.execute(
+        update(ChatLink)
+        .where(ChatLink.engagement_id == engagement.id, ChatLink.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    token = new_token()
+    session.add(
+        ChatLink(
+            engagement_id=engagement.id,
+            token_hash=token_digest(token),
+            created_at=now,
+            expires_at=now + timedelta(days=days) if days else None,
+        )
+    )
+    await session.flush()
+    return token
+
+
+async def do_revoke_chat_links(session: AsyncSession, engagement: Engagement, *, now: datetime) -> None:
+    await session.execute(
+        update(ChatLink)
+        .where(ChatLink.engagement_id == engagement.id, ChatLink.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+async def check_chat_token(session: AsyncSession, token: str, now: datetime) -> tuple[ChatLink, Engagement]:
+    """The link and its engagement, or a clear reason why the link does not work."""
+    link = await queries.get_chat_link(session, token_digest(token)) if looks_like_token(token) else None
+    if link is None:
+        raise NotFound("chat_link_unknown", N_("This chat link is not valid. Ask your coach for a new link."))
+    if link.revoked_at is not None:
+        raise NotFound(
+            "chat_link_revoked",
+            N_("This chat link has been replaced or withdrawn. Ask your coach for the new link."),
+        )
+    if link.expires_at is not None and link.expires_at <= now:
+        raise NotFound("chat_link_expired", N_("This chat link has expired. Ask your coach for a new link."))
+    engagement = await session.get(Engagement, link.engagement_id)
+    assert engagement is not None  # foreign key
+    return link, engagement
+
+
+_TRANSITIONS = {
+    "pause": ({"active"}, "paused"),
+    "resume": ({"paused"}, "active"),
+    "close": ({"active", "paused"}, "closed"),
+}
+
+
+async def do_change_status(
+    session: AsyncSession, hub: Hub, engagement: Engagement, action: str, *, now: datetime
+) -> Engagement:
+    if action not in _TRANSITIONS:
+        raise ActionError("status_action_unknown", N_("Unknown action '%(action)s'."), action=action)
+    allowed, target = _TRANSITIONS[action]
+    if engagement.status not in allowed:
+        raise ActionError(
+            "status_transition",
+            N_("An engagement that is %(status)s cannot be changed this way."),
+            status=engagement.status,
+        )
+    engagement.status = target
+    if target == "paused":
+        engagement.paused_at = now
+    elif target == "closed":
+        engagement.closed_at = now
+    elif target == "active":
+        engagement.paused_at = None
+    await session.commit()
+    event = {"type": "status", "engagement_id": engagement.id, "status": target}
+    hub.publish(engagement_topic(engagement.id), event)
+    hub.publish(coach_topic(engagement.coach_id), event)
+    return engagement

@@ -1,0 +1,1 @@
+"""Chat channel: the coachee websocket endpoint and its fan-out."""

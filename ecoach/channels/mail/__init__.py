@@ -1,0 +1,1 @@
+"""Mail channel (inbound IMAP/LMTP, outbound SMTP)."""

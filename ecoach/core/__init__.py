@@ -1,0 +1,1 @@
+"""Pure rules and types. Imports nothing from the rest of ecoach."""

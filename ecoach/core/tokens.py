@@ -1,0 +1,31 @@
+"""Unguessable tokens for chat links and API access.
+
+A token is 32 random bytes (256 bits) from ``secrets``; only its SHA-256 digest is stored,
+so a database leak does not reveal working links. A plain digest is enough here because
+the token itself carries full entropy (no password-style stretching needed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+TOKEN_BYTES = 32
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def same_secret(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
+
+
+def looks_like_token(value: str) -> bool:
+    """Cheap shape check before touching the database."""
+    return 20 <= len(value) <= 128 and all(c.isalnum() or c in "-_" for c in value)

@@ -1,0 +1,1 @@
+"""Storage: models, queries, the database engine and migrations."""

@@ -1,0 +1,173 @@
+"""SQLAlchemy 2 models. The logbook (``exchange``) is append-only.
+
+Inbox fields on ``engagement`` (last exchange, waiting since, unread) are kept in the same
+transaction as every exchange insert, so the inbox is one indexed query, never a scan.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite keeps no zone of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Coach(Base):
+    __tablename__ = "coach"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    language: Mapped[str] = mapped_column(String(8), default="nl")
+    time_zone: Mapped[str] = mapped_column(String(64), default="Europe/Amsterdam")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Coachee(Base):
+    __tablename__ = "coachee"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    coach_id: Mapped[int] = mapped_column(ForeignKey("coach.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    language: Mapped[str] = mapped_column(String(8), default="nl")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Engagement(Base):
+    __tablename__ = "engagement"
+    __table_args__ = (
+        # Inbox: a coach's engagements, longest-waiting first, then most recent.
+        Index("ix_engagement_inbox", "coach_id", "waiting_since", "last_exchange_at"),
+        Index("ix_engagement_recent", "coach_id", "last_exchange_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    coach_id: Mapped[int] = mapped_column(ForeignKey("coach.id"))
+    coachee_id: Mapped[int] = mapped_column(ForeignKey("coachee.id"), index=True)
+    sponsor_name: Mapped[str | None] = mapped_column(String(200))
+    sponsor_email: Mapped[str | None] = mapped_column(String(320))
+    language: Mapped[str] = mapped_column(String(8))
+    time_zone: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    paused_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # Inbox summary, maintained with every exchange insert.
+    last_exchange_id: Mapped[int | None] = mapped_column(BigId)
+    last_exchange_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_channel: Mapped[str | None] = mapped_column(String(16))
+    last_direction: Mapped[str | None] = mapped_column(String(16))
+    last_snippet: Mapped[str | None] = mapped_column(String(200))
+    last_inbound_channel: Mapped[str | None] = mapped_column(String(16))
+    waiting_since: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    unread_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    coachee: Mapped[Coachee] = relationship(lazy="raise")
+
+
+class Exchange(Base):
+    """One entry in an engagement's logbook. Never updated except delivery state."""
+
+    __tablename__ = "exchange"
+    __table_args__ = (
+        UniqueConstraint("engagement_id", "external_id", name="uq_exchange_external"),
+        Index("ix_exchange_timeline", "engagement_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    engagement_id: Mapped[int] = mapped_column(ForeignKey("engagement.id"))
+    channel: Mapped[str] = mapped_column(String(16))
+    direction: Mapped[str] = mapped_column(String(16))
+    author: Mapped[str] = mapped_column(String(16))
+    author_name: Mapped[str] = mapped_column(String(200))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    external_id: Mapped[str] = mapped_column(String(255))
+    delivery_state: Mapped[str] = mapped_column(String(16), default="stored")
+    delivery_detail: Mapped[str | None] = mapped_column(String(500))
+
+
+class ChatLink(Base):
+    __tablename__ = "chat_link"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    engagement_id: Mapped[int] = mapped_column(ForeignKey("engagement.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    coachee_seen_id: Mapped[int | None] = mapped_column(BigId)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    coach_id: Mapped[int] = mapped_column(ForeignKey("coach.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class LoginAttempt(Base):
+    """Failed logins, counted per e-mail address and per client address."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (Index("ix_login_attempt_key", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(400))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -1,0 +1,182 @@
+"""Read queries (``get_*``). Every coach-facing query is scoped by coach id, so another
+coach's data is simply not found."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, func, or_, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ecoach.logbook.models import (
+    ApiToken,
+    ChatLink,
+    Coach,
+    Coachee,
+    Engagement,
+    Exchange,
+    LoginAttempt,
+)
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    engagement: Engagement
+    coachee_name: str
+
+
+async def get_coach(session: AsyncSession, coach_id: int) -> Coach | None:
+    return await session.get(Coach, coach_id)
+
+
+async def get_coach_by_email(session: AsyncSession, email: str) -> Coach | None:
+    result = await session.execute(select(Coach).where(Coach.email == email.strip().lower()))
+    return result.scalar_one_or_none()
+
+
+async def get_coach_by_api_token(session: AsyncSession, digest: str) -> Coach | None:
+    stmt = (
+        select(Coach)
+        .join(ApiToken, ApiToken.coach_id == Coach.id)
+        .where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+def _inbox_order(stmt: Select) -> Select:  # type: ignore[type-arg]
+    # Waiting engagements first, longest wait on top; then the most recent activity.
+    return stmt.order_by(
+        Engagement.waiting_since.is_(None),
+        Engagement.waiting_since.asc(),
+        Engagement.last_exchange_at.desc(),
+        Engagement.id.desc(),
+    )
+
+
+async def get_inbox(
+    session: AsyncSession,
+    coach_id: int,
+    *,
+    statuses: tuple[str, ...] = ("active", "paused"),
+    limit: int = 50,
+    offset: int = 0,
+) -> list[InboxRow]:
+    stmt = (
+        select(Engagement, Coachee.name)
+        .join(Coachee, Coachee.id == Engagement.coachee_id)
+        .where(Engagement.coach_id == coach_id, Engagement.status.in_(statuses))
+    )
+    stmt = _inbox_order(stmt).limit(limit).offset(offset)
+    rows = (await session.execute(stmt)).all()
+    return [InboxRow(engagement=row[0], coachee_name=row[1]) for row in rows]
+
+
+async def get_engagement(
+    session: AsyncSession, coach_id: int, engagement_id: int
+) -> Engagement | None:
+    """The engagement if it belongs to this coach, else None (callers answer 404)."""
+    stmt = select(Engagement).where(
+        Engagement.id == engagement_id, Engagement.coach_id == coach_id
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def get_coachee(session: AsyncSession, coachee_id: int) -> Coachee | None:
+    return await session.get(Coachee, coachee_id)
+
+
+async def get_timeline(
+    session: AsyncSession,
+    engagement_id: int,
+    *,
+    after_id: int | None = None,
+    before_id: int | None = None,
+    limit: int = 100,
+    include_internal: bool = True,
+) -> list[Exchange]:
+    """Exchanges in logbook order. ``before_id`` pages backwards (newest page first)."""
+    stmt = select(Exchange).where(Exchange.engagement_id == engagement_id)
+    if not include_internal:
+        stmt = stmt.where(Exchange.direction != "internal")
+    if after_id is not None:
+        stmt = stmt.where(Exchange.id > after_id).order_by(Exchange.id.asc()).limit(limit)
+        return list((await session.execute(stmt)).scalars())
+    if before_id is not None:
+        stmt = stmt.where(Exchange.id < before_id)
+    stmt = stmt.order_by(Exchange.id.desc()).limit(limit)
+    rows = list((await session.execute(stmt)).scalars())
+    rows.reverse()
+    return rows
+
+
+async def get_exchange_by_external_id(
+    session: AsyncSession, engagement_id: int, external_id: str
+) -> Exchange | None:
+    stmt = select(Exchange).where(
+        Exchange.engagement_id == engagement_id, Exchange.external_id == external_id
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def get_chat_link(session: AsyncSession, digest: str) -> ChatLink | None:
+    stmt = select(ChatLink).where(ChatLink.token_hash == digest)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def get_active_chat_link(session: AsyncSession, engagement_id: int, now: datetime) -> ChatLink | None:
+    stmt = (
+        select(ChatLink)
+        .where(
+            ChatLink.engagement_id == engagement_id,
+            ChatLink.revoked_at.is_(None),
+            or_(ChatLink.expires_at.is_(None), ChatLink.expires_at > now),
+        )
+        .order_by(ChatLink.id.desc())
+        .limit(1)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    exchange: Exchange
+    coachee_name: str
+
+
+async def search_logbook(
+    session: AsyncSession, coach_id: int, query: str, *, limit: int = 50
+) -> list[SearchHit]:
+    """Full-text search over one coach's logbook: every word must match (prefixes too)."""
+    words = _WORD.findall(query)[:12]
+    if not words:
+        return []
+    base = (
+        select(Exchange, Coachee.name)
+        .join(Engagement, Engagement.id == Exchange.engagement_id)
+        .join(Coachee, Coachee.id == Engagement.coachee_id)
+        .where(Engagement.coach_id == coach_id)
+    )
+    if session.bind.dialect.name == "sqlite":
+        match = " ".join(f'"{w}"*' for w in words)
+        ids = text("SELECT rowid FROM exchange_fts WHERE exchange_fts MATCH :q").bindparams(q=match)
+        stmt = base.where(Exchange.id.in_(ids))
+    else:
+        tsquery = " & ".join(f"{w}:*" for w in words)
+        stmt = base.where(
+            text("to_tsvector('simple', exchange.body_text) @@ to_tsquery('simple', :q)").bindparams(
+                q=tsquery
+            )
+        )
+    stmt = stmt.order_by(Exchange.id.desc()).limit(limit)
+    rows = (await session.execute(stmt)).all()
+    return [SearchHit(exchange=r[0], coachee_name=r[1]) for r in rows]
+
+
+async def count_failed_logins(session: AsyncSession, keys: list[str], since: datetime) -> int:
+    stmt = select(func.count()).where(LoginAttempt.key.in_(keys), LoginAttempt.at > since)
+    return int((await session.execute(stmt)).scalar_one())

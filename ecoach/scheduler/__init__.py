@@ -1,0 +1,1 @@
+"""Durable task runner, availability, commitments, nudges (later issues)."""

@@ -1,0 +1,1 @@
+"""Web transport: coach inbox, coachee pages, JSON API."""

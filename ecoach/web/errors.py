@@ -1,0 +1,50 @@
+"""Turns errors into clear pages (or JSON under /api): never a traceback to the user."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from ecoach.actions.errors import ActionError
+from ecoach.web.keys import I18N
+from ecoach.web.render import page_language, render
+from ecoach.web.security import CsrfError, Handler
+
+log = logging.getLogger(__name__)
+
+
+def _wants_json(request: web.Request) -> bool:
+    return request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", "")
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ActionError as exc:
+        gettext = request.app[I18N].gettext(await page_language(request))
+        return await _error(request, exc.status, exc.code, exc.translated(gettext))
+    except CsrfError:
+        gettext = request.app[I18N].gettext(await page_language(request))
+        message = gettext(
+            "This form has expired or did not come from this site. Reload the page and try again."
+        )
+        return await _error(request, 403, "csrf_failed", message)
+    except web.HTTPNotFound:
+        gettext = request.app[I18N].gettext(await page_language(request))
+        return await _error(request, 404, "not_found", gettext("This page does not exist."))
+    except web.HTTPException as exc:
+        if exc.status < 400 or not _wants_json(request):
+            raise
+        return web.json_response({"error": {"code": exc.reason, "message": exc.text}}, status=exc.status)
+    except Exception:  # the last line of defence: log it, show a calm page
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        gettext = request.app[I18N].gettext(await page_language(request))
+        return await _error(request, 500, "internal", gettext("Something went wrong on our side. Please try again."))
+
+
+async def _error(request: web.Request, status: int, code: str, message: str) -> web.StreamResponse:
+    if _wants_json(request):
+        return web.json_response({"error": {"code": code, "message": message}}, status=status)
+    return await render(request, "error.html", {"status": status, "message": message}, status=status)

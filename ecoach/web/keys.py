@@ -1,0 +1,21 @@
+"""Typed application keys: everything a handler needs, wired by ``ecoach.app``."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from ecoach.actions.exchanges import ExchangeWriter
+from ecoach.core.clock import Clock
+from ecoach.core.hub import Hub
+from ecoach.settings import Settings
+from ecoach.web.i18n import I18n
+
+SETTINGS = web.AppKey("settings", Settings)
+ENGINE = web.AppKey("engine", AsyncEngine)
+SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
+HUB = web.AppKey("hub", Hub)
+WRITER = web.AppKey("writer", ExchangeWriter)
+CLOCK = web.AppKey("clock", Clock)
+I18N = web.AppKey("i18n", I18n)
+SOCKETS = web.AppKey("sockets", set)  # open websockets, closed on shutdown
