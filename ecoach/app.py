@@ -15,7 +15,8 @@ from ecoach.core.clock import Clock, SystemClock
 from ecoach.core.hub import Hub
 from ecoach.logbook.db import create_engine, migrate, session_factory
 from ecoach.settings import Settings
-from ecoach.web import api, auth, coach_ws, coachee, errors, health, inbox, security
+from ecoach.channels.chat import coach as coach_chat
+from ecoach.web import api, auth, coachee, errors, health, inbox, security
 from ecoach.web.i18n import I18n
 from ecoach.web.keys import CLOCK, ENGINE, HUB, I18N, SESSIONS, SETTINGS, SOCKETS, WRITER
 
@@ -41,7 +42,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_writer)
     app.on_shutdown.append(_close_sockets)
-    for module in (health, auth, inbox, coach_ws, coachee, chat_endpoint, api):
+    for module in (health, auth, inbox, coach_chat, coachee, chat_endpoint, api):
         module.register(app)
     app.router.add_static("/static/", STATIC, name="static")
     return app

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from ecoach.core.types import LANGUAGES
 from ecoach.web.keys import CLOCK, I18N, SETTINGS
+from ecoach.web.labels import channel_labels
 from ecoach.web.security import COACH, csrf_token, current_coach
 
 LANGUAGE = web.RequestKey("language", str)
@@ -40,7 +41,9 @@ async def render(
     status: int = 200,
 ) -> web.Response:
     language = await page_language(request)
+    gettext = request.app[I18N].gettext(language)
     full = {
+        "channel_labels": channel_labels(gettext),
         "request": request,
         "coach": request.get(COACH),
         "csrf_token": await csrf_token(request),

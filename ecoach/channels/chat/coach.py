@@ -1,0 +1,87 @@
+"""The coach's websocket: ``/ws``. Live inbox and timeline updates for all of the
+coach's engagements, and chat replies. Only the coach's own engagements are reachable."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from ecoach.actions.errors import ActionError, Forbidden, N_, NotFound
+from ecoach.actions.exchanges import NewExchange, check_client_id, check_message, exchange_dict
+from ecoach.channels.chat.endpoint import max_frame
+from ecoach.channels.chat.protocol import HISTORY_LIMIT, Connection, Frame, FrameError, int_field
+from ecoach.core.hub import coach_topic
+from ecoach.logbook import queries
+from ecoach.web.keys import HUB, I18N, SESSIONS, SETTINGS, WRITER
+from ecoach.web.security import current_coach, same_origin
+
+log = logging.getLogger(__name__)
+
+
+async def coach_socket(request: web.Request) -> web.StreamResponse:
+    app = request.app
+    coach = await current_coach(request)
+    ws = web.WebSocketResponse(heartbeat=30, max_msg_size=max_frame(app[SETTINGS]))
+    await ws.prepare(request)
+    language = coach.language if coach else app[SETTINGS].default_language
+    conn = Connection(request, ws, app[I18N].gettext(language))
+    if coach is None:
+        await conn.reject(ActionError("login_required", N_("Please log in again.")))
+        return ws
+    if not same_origin(request):
+        await conn.reject(Forbidden("origin_refused", N_("This connection did not come from this site.")))
+        return ws
+    coach_id, coach_name = coach.id, coach.name
+    owned: set[int] = set()
+
+    async def check_owned(engagement_id: int) -> None:
+        if engagement_id in owned:
+            return
+        async with app[SESSIONS]() as session:
+            if await queries.get_engagement(session, coach_id, engagement_id) is None:
+                raise NotFound("engagement_unknown", N_("This engagement does not exist."))
+        owned.add(engagement_id)
+
+    async def on_frame(frame: Frame) -> None:
+        kind = frame["type"]
+        if kind == "ping":
+            conn.send({"type": "pong"})
+            return
+        if kind not in ("sync", "message"):
+            raise FrameError("frame_unknown", N_("Unknown message type '%(type)s'."), type=kind[:40])
+        engagement_id = int_field(frame, "engagement_id")
+        await check_owned(engagement_id)
+        if kind == "sync":
+            async with app[SESSIONS]() as session:
+                rows = await queries.get_timeline(
+                    session, engagement_id, after_id=int_field(frame, "after", 0), limit=HISTORY_LIMIT
+                )
+            conn.send({"type": "history", "engagement_id": engagement_id,
+                       "exchanges": [exchange_dict(r) for r in rows]})
+            return
+        client_id = check_client_id(frame.get("client_id"))
+        text = check_message(frame.get("text"), app[SETTINGS].max_message_chars)
+        note = frame.get("channel") == "note"
+        recorded = await app[WRITER].submit(
+            NewExchange(
+                engagement_id=engagement_id,
+                channel="note" if note else "chat",
+                direction="internal" if note else "out",
+                author="coach",
+                author_name=coach_name,
+                text=text,
+                external_id=f"{'note' if note else 'chat'}:{client_id}",
+            )
+        )
+        conn.send({"type": "ack", "client_id": client_id,
+                   "exchange": exchange_dict(recorded.exchange), "duplicate": not recorded.created})
+
+    hub = app[HUB]
+    sub = hub.subscribe(coach_topic(coach_id))
+    await conn.serve(hub, sub, lambda event: event, on_frame)
+    return ws
+
+
+def register(app: web.Application) -> None:
+    app.router.add_get("/ws", coach_socket)

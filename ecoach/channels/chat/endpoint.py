@@ -1,0 +1,97 @@
+"""The coachee's chat websocket: ``/c/{token}/ws``.
+
+Transport only: authenticate the link, parse frames, hand messages to the exchange
+writer, acknowledge after commit. Business rules live in the actions.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from ecoach.actions.engagements import check_chat_token
+from ecoach.actions.errors import ActionError, N_, NotFound
+from ecoach.actions.exchanges import NewExchange, check_client_id, check_message, exchange_dict
+from ecoach.channels.chat.protocol import HISTORY_LIMIT, Connection, Frame, FrameError, int_field
+from ecoach.core.hub import engagement_topic
+from ecoach.logbook import queries
+from ecoach.web.keys import CLOCK, HUB, I18N, SESSIONS, SETTINGS, WRITER
+
+log = logging.getLogger(__name__)
+
+
+def max_frame(settings) -> int:  # type: ignore[no-untyped-def]
+    # Room for the longest allowed message in UTF-8 and JSON escaping; anything larger
+    # is not a chat message and the socket is closed with 1009 (message too big).
+    return settings.max_message_chars * 6 + 4096
+
+
+async def coachee_socket(request: web.Request) -> web.StreamResponse:
+    app = request.app
+    ws = web.WebSocketResponse(heartbeat=30, max_msg_size=max_frame(app[SETTINGS]))
+    await ws.prepare(request)
+    token = request.match_info["token"]
+    async with app[SESSIONS]() as session:
+        try:
+            link, engagement = await check_chat_token(session, token, app[CLOCK].now())
+            coachee = await queries.get_coachee(session, engagement.coachee_id)
+        except ActionError as exc:
+            conn = Connection(request, ws, app[I18N].gettext(app[SETTINGS].default_language))
+            await conn.reject(exc)
+            return ws
+    assert coachee is not None
+    engagement_id, expires_at = engagement.id, link.expires_at
+    conn = Connection(request, ws, app[I18N].gettext(engagement.language))
+    hub = app[HUB]
+    sub = hub.subscribe(engagement_topic(engagement_id), f"chatlink:{engagement_id}")
+
+    def on_event(event: Frame) -> Frame | None:
+        if event.get("type") == "revoked":
+            raise_revoked = NotFound(
+                "chat_link_revoked",
+                N_("This chat link has been replaced or withdrawn. Ask your coach for the new link."),
+            )
+            conn.error(raise_revoked, fatal=True)
+            return None
+        return event
+
+    async def on_frame(frame: Frame) -> None:
+        kind = frame["type"]
+        if kind == "ping":
+            conn.send({"type": "pong"})
+        elif kind == "sync":
+            after = int_field(frame, "after", 0)
+            async with app[SESSIONS]() as session:
+                rows = await queries.get_timeline(
+                    session, engagement_id, after_id=after, limit=HISTORY_LIMIT, include_internal=False
+                )
+            conn.send({"type": "history", "engagement_id": engagement_id,
+                       "exchanges": [exchange_dict(r) for r in rows]})
+        elif kind == "message":
+            if expires_at is not None and expires_at <= app[CLOCK].now():
+                raise NotFound("chat_link_expired", N_("This chat link has expired. Ask your coach for a new link."))
+            client_id = check_client_id(frame.get("client_id"))
+            text = check_message(frame.get("text"), app[SETTINGS].max_message_chars)
+            recorded = await app[WRITER].submit(
+                NewExchange(
+                    engagement_id=engagement_id,
+                    channel="chat",
+                    direction="in",
+                    author="coachee",
+                    author_name=coachee.name,
+                    text=text,
+                    external_id=f"chat:{client_id}",
+                )
+            )
+            conn.send({"type": "ack", "client_id": client_id,
+                       "exchange": exchange_dict(recorded.exchange), "duplicate": not recorded.created})
+        else:
+            raise FrameError("frame_unknown", N_("Unknown message type '%(type)s'."), type=kind[:40])
+
+    await conn.serve(hub, sub, on_event, on_frame)
+    return ws
+
+
+def register(app: web.Application) -> None:
+    app.router.add_get("/c/{token}/ws", coachee_socket)

@@ -1,0 +1,140 @@
+"""The chat wire protocol, shared by the coachee and coach websockets.
+
+Client -> server (JSON text frames):
+  {"type": "sync", "after": <last exchange id seen>, ["engagement_id": id]}
+  {"type": "message", "client_id": "<8-64 of A-Za-z0-9_->", "text": "...", ["engagement_id": id]}
+  {"type": "ping"}
+Server -> client:
+  {"type": "history", "engagement_id": id, "exchanges": [...]}   answer to sync
+  {"type": "ack", "client_id": ..., "exchange": {...}, "duplicate": bool}
+  {"type": "exchange", "engagement_id": id, "exchange": {...}}    pushed after commit
+  {"type": "status", "engagement_id": id, "status": "active|paused|closed"}
+  {"type": "error", "code": ..., "message": ..., ["client_id": ...], ["fatal": true]}
+  {"type": "pong"}
+A resend of an unacknowledged message reuses its client_id, so it is stored once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from ecoach.actions.errors import ActionError, N_
+from ecoach.core.hub import Hub, Subscription
+from ecoach.web.keys import SOCKETS
+
+log = logging.getLogger(__name__)
+
+Frame = dict[str, Any]
+HISTORY_LIMIT = 500
+
+
+class FrameError(ActionError):
+    pass
+
+
+def parse_frame(data: Any) -> Frame:
+    try:
+        frame = json.loads(data)
+    except (TypeError, ValueError):
+        raise FrameError("frame_invalid", N_("The server received a message it could not read.")) from None
+    if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+        raise FrameError("frame_invalid", N_("The server received a message it could not read."))
+    return frame
+
+
+def int_field(frame: Frame, name: str, default: int | None = None) -> int:
+    value = frame.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise FrameError("frame_invalid", N_("The field '%(field)s' must be a whole number."), field=name)
+    return value
+
+
+class Connection:
+    """One websocket: a single writer task sends queued frames and hub events in order."""
+
+    def __init__(self, request: web.Request, ws: web.WebSocketResponse, gettext: Any) -> None:
+        self.request = request
+        self.ws = ws
+        self.gettext = gettext
+        self.outgoing: asyncio.Queue[Frame | None] = asyncio.Queue()
+
+    def send(self, frame: Frame) -> None:
+        self.outgoing.put_nowait(frame)
+
+    def error(self, exc: ActionError, *, client_id: Any = None, fatal: bool = False) -> None:
+        frame: Frame = {"type": "error", "code": exc.code, "message": exc.translated(self.gettext)}
+        if isinstance(client_id, str):
+            frame["client_id"] = client_id
+        if fatal:
+            frame["fatal"] = True
+            frame["status"] = exc.status
+        self.send(frame)
+
+    async def reject(self, exc: ActionError) -> None:
+        """Refuse the connection with a clear reason the page can show."""
+        await self.ws.send_json(
+            {"type": "error", "code": exc.code, "message": exc.translated(self.gettext),
+             "fatal": True, "status": exc.status}
+        )
+        await self.ws.close(code=4000 + exc.status)
+
+    async def _writer(self) -> None:
+        while (frame := await self.outgoing.get()) is not None:
+            await self.ws.send_json(frame)
+            if frame.get("fatal"):
+                await self.ws.close(code=4000 + int(frame.get("status", 400)))
+                return
+
+    async def _relay(self, sub: Subscription, on_event: Callable[[Frame], Frame | None]) -> None:
+        while (event := await sub.queue.get()) is not None:
+            frame = on_event(event)
+            if frame is not None:
+                self.send(frame)
+        # The hub dropped us (too slow): close so the client reconnects and resyncs.
+        await self.ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"resync")
+
+    async def serve(
+        self,
+        hub: Hub,
+        sub: Subscription,
+        on_event: Callable[[Frame], Frame | None],
+        on_frame: Callable[[Frame], Awaitable[None]],
+    ) -> None:
+        self.request.app[SOCKETS].add(self.ws)
+        writer = asyncio.create_task(self._writer())
+        relay = asyncio.create_task(self._relay(sub, on_event))
+        try:
+            async for msg in self.ws:
+                if msg.type != WSMsgType.TEXT:
+                    if msg.type == WSMsgType.BINARY:
+                        self.error(FrameError("frame_binary", N_("Only text messages are accepted.")))
+                    continue
+                try:
+                    await on_frame(parse_frame(msg.data))
+                except ActionError as exc:
+                    self.error(exc, client_id=_client_id(msg.data))
+                if writer.done():
+                    break
+        finally:
+            hub.unsubscribe(sub)
+            relay.cancel()
+            self.outgoing.put_nowait(None)
+            try:
+                await asyncio.wait_for(writer, timeout=5)
+            except (asyncio.TimeoutError, ConnectionError, RuntimeError):
+                writer.cancel()
+            self.request.app[SOCKETS].discard(self.ws)
+
+
+def _client_id(data: Any) -> Any:
+    try:
+        frame = json.loads(data)
+        return frame.get("client_id") if isinstance(frame, dict) else None
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,211 @@
+"""The ``ecoach`` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ecoach.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("ecoach")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"ecoach: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        return int(args.func(settings, args) or 0)
+    except CliError as exc:
+        print(f"ecoach: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+class CliError(Exception):
+    pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ecoach", description="Self-hosted e-coaching practice")
+    sub = parser.add_subparsers(metavar="command")
+    serve = sub.add_parser("serve", help="run the web server")
+    serve.add_argument("--demo", action="store_true", help="create demo data first and print its logins")
+    serve.set_defaults(func=cmd_serve)
+    sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(func=cmd_migrate)
+    sub.add_parser("demo", help="create demo data (idempotent)").set_defaults(func=cmd_demo)
+
+    coach = sub.add_parser("coach", help="manage coach accounts").add_subparsers(metavar="action")
+    add = coach.add_parser("add", help="add a coach")
+    add.add_argument("--name", required=True)
+    add.add_argument("--email", required=True)
+    add.add_argument("--password", help="default: $ECOACH_COACH_PASSWORD, else asked")
+    add.add_argument("--language", default=None, choices=["nl", "en"])
+    add.add_argument("--time-zone", default=None)
+    add.set_defaults(func=cmd_coach_add)
+    token = coach.add_parser("token", help="create an API token for a coach")
+    token.add_argument("--email", required=True)
+    token.add_argument("--name", default="api")
+    token.set_defaults(func=cmd_coach_token)
+
+    eng = sub.add_parser("engagement", help="manage engagements").add_subparsers(metavar="action")
+    eadd = eng.add_parser("add", help="start an engagement and print the coachee's chat link")
+    eadd.add_argument("--coach", required=True, help="the coach's e-mail address")
+    eadd.add_argument("--name", required=True, help="the coachee's name")
+    eadd.add_argument("--email", default="", help="the coachee's e-mail address")
+    eadd.add_argument("--language", default=None, choices=["nl", "en"])
+    eadd.add_argument("--time-zone", default=None)
+    eadd.add_argument("--sponsor-name", default="")
+    eadd.add_argument("--sponsor-email", default="")
+    eadd.set_defaults(func=cmd_engagement_add)
+    return parser
+
+
+def _with_db(settings: Settings, work: Callable[[Any], Awaitable[Any]]) -> Any:
+    from ecoach.actions.errors import ActionError
+    from ecoach.logbook.db import create_engine, migrate, session_factory
+
+    async def run() -> Any:
+        engine = create_engine(settings.database_url)
+        try:
+            if settings.auto_migrate:
+                await migrate(engine)
+            async with session_factory(engine)() as session:
+                return await work(session)
+        except ActionError as exc:
+            raise CliError(str(exc)) from None
+        except OSError as exc:
+            raise CliError(f"database {settings.database_url!r} is not reachable: {exc}") from None
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _now():  # type: ignore[no-untyped-def]
+    from ecoach.core.clock import SystemClock
+
+    return SystemClock().now()
+
+
+def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    from ecoach.logbook.db import create_engine, migrate
+
+    async def run() -> None:
+        engine = create_engine(settings.database_url)
+        try:
+            await migrate(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(run())
+    except OSError as exc:
+        raise CliError(f"database {settings.database_url!r} is not reachable: {exc}") from None
+    print("database schema is up to date")
+    return 0
+
+
+def cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
+    from ecoach.demo import ensure_demo
+
+    info = _with_db(settings, lambda s: ensure_demo(s, settings.resolved_secret(), _now()))
+    print(f"Demo coach login: {settings.base_url}/login")
+    print(f"  e-mail:   {info.email}")
+    print(f"  password: {info.password}")
+    for name, token in info.links:
+        print(f"Chat link for {name}: {settings.base_url}/c/{token}")
+    return 0
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from ecoach.app import build_app
+
+    if args.demo:
+        cmd_demo(settings, args)
+    app = build_app(settings)
+    print(f"ecoach is running on http://{settings.host}:{settings.port} (Ctrl+C to stop)", flush=True)
+    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+    return 0
+
+
+def cmd_coach_add(settings: Settings, args: argparse.Namespace) -> int:
+    from ecoach.actions.coaches import do_add_coach
+
+    password = args.password or os.environ.get("ECOACH_COACH_PASSWORD")
+    if not password:
+        if not sys.stdin.isatty():
+            raise CliError("no password: use --password or ECOACH_COACH_PASSWORD")
+        password = getpass.getpass("Password for the new coach: ")
+
+    async def work(session):  # type: ignore[no-untyped-def]
+        coach = await do_add_coach(
+            session, name=args.name, email=args.email, password=password,
+            language=args.language or settings.default_language,
+            time_zone=args.time_zone or settings.default_time_zone, now=_now(),
+        )
+        await session.commit()
+        return coach
+
+    coach = _with_db(settings, work)
+    print(f"coach {coach.email} added (id {coach.id})")
+    return 0
+
+
+def cmd_coach_token(settings: Settings, args: argparse.Namespace) -> int:
+    from ecoach.actions.coaches import do_create_api_token
+    from ecoach.logbook import queries
+
+    async def work(session):  # type: ignore[no-untyped-def]
+        coach = await queries.get_coach_by_email(session, args.email)
+        if coach is None:
+            raise CliError(f"no coach with e-mail {args.email}")
+        token = await do_create_api_token(session, coach.id, args.name, _now())
+        await session.commit()
+        return token
+
+    print(_with_db(settings, work))
+    return 0
+
+
+def cmd_engagement_add(settings: Settings, args: argparse.Namespace) -> int:
+    from ecoach.actions.engagements import do_create_engagement
+    from ecoach.logbook import queries
+
+    async def work(session):  # type: ignore[no-untyped-def]
+        coach = await queries.get_coach_by_email(session, args.coach)
+        if coach is None:
+            raise CliError(f"no coach with e-mail {args.coach}")
+        created = await do_create_engagement(
+            session, coach, coachee_name=args.name, coachee_email=args.email,
+            language=args.language, time_zone=args.time_zone,
+            sponsor_name=args.sponsor_name, sponsor_email=args.sponsor_email,
+            now=_now(), link_days=settings.chat_link_days,
+        )
+        await session.commit()
+        return created
+
+    created = _with_db(settings, work)
+    print(f"engagement {created.engagement.id} started for {created.coachee.name}")
+    print(f"chat link: {settings.base_url}/c/{created.chat_token}")
+    return 0

@@ -1,0 +1,39 @@
+"""The coachee's chat page: ``/c/{token}``. No account, no app: the link is the key."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ecoach.actions.engagements import check_chat_token
+from ecoach.logbook import queries
+from ecoach.web.keys import CLOCK, SESSIONS, SETTINGS
+from ecoach.web.render import render, set_language
+
+HISTORY_ON_PAGE = 200
+
+
+async def chat_page(request: web.Request) -> web.StreamResponse:
+    async with request.app[SESSIONS]() as session:
+        _link, engagement = await check_chat_token(
+            session, request.match_info["token"], request.app[CLOCK].now()
+        )
+        set_language(request, engagement.language)
+        coachee = await queries.get_coachee(session, engagement.coachee_id)
+        coach = await queries.get_coach(session, engagement.coach_id)
+        timeline = await queries.get_timeline(
+            session, engagement.id, limit=HISTORY_ON_PAGE, include_internal=False
+        )
+    context = {
+        "engagement": engagement,
+        "coachee": coachee,
+        "coach_name": coach.name if coach else "",
+        "timeline": timeline,
+        "max_chars": request.app[SETTINGS].max_message_chars,
+    }
+    response = await render(request, "chat.html", context)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def register(app: web.Application) -> None:
+    app.router.add_get("/c/{token}", chat_page)

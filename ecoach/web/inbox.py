@@ -1,0 +1,233 @@
+"""The coach's inbox, engagement pages, replies, search and engagement management."""
+
+from __future__ import annotations
+
+import uuid
+
+from aiohttp import web
+from aiohttp_session import get_session
+
+from ecoach.actions import engagements as eng_actions
+from ecoach.actions.errors import ActionError, N_, NotFound
+from ecoach.actions.exchanges import (
+    NewExchange,
+    check_client_id,
+    check_message,
+    do_mark_read,
+)
+from ecoach.logbook import queries
+from ecoach.logbook.models import Engagement
+from ecoach.web.keys import CLOCK, HUB, SESSIONS, SETTINGS, WRITER
+from ecoach.web.render import gettext_for, render
+from ecoach.web.security import get_coach, require_coach
+
+STATUS_TABS = {"open": ("active", "paused"), "closed": ("closed",)}
+FLASH_LINK = "flash_chat_link"
+
+
+def _id(request: web.Request) -> int:
+    try:
+        return int(request.match_info["id"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+
+
+async def _owned(request: web.Request, session) -> Engagement:  # type: ignore[no-untyped-def]
+    engagement = await queries.get_engagement(session, get_coach(request).id, _id(request))
+    if engagement is None:
+        raise NotFound("engagement_unknown", N_("This engagement does not exist."))
+    return engagement
+
+
+def _page(request: web.Request) -> int:
+    try:
+        return max(0, int(request.query.get("page", "0")))
+    except ValueError:
+        return 0
+
+
+async def _inbox_rows(request: web.Request) -> tuple[list[queries.InboxRow], str, int, bool]:
+    tab = request.query.get("tab", "open")
+    statuses = STATUS_TABS.get(tab, STATUS_TABS["open"])
+    size = request.app[SETTINGS].inbox_page_size
+    page = _page(request)
+    async with request.app[SESSIONS]() as session:
+        rows = await queries.get_inbox(
+            session, get_coach(request).id, statuses=statuses, limit=size + 1, offset=page * size
+        )
+    return rows[:size], tab, page, len(rows) > size
+
+
+@require_coach
+async def inbox(request: web.Request) -> web.StreamResponse:
+    rows, tab, page, more = await _inbox_rows(request)
+    return await render(request, "inbox.html", {"rows": rows, "tab": tab, "page": page, "more": more})
+
+
+@require_coach
+async def inbox_rows(request: web.Request) -> web.StreamResponse:
+    """The inbox list alone, for the live refresh."""
+    rows, tab, page, more = await _inbox_rows(request)
+    return await render(request, "_inbox_rows.html", {"rows": rows, "tab": tab, "page": page, "more": more})
+
+
+@require_coach
+async def new_engagement_form(request: web.Request) -> web.StreamResponse:
+    return await render(request, "engagement_new.html", {"form": {}, "error": None})
+
+
+@require_coach
+async def create_engagement(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    fields = {k: str(form.get(k, "")) for k in (
+        "coachee_name", "coachee_email", "language", "time_zone", "sponsor_name", "sponsor_email"
+    )}
+    coach = get_coach(request)
+    async with request.app[SESSIONS]() as session:
+        try:
+            created = await eng_actions.do_create_engagement(
+                session,
+                coach,
+                coachee_name=fields["coachee_name"],
+                coachee_email=fields["coachee_email"],
+                language=fields["language"] or None,
+                time_zone=fields["time_zone"] or None,
+                sponsor_name=fields["sponsor_name"],
+                sponsor_email=fields["sponsor_email"],
+                now=request.app[CLOCK].now(),
+                link_days=request.app[SETTINGS].chat_link_days,
+            )
+            await session.commit()
+        except ActionError as exc:
+            error = exc.translated(await gettext_for(request))
+            return await render(
+                request, "engagement_new.html", {"form": fields, "error": error}, status=exc.status
+            )
+    await _flash_link(request, created.engagement.id, created.chat_token)
+    raise web.HTTPSeeOther(f"/engagements/{created.engagement.id}")
+
+
+async def _flash_link(request: web.Request, engagement_id: int, token: str) -> None:
+    session = await get_session(request)
+    session[FLASH_LINK] = {"engagement_id": engagement_id, "url": chat_url(request, token)}
+
+
+def chat_url(request: web.Request, token: str) -> str:
+    return f"{request.app[SETTINGS].base_url}/c/{token}"
+
+
+@require_coach
+async def engagement_page(request: web.Request) -> web.StreamResponse:
+    before = request.query.get("before")
+    async with request.app[SESSIONS]() as session:
+        engagement = await _owned(request, session)
+        coachee = await queries.get_coachee(session, engagement.coachee_id)
+        size = request.app[SETTINGS].timeline_page_size
+        timeline = await queries.get_timeline(
+            session,
+            engagement.id,
+            before_id=int(before) if before and before.isdigit() else None,
+            limit=size + 1,
+        )
+        link = await queries.get_active_chat_link(session, engagement.id, request.app[CLOCK].now())
+        await do_mark_read(session, engagement)
+    older = len(timeline) > size
+    timeline = timeline[-size:]
+    web_session = await get_session(request)
+    flash = web_session.pop(FLASH_LINK, None)
+    if flash and flash.get("engagement_id") != engagement.id:
+        flash = None
+    context = {
+        "engagement": engagement,
+        "coachee": coachee,
+        "timeline": timeline,
+        "older_than": timeline[0].id if older and timeline else None,
+        "chat_link": link,
+        "new_link": flash["url"] if flash else None,
+        "client_id": uuid.uuid4().hex,
+        "reply_channel": "chat",
+        "max_chars": request.app[SETTINGS].max_message_chars,
+    }
+    return await render(request, "engagement.html", context)
+
+
+@require_coach
+async def post_reply(request: web.Request) -> web.StreamResponse:
+    """The reply box without JavaScript; with JavaScript replies go over the websocket."""
+    form = await request.post()
+    coach = get_coach(request)
+    settings = request.app[SETTINGS]
+    async with request.app[SESSIONS]() as session:
+        engagement = await _owned(request, session)
+    client_id = check_client_id(form.get("client_id"))
+    text = check_message(form.get("text", ""), settings.max_message_chars)
+    note = form.get("channel") == "note"
+    await request.app[WRITER].submit(
+        NewExchange(
+            engagement_id=engagement.id,
+            channel="note" if note else "chat",
+            direction="internal" if note else "out",
+            author="coach",
+            author_name=coach.name,
+            text=text,
+            external_id=f"{'note' if note else 'chat'}:{client_id}",
+        )
+    )
+    raise web.HTTPSeeOther(f"/engagements/{engagement.id}#latest")
+
+
+@require_coach
+async def change_status(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    async with request.app[SESSIONS]() as session:
+        engagement = await _owned(request, session)
+        await eng_actions.do_change_status(
+            session, request.app[HUB], engagement, str(form.get("action", "")), now=request.app[CLOCK].now()
+        )
+    raise web.HTTPSeeOther(f"/engagements/{engagement.id}")
+
+
+@require_coach
+async def new_chat_link(request: web.Request) -> web.StreamResponse:
+    async with request.app[SESSIONS]() as session:
+        engagement = await _owned(request, session)
+        token = await eng_actions.do_new_chat_link(
+            session, engagement, now=request.app[CLOCK].now(), days=request.app[SETTINGS].chat_link_days
+        )
+        await session.commit()
+    request.app[HUB].publish(f"chatlink:{engagement.id}", {"type": "revoked"})
+    await _flash_link(request, engagement.id, token)
+    raise web.HTTPSeeOther(f"/engagements/{engagement.id}")
+
+
+@require_coach
+async def revoke_chat_link(request: web.Request) -> web.StreamResponse:
+    async with request.app[SESSIONS]() as session:
+        engagement = await _owned(request, session)
+        await eng_actions.do_revoke_chat_links(session, engagement, now=request.app[CLOCK].now())
+        await session.commit()
+    request.app[HUB].publish(f"chatlink:{engagement.id}", {"type": "revoked"})
+    raise web.HTTPSeeOther(f"/engagements/{engagement.id}")
+
+
+@require_coach
+async def search(request: web.Request) -> web.StreamResponse:
+    query = request.query.get("q", "").strip()[:200]
+    hits = []
+    if query:
+        async with request.app[SESSIONS]() as session:
+            hits = await queries.search_logbook(session, get_coach(request).id, query)
+    return await render(request, "search.html", {"query": query, "hits": hits})
+
+
+def register(app: web.Application) -> None:
+    app.router.add_get("/", inbox, name="inbox")
+    app.router.add_get("/inbox/rows", inbox_rows)
+    app.router.add_get("/engagements/new", new_engagement_form)
+    app.router.add_post("/engagements", create_engagement)
+    app.router.add_get("/engagements/{id}", engagement_page, name="engagement")
+    app.router.add_post("/engagements/{id}/messages", post_reply)
+    app.router.add_post("/engagements/{id}/status", change_status)
+    app.router.add_post("/engagements/{id}/chat-link", new_chat_link)
+    app.router.add_post("/engagements/{id}/chat-link/revoke", revoke_chat_link)
+    app.router.add_get("/search", search)

@@ -1,0 +1,28 @@
+"""Display names of stored vocabulary values, marked for translation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ecoach.actions.errors import N_
+
+CHANNELS = {
+    "chat": N_("chat"),
+    "mail": N_("mail"),
+    "video": N_("video"),
+    "phone": N_("phone"),
+    "system": N_("system"),
+    "note": N_("note"),
+}
+STATUSES = {"active": N_("active"), "paused": N_("paused"), "closed": N_("closed")}
+DELIVERY = {
+    "stored": N_("stored"),
+    "queued": N_("queued"),
+    "sent": N_("sent"),
+    "retrying": N_("retrying"),
+    "failed": N_("failed"),
+}
+
+
+def channel_labels(gettext: Any) -> dict[str, str]:
+    return {key: gettext(label) for key, label in CHANNELS.items()}
