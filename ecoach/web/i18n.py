@@ -64,7 +64,7 @@ class I18n:
 def format_when(dt: datetime | None, zone: str, language: str) -> str:
     if dt is None:
         return ""
-    return format_datetime(dt.astimezone(ZoneInfo(zone)), "d MMM y HH:mm", locale=language)
+    return format_datetime(dt.astimezone(ZoneInfo(zone)), "d MMM y, HH:mm", locale=language)
 
 
 def format_ago(dt: datetime | None, now: datetime, language: str) -> str:
