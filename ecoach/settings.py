@@ -139,3 +139,27 @@ def load_settings(**overrides: object) -> Settings:
         ) from None
     except (ValueError, OSError) as exc:  # e.g. a TOML syntax error
         raise SettingsError(f"configuration file: {exc}") from None
+
+
+def example_toml() -> str:
+    """The documented example configuration: every key, its default, what it means."""
+    lines = [
+        "# ecoach configuration. Copy to config/ecoach.toml (or point ECOACH_CONFIG at a file)",
+        "# and change what you need; every key below shows its default. Each key can also be",
+        "# set with an environment variable: ECOACH_<KEY IN CAPITALS>, e.g. ECOACH_PORT=9000.",
+        "",
+    ]
+    for name, field in Settings.model_fields.items():
+        lines.append(f"# {field.description}")
+        lines.append(f"# env: ECOACH_{name.upper()}")
+        lines.append(f"{name} = {_toml_value(field.default)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -1,0 +1,51 @@
+"""Every user-facing message has a Dutch translation; the example config documents every key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+from ecoach.settings import Settings, example_toml
+
+ROOT = Path(__file__).resolve().parents[1]
+METHODS = [("ecoach/**.py", "python"), ("ecoach/web/templates/**.html", "jinja2")]
+OPTIONS = {"ecoach/web/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
+
+
+def _msgids() -> set[str]:
+    found = set()
+    for _file, _line, message, _comments, _ctx in extract_from_dir(
+        str(ROOT), METHODS, keywords={"_": None, "gettext": None, "N_": None}, options_map=OPTIONS
+    ):
+        found.add(message if isinstance(message, str) else message[0])
+    return {m for m in found if m}
+
+
+def _catalog(language: str) -> dict[str, str]:
+    path = ROOT / "ecoach/web/locale" / language / "LC_MESSAGES/messages.po"
+    with path.open("rb") as handle:
+        return {m.id: m.string for m in read_po(handle, locale=language) if m.id}
+
+
+def test_every_message_is_translated_to_dutch() -> None:
+    msgids = _msgids()
+    assert len(msgids) > 50
+    nl = _catalog("nl")
+    missing = sorted(m for m in msgids if not nl.get(m))
+    assert not missing, f"no Dutch translation for: {missing}"
+
+
+def test_english_catalogue_knows_every_message() -> None:
+    en = _catalog("en")
+    missing = sorted(m for m in _msgids() if m not in en)
+    assert not missing, f"not in the English catalogue: {missing}"
+
+
+def test_example_config_documents_every_key() -> None:
+    text = (ROOT / "config/ecoach.example.toml").read_text()
+    assert text == example_toml(), "regenerate config/ecoach.example.toml from ecoach.settings.example_toml()"
+    for name, field in Settings.model_fields.items():
+        assert field.description, f"setting {name} has no description"
+        assert f"\n{name} = " in text
