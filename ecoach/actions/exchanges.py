@@ -16,16 +16,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ecoach.actions.errors import ActionError, N_, NotFound
 from ecoach.core.clock import Clock
 from ecoach.core.hub import Hub, coach_topic, engagement_topic
+from ecoach.core.inbox import fold
 from ecoach.core.text import normalise_message, snippet, text_to_html
 from ecoach.core.types import Direction
-from ecoach.logbook import queries
 from ecoach.logbook.models import Engagement, Exchange
 
 log = logging.getLogger(__name__)
@@ -113,13 +113,17 @@ async def record_exchanges(
     session: AsyncSession, items: list[NewExchange], now: datetime
 ) -> list[Recorded | ActionError]:
     """Insert exchanges and update each engagement's inbox summary, in the caller's
-    transaction. Per item: the recorded exchange, or the reason it was refused."""
-    results: list[Recorded | ActionError] = []
-    engagements: dict[int, Engagement | None] = {}
+    transaction. Per item: the recorded exchange, or the reason it was refused.
+
+    A whole batch costs a fixed handful of statements (one multi-row INSERT, one
+    executemany UPDATE), whatever its size: this is the chat's hot path."""
+    ids = {item.engagement_id for item in items}
+    rows = await session.execute(select(Engagement).where(Engagement.id.in_(ids)))
+    engagements = {e.id: e for e in rows.scalars()}
+    results: list[Recorded | ActionError | None] = []
+    accepted: dict[tuple[int, str], dict[str, Any]] = {}
     for item in items:
-        if item.engagement_id not in engagements:
-            engagements[item.engagement_id] = await session.get(Engagement, item.engagement_id)
-        engagement = engagements[item.engagement_id]
+        engagement = engagements.get(item.engagement_id)
         if engagement is None:
             results.append(NotFound("engagement_unknown", N_("This engagement does not exist.")))
             continue
@@ -128,14 +132,29 @@ async def record_exchanges(
         except ActionError as exc:
             results.append(exc)
             continue
-        results.append(await _record_one(session, engagement, item, now))
-    return results
+        results.append(None)
+        accepted.setdefault((item.engagement_id, item.external_id), _values(item, now))
+    inserted = await _insert_new(session, list(accepted.values()))
+    existing = await _existing(session, [key for key in accepted if key not in inserted])
+    await _update_summaries(session, [inserted[k] for k in accepted if k in inserted])
+    seen: set[tuple[int, str]] = set()
+    final: list[Recorded | ActionError] = []
+    for item, result in zip(items, results):
+        if result is not None:
+            final.append(result)
+            continue
+        key = (item.engagement_id, item.external_id)
+        coach_id = engagements[item.engagement_id].coach_id
+        if key in inserted and key not in seen:
+            seen.add(key)
+            final.append(Recorded(inserted[key], created=True, coach_id=coach_id))
+        else:
+            final.append(Recorded(inserted.get(key) or existing[key], created=False, coach_id=coach_id))
+    return final
 
 
-async def _record_one(
-    session: AsyncSession, engagement: Engagement, item: NewExchange, now: datetime
-) -> Recorded:
-    values = dict(
+def _values(item: NewExchange, now: datetime) -> dict[str, Any]:
+    return dict(
         engagement_id=item.engagement_id,
         channel=item.channel,
         direction=item.direction,
@@ -147,44 +166,89 @@ async def _record_one(
         external_id=item.external_id,
         delivery_state=item.delivery_state,
     )
-    stmt = _insert(session).values(**values).on_conflict_do_nothing().returning(Exchange.id)
-    new_id = (await session.execute(stmt)).scalar_one_or_none()
-    if new_id is None:
-        existing = await queries.get_exchange_by_external_id(session, item.engagement_id, item.external_id)
-        assert existing is not None
-        return Recorded(existing, created=False, coach_id=engagement.coach_id)
-    exchange = Exchange(id=new_id, **values)
-    await _update_summary(session, engagement, exchange)
-    return Recorded(exchange, created=True, coach_id=engagement.coach_id)
 
 
-async def _update_summary(session: AsyncSession, engagement: Engagement, ex: Exchange) -> None:
-    if ex.direction == Direction.internal.value:
-        return
-    values: dict[str, Any] = dict(
-        last_exchange_id=ex.id,
-        last_exchange_at=ex.created_at,
-        last_channel=ex.channel,
-        last_direction=ex.direction,
-        last_snippet=snippet(ex.body_text, 200),
+async def _insert_new(
+    session: AsyncSession, values: list[dict[str, Any]]
+) -> dict[tuple[int, str], Exchange]:
+    """One multi-row INSERT; rows already recorded (resends) are skipped by the unique key."""
+    if not values:
+        return {}
+    stmt = (
+        _insert(session)
+        .values(values)
+        .on_conflict_do_nothing()
+        .returning(Exchange.id, Exchange.engagement_id, Exchange.external_id)
     )
-    if ex.direction == Direction.inbound.value:
-        if engagement.waiting_since is None:
-            engagement.waiting_since = ex.created_at
-        values.update(
-            waiting_since=engagement.waiting_since,
-            unread_count=Engagement.unread_count + 1,
-            last_inbound_channel=ex.channel,
+    new_ids = {(r.engagement_id, r.external_id): r.id for r in await session.execute(stmt)}
+    # Ids follow the VALUES order, so logbook order is submission order.
+    return {
+        (v["engagement_id"], v["external_id"]): Exchange(id=new_ids[(v["engagement_id"], v["external_id"])], **v)
+        for v in values
+        if (v["engagement_id"], v["external_id"]) in new_ids
+    }
+
+
+async def _existing(
+    session: AsyncSession, keys: list[tuple[int, str]]
+) -> dict[tuple[int, str], Exchange]:
+    if not keys:
+        return {}
+    stmt = select(Exchange).where(tuple_(Exchange.engagement_id, Exchange.external_id).in_(keys))
+    return {(e.engagement_id, e.external_id): e for e in (await session.execute(stmt)).scalars()}
+
+
+_table = Engagement.__table__
+_COMMON = dict(
+    last_exchange_id=bindparam("p_last_id"),
+    last_exchange_at=bindparam("p_last_at", type_=Engagement.last_exchange_at.type),
+    last_channel=bindparam("p_last_channel"),
+    last_direction=bindparam("p_last_direction"),
+    last_snippet=bindparam("p_last_snippet"),
+    last_inbound_channel=func.coalesce(bindparam("p_inbound_channel"), _table.c.last_inbound_channel),
+)
+_WAITING = bindparam("p_waiting", type_=Engagement.waiting_since.type)
+# No answer in the run: keep an older wait, add to unread (atomic under concurrency).
+_ADD = (
+    update(_table)
+    .where(_table.c.id == bindparam("p_id"))
+    .values(**_COMMON, waiting_since=func.coalesce(_table.c.waiting_since, _WAITING),
+            unread_count=_table.c.unread_count + bindparam("p_unread"))
+)
+# An answer in the run: waiting and unread restart after it.
+_RESET = (
+    update(_table)
+    .where(_table.c.id == bindparam("p_id"))
+    .values(**_COMMON, waiting_since=_WAITING, unread_count=bindparam("p_unread"))
+)
+
+
+async def _update_summaries(session: AsyncSession, created: list[Exchange]) -> None:
+    runs: dict[int, list[Exchange]] = {}
+    for ex in created:
+        if ex.direction != Direction.internal.value:
+            runs.setdefault(ex.engagement_id, []).append(ex)
+    params: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
+    for engagement_id, run in runs.items():
+        change = fold([(ex.direction, ex.channel, ex.created_at) for ex in run])
+        last = run[-1]
+        params[change.reset].append(
+            dict(
+                p_id=engagement_id,
+                p_last_id=last.id,
+                p_last_at=last.created_at,
+                p_last_channel=last.channel,
+                p_last_direction=last.direction,
+                p_last_snippet=snippet(last.body_text, 200),
+                p_inbound_channel=change.last_inbound_channel,
+                p_waiting=change.first_waiting_at,
+                p_unread=change.unread,
+            )
         )
-    else:
-        engagement.waiting_since = None
-        values.update(waiting_since=None, unread_count=0)
-    await session.execute(
-        update(Engagement)
-        .where(Engagement.id == engagement.id)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
+    connection = await session.connection()
+    for reset, batch in params.items():
+        if batch:
+            await connection.execute(_RESET if reset else _ADD, batch)
 
 
 def publish_recorded(hub: Hub, recorded: Recorded) -> None:

@@ -56,7 +56,8 @@ class Hub:
                 log.warning("subscriber on %s overflowed; it will resync", topic)
                 sub.overflowed = True
                 self.unsubscribe(sub)
-                sub.queue = asyncio.Queue(1)
+                while not sub.queue.empty():  # make room for the end marker
+                    sub.queue.get_nowait()
                 sub.queue.put_nowait(None)
         return delivered
 

@@ -11,6 +11,7 @@ import base64
 import hashlib
 import logging
 import secrets
+from urllib.parse import quote
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -128,9 +129,9 @@ def require_coach(handler: Handler) -> Handler:
     async def wrapped(request: web.Request) -> web.StreamResponse:
         coach = await current_coach(request)
         if coach is None:
-            if request.method == "GET" and not request.path.startswith("/ws"):
-                raise web.HTTPSeeOther(f"/login?next={request.path_qs}")
-            raise web.HTTPUnauthorized(reason="login required")
+            # A form sent after the login ran out cannot be replayed: back to the inbox.
+            target = request.path_qs if request.method == "GET" else "/"
+            raise web.HTTPSeeOther(f"/login?next={quote(target)}")
         return await handler(request)
 
     wrapped.__name__ = handler.__name__
