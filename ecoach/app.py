@@ -18,7 +18,7 @@ from ecoach.settings import Settings
 from ecoach.channels.chat import coach as coach_chat
 from ecoach.web import api, auth, coachee, errors, health, inbox, security
 from ecoach.web.i18n import I18n
-from ecoach.web.keys import CLOCK, ENGINE, HUB, I18N, SESSIONS, SETTINGS, SOCKETS, WRITER
+from ecoach.web.keys import CLOCK, ENGINE, HUB, I18N, OUTBOX, SESSIONS, SETTINGS, SOCKETS, WRITER
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     )
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_writer)
+    app.cleanup_ctx.append(_mail)
     app.on_shutdown.append(_close_sockets)
     for module in (health, auth, inbox, coach_chat, coachee, chat_endpoint, api):
         module.register(app)
@@ -60,11 +61,57 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _writer(app: web.Application) -> AsyncIterator[None]:
-    writer = ExchangeWriter(app[SESSIONS], app[HUB], app[CLOCK])
+    settings = app[SETTINGS]
+    after_record = None
+    if settings.mail.enabled:
+        from ecoach.actions.notify import notify_after_record
+
+        async def after_record(session, recorded, now):  # type: ignore[no-untyped-def]
+            return await notify_after_record(session, recorded, hub=app[HUB], settings=settings, now=now)
+
+    writer = ExchangeWriter(
+        app[SESSIONS], app[HUB], app[CLOCK], after_record=after_record,
+        on_committed=lambda _queued: _wake_outbox(app),
+    )
     writer.start()
     app[WRITER] = writer
     yield
     await writer.stop()
+
+
+def _wake_outbox(app: web.Application) -> None:
+    outbox = app.get(OUTBOX)
+    if outbox is not None:
+        outbox.wake()  # type: ignore[attr-defined]
+
+
+async def _mail(app: web.Application) -> AsyncIterator[None]:
+    """The mail channel, when enabled: the outbox dispatcher, IMAP readers, LMTP."""
+    settings = app[SETTINGS]
+    if not settings.mail.enabled:
+        yield
+        return
+    from ecoach.channels.mail.imap import ImapIngest
+    from ecoach.channels.mail.outbox import OutboxDispatcher
+
+    dispatcher = OutboxDispatcher(app[SESSIONS], settings.mail, app[CLOCK], app[HUB])
+    dispatcher.start()
+    app[OUTBOX] = dispatcher
+    readers = [ImapIngest(settings, box, app[SESSIONS], app[HUB], app[CLOCK]) for box in settings.mail.mailboxes]
+    for reader in readers:
+        reader.start()
+    lmtp = None
+    if settings.mail.lmtp_enabled:
+        from ecoach.channels.mail.lmtp import LmtpServer
+
+        lmtp = LmtpServer(settings, app[SESSIONS], app[HUB], app[CLOCK])
+        await lmtp.start()
+    yield
+    if lmtp is not None:
+        await lmtp.stop()
+    for reader in readers:
+        await reader.stop()
+    await dispatcher.stop()
 
 
 async def _close_sockets(app: web.Application) -> None:

@@ -200,7 +200,7 @@ def cmd_engagement_add(settings: Settings, args: argparse.Namespace) -> int:
             session, coach, coachee_name=args.name, coachee_email=args.email,
             language=args.language, time_zone=args.time_zone,
             sponsor_name=args.sponsor_name, sponsor_email=args.sponsor_email,
-            now=_now(), link_days=settings.chat_link_days,
+            now=_now(), link_days=settings.chat_link_days, secret=settings.resolved_secret(),
         )
         await session.commit()
         return created

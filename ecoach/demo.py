@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -11,11 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoach.actions.coaches import do_add_coach
-from ecoach.actions.engagements import do_create_engagement
+from ecoach.actions.engagements import chat_token_of, do_create_engagement, do_new_chat_link
 from ecoach.actions.exchanges import NewExchange, record_exchanges
-from ecoach.core.tokens import token_digest
 from ecoach.logbook import queries
-from ecoach.logbook.models import ChatLink, Coach, Coachee, Engagement
+from ecoach.logbook.models import Coach, Coachee, Engagement
 
 DEMO_EMAIL = "coach@demo.ecoach"
 DEMO_PASSWORD = "demo-coach-2026"
@@ -43,12 +40,6 @@ class DemoInfo:
     links: list[tuple[str, str]]  # (coachee name, chat token)
 
 
-def demo_token(secret: str, engagement_id: int) -> str:
-    """A stable demo link per installation, so `ecoach demo` can print it every time."""
-    digest = hmac.new(secret.encode(), f"demo-chat-link:{engagement_id}".encode(), hashlib.sha256)
-    return digest.hexdigest()[:43]
-
-
 async def ensure_demo(session: AsyncSession, secret: str, now: datetime) -> DemoInfo:
     coach = await queries.get_coach_by_email(session, DEMO_EMAIL)
     if coach is None:
@@ -63,7 +54,7 @@ async def ensure_demo(session: AsyncSession, secret: str, now: datetime) -> Demo
             start = now - timedelta(days=10 - index)
             created = await do_create_engagement(
                 session, coach, coachee_name=name, coachee_email=email or "",
-                language=language, now=start,
+                language=language, now=start, secret=secret,
             )
             engagement = created.engagement
             items = [
@@ -77,9 +68,10 @@ async def ensure_demo(session: AsyncSession, secret: str, now: datetime) -> Demo
             ]
             for n, item in enumerate(items):
                 await record_exchanges(session, [item], start + timedelta(hours=5 * n + 1))
-        token = demo_token(secret, engagement.id)
-        if await queries.get_chat_link(session, token_digest(token)) is None:
-            session.add(ChatLink(engagement_id=engagement.id, token_hash=token_digest(token), created_at=now))
+        link = await queries.get_active_chat_link(session, engagement.id, now)
+        token = chat_token_of(link, secret) if link else None
+        if token is None:
+            token = await do_new_chat_link(session, engagement, now=now, secret=secret)
         links.append((name, token))
     await session.commit()
     return DemoInfo(DEMO_EMAIL, DEMO_PASSWORD, links)

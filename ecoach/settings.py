@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -28,8 +28,72 @@ class SettingsError(Exception):
     """A setting is invalid; the message names the key and fits on one line."""
 
 
+class Mailbox(BaseModel):
+    """One IMAP mailbox that coachees' mail arrives in."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field("main", description="A short name for logs and the stored position")
+    host: str = Field("127.0.0.1", description="IMAP server")
+    port: int = Field(993, ge=1, le=65535, description="IMAP port")
+    security: Literal["tls", "starttls", "none"] = Field("tls", description="Connection security")
+    username: str = Field("", description="IMAP login")
+    password: str = Field("", description="IMAP password")
+    folder: str = Field("INBOX", description="Folder to read")
+    processed_folder: str = Field(
+        "ecoach-processed", description="Folder processed mail is moved to (created if missing)"
+    )
+    idle_seconds: int = Field(
+        1500, ge=10, le=1740, description="Re-issue IMAP IDLE after this long (under 29 minutes)"
+    )
+    poll_seconds: int = Field(60, ge=1, description="Polling interval when the server has no IDLE")
+    coach_email: str = Field(
+        "", description="Coach who sees this mailbox's unplaceable mail; empty: the only coach"
+    )
+
+
+class MailSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(False, description="Run the mail channel (IMAP in, SMTP out)")
+    domain: str = Field("localhost", description="Domain for Message-IDs and reply addresses")
+    reply_local: str = Field("coach", description="Local part of the reply address")
+    reply_form: str = Field(
+        "{local}+{token}@{domain}", description="Form of the per-engagement reply address"
+    )
+    from_address: str = Field("", description="Sender address; empty means reply_local@domain")
+    max_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Largest mail kept whole, bytes")
+    notify_coach: Literal["immediate", "digest", "off"] = Field(
+        "immediate", description="Mail the coach when a coachee writes"
+    )
+    notify_coachee_chat: bool = Field(
+        True, description="Mail an offline coachee (with an address) when the coach chats"
+    )
+    smtp_host: str = Field("127.0.0.1", description="SMTP relay host")
+    smtp_port: int = Field(25, ge=1, le=65535, description="SMTP relay port")
+    smtp_security: Literal["none", "starttls", "tls"] = Field("none", description="SMTP security")
+    smtp_username: str = Field("", description="SMTP login; empty means no authentication")
+    smtp_password: str = Field("", description="SMTP password")
+    smtp_timeout: float = Field(30.0, gt=0, description="Seconds before an SMTP attempt gives up")
+    retry_base_seconds: float = Field(30.0, gt=0, description="First retry delay after a 4xx")
+    retry_max_seconds: float = Field(3600.0, gt=0, description="Longest delay between retries")
+    retry_max_attempts: int = Field(12, ge=1, description="Attempts before a mail is failed")
+    mailboxes: list[Mailbox] = Field(
+        default_factory=list, description="IMAP mailboxes to read ([[mail.mailboxes]] tables)"
+    )
+    lmtp_enabled: bool = Field(False, description="Accept mail over LMTP from your own MTA")
+    lmtp_host: str = Field("127.0.0.1", description="LMTP listen address")
+    lmtp_port: int = Field(8024, ge=1, le=65535, description="LMTP listen port")
+
+    @property
+    def sender(self) -> str:
+        return self.from_address or f"{self.reply_local}@{self.domain}"
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ECOACH_", extra="forbid")
+    model_config = SettingsConfigDict(
+        env_prefix="ECOACH_", extra="forbid", env_nested_delimiter="__"
+    )
 
     database_url: str = Field(
         "sqlite+aiosqlite:///./ecoach.db",
@@ -68,6 +132,7 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Logging level"
     )
+    mail: MailSettings = Field(default_factory=MailSettings, description="The mail channel")
 
     @field_validator("default_time_zone")
     @classmethod
@@ -135,7 +200,7 @@ def load_settings(**overrides: object) -> Settings:
         key = ".".join(str(part) for part in first["loc"]) or "?"
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise SettingsError(
-            f"setting {key!r} (env ECOACH_{key.upper()}): {first['msg']}{more}"
+            f"setting {key!r} (env ECOACH_{key.upper().replace('.', '__')}): {first['msg']}{more}"
         ) from None
     except (ValueError, OSError) as exc:  # e.g. a TOML syntax error
         raise SettingsError(f"configuration file: {exc}") from None
@@ -146,15 +211,44 @@ def example_toml() -> str:
     lines = [
         "# ecoach configuration. Copy to config/ecoach.toml (or point ECOACH_CONFIG at a file)",
         "# and change what you need; every key below shows its default. Each key can also be",
-        "# set with an environment variable: ECOACH_<KEY IN CAPITALS>, e.g. ECOACH_PORT=9000.",
+        "# set with an environment variable: ECOACH_<KEY IN CAPITALS>, e.g. ECOACH_PORT=9000;",
+        "# keys in a [section] use a double underscore: ECOACH_MAIL__SMTP_HOST=relay.example.org.",
         "",
     ]
-    for name, field in Settings.model_fields.items():
-        lines.append(f"# {field.description}")
-        lines.append(f"# env: ECOACH_{name.upper()}")
-        lines.append(f"{name} = {_toml_value(field.default)}")
-        lines.append("")
+    _describe(Settings, lines, env="ECOACH_", section="")
     return "\n".join(lines)
+
+
+def _describe(model: type[BaseModel], lines: list[str], *, env: str, section: str) -> None:
+    nested = []
+    for name, field in model.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        if isinstance(default, BaseModel):
+            nested.append((name, type(default)))
+            continue
+        if isinstance(default, list):
+            item = field.annotation.__args__[0]  # type: ignore[union-attr]
+            nested.append((name, item))
+            continue
+        lines.append(f"# {field.description}")
+        lines.append(f"# env: {env}{name.upper()}")
+        lines.append(f"{name} = {_toml_value(default)}")
+        lines.append("")
+    for name, sub in nested:
+        field = model.model_fields[name]
+        header = f"{section}.{name}" if section else name
+        if isinstance(field.get_default(call_default_factory=True), list):
+            lines.append(f"# {field.description}; one table per mailbox, for example:")
+            sub_lines: list[str] = []
+            _describe(sub, sub_lines, env="(list) ", section=header)
+            lines.append(f"# [[{header}]]")
+            lines.extend(("# " + line if line and not line.startswith("#") else line)
+                         for line in sub_lines if not line.startswith("# env:"))
+            continue
+        lines.append(f"[{header}]")
+        lines.append(f"# {field.description}")
+        lines.append("")
+        _describe(sub, lines, env=f"{env}{name.upper()}__", section=header)
 
 
 def _toml_value(value: object) -> str:

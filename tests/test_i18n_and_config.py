@@ -7,7 +7,7 @@ from pathlib import Path
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from ecoach.settings import Settings, example_toml
+from ecoach.settings import Mailbox, MailSettings, Settings, example_toml
 
 ROOT = Path(__file__).resolve().parents[1]
 METHODS = [("ecoach/**.py", "python"), ("ecoach/web/templates/**.html", "jinja2")]
@@ -24,7 +24,7 @@ def _msgids() -> set[str]:
 
 
 def _catalog(language: str) -> dict[str, str]:
-    path = ROOT / "ecoach/web/locale" / language / "LC_MESSAGES/messages.po"
+    path = ROOT / "ecoach/locale" / language / "LC_MESSAGES/messages.po"
     with path.open("rb") as handle:
         return {m.id: m.string for m in read_po(handle, locale=language) if m.id}
 
@@ -46,6 +46,8 @@ def test_english_catalogue_knows_every_message() -> None:
 def test_example_config_documents_every_key() -> None:
     text = (ROOT / "config/ecoach.example.toml").read_text()
     assert text == example_toml(), "regenerate config/ecoach.example.toml from ecoach.settings.example_toml()"
-    for name, field in Settings.model_fields.items():
-        assert field.description, f"setting {name} has no description"
-        assert f"\n{name} = " in text
+    for model, prefix in ((Settings, ""), (MailSettings, ""), (Mailbox, "# ")):
+        for name, field in model.model_fields.items():
+            assert field.description, f"setting {name} has no description"
+            if name not in ("mail", "mailboxes"):
+                assert f"\n{prefix}{name} = " in text, name

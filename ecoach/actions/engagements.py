@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ecoach.actions.coaches import check_email, check_language, check_name, check_time_zone
 from ecoach.actions.errors import ActionError, N_, NotFound
 from ecoach.core.hub import Hub, coach_topic, engagement_topic
-from ecoach.core.tokens import looks_like_token, new_token, token_digest
+from ecoach.core.tokens import derived_token, looks_like_token, new_salt, new_token, token_digest
 from ecoach.core.types import EngagementStatus
 from ecoach.logbook import queries
 from ecoach.logbook.models import ChatLink, Coach, Coachee, Engagement
@@ -39,6 +39,7 @@ async def do_create_engagement(
     sponsor_email: str = "",
     now: datetime,
     link_days: int = 0,
+    secret: str | None = None,
 ) -> NewEngagement:
     language = check_language(language or coach.language)
     coachee = Coachee(
@@ -64,27 +65,31 @@ async def do_create_engagement(
     )
     session.add(engagement)
     await session.flush()
-    token = await do_new_chat_link(session, engagement, now=now, days=link_days)
+    token = await do_new_chat_link(session, engagement, now=now, days=link_days, secret=secret)
     log.info("engagement %s created for coach %s", engagement.id, coach.id)
     return NewEngagement(engagement, coachee, token)
 
 
 async def do_new_chat_link(
-    session: AsyncSession, engagement: Engagement, *, now: datetime, days: int = 0
+    session: AsyncSession, engagement: Engagement, *, now: datetime, days: int = 0,
+    secret: str | None = None,
 ) -> str:
-    """Revoke the current chat link(s) and issue a new one; returns the plain token."""
+    """Revoke the current chat link(s) and issue a new one; returns the plain token.
+    With ``secret`` the token is derived from it, so it can be shown again later."""
     await session.execute(
         update(ChatLink)
         .where(ChatLink.engagement_id == engagement.id, ChatLink.revoked_at.is_(None))
         .values(revoked_at=now)
     )
-    token = new_token()
+    salt = new_salt() if secret else None
+    token = derived_token(secret, salt) if secret and salt else new_token()
     session.add(
         ChatLink(
             engagement_id=engagement.id,
             token_hash=token_digest(token),
             created_at=now,
             expires_at=now + timedelta(days=days) if days else None,
+            salt=salt,
         )
     )
     await session.flush()
@@ -147,3 +152,8 @@ async def do_change_status(
     hub.publish(engagement_topic(engagement.id), event)
     hub.publish(coach_topic(engagement.coach_id), event)
     return engagement
+
+
+def chat_token_of(link: ChatLink, secret: str) -> str | None:
+    """The link's token again, if it was derived from the secret key."""
+    return derived_token(secret, link.salt) if link.salt else None

@@ -10,6 +10,7 @@ that commit.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 import logging
 import re
 from dataclasses import dataclass
@@ -45,6 +46,9 @@ class NewExchange:
     external_id: str
     html: str | None = None
     delivery_state: str = "stored"
+    meta: dict[str, Any] | None = None
+    # Record even if the engagement is paused: the message exists already (a mail).
+    force: bool = False
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,7 @@ class Recorded:
     exchange: Exchange
     created: bool  # False when the external id was recorded before (a resend)
     coach_id: int
+    was_waiting: bool = False  # the coachee was already waiting for an answer before this
 
 
 def check_message(text: Any, max_chars: int) -> str:
@@ -101,6 +106,8 @@ def exchange_dict(ex: Exchange) -> dict[str, Any]:
         "created_at": ex.created_at.isoformat(),
         "client_id": client_id,
         "delivery_state": ex.delivery_state,
+        "delivery_detail": ex.delivery_detail,
+        "subject": (ex.meta or {}).get("subject"),
     }
 
 
@@ -128,7 +135,8 @@ async def record_exchanges(
             results.append(NotFound("engagement_unknown", N_("This engagement does not exist.")))
             continue
         try:
-            check_can_write(engagement, item.direction)
+            if not item.force:
+                check_can_write(engagement, item.direction)
         except ActionError as exc:
             results.append(exc)
             continue
@@ -144,10 +152,12 @@ async def record_exchanges(
             final.append(result)
             continue
         key = (item.engagement_id, item.external_id)
-        coach_id = engagements[item.engagement_id].coach_id
+        engagement = engagements[item.engagement_id]
+        coach_id = engagement.coach_id
         if key in inserted and key not in seen:
             seen.add(key)
-            final.append(Recorded(inserted[key], created=True, coach_id=coach_id))
+            final.append(Recorded(inserted[key], created=True, coach_id=coach_id,
+                                  was_waiting=engagement.waiting_since is not None))
         else:
             final.append(Recorded(inserted.get(key) or existing[key], created=False, coach_id=coach_id))
     return final
@@ -165,6 +175,7 @@ def _values(item: NewExchange, now: datetime) -> dict[str, Any]:
         created_at=now,
         external_id=item.external_id,
         delivery_state=item.delivery_state,
+        meta=item.meta,
     )
 
 
@@ -271,13 +282,28 @@ async def do_mark_read(session: AsyncSession, engagement: Engagement) -> None:
         engagement.unread_count = 0
 
 
+AfterRecord = Callable[[AsyncSession, list[Recorded], datetime], Awaitable[int]]
+
+
 class ExchangeWriter:
     """Group commit: concurrent submissions share one transaction."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], hub: Hub, clock: Clock) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        hub: Hub,
+        clock: Clock,
+        *,
+        after_record: AfterRecord | None = None,
+        on_committed: Callable[[int], None] | None = None,
+    ) -> None:
         self._sessions = sessions
         self._hub = hub
         self._clock = clock
+        # Runs inside the batch's transaction (e.g. queue notification mails); returns how
+        # much follow-up work it queued, handed to on_committed after the commit.
+        self._after_record = after_record
+        self._on_committed = on_committed
         self._queue: asyncio.Queue[tuple[NewExchange, asyncio.Future[Recorded]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
@@ -323,9 +349,16 @@ class ExchangeWriter:
         live = [(item, fut) for item, fut in batch if not fut.done()]
         if not live:
             return
+        queued = 0
         async with self._sessions() as session:
-            results = await record_exchanges(session, [item for item, _ in live], self._clock.now())
+            now = self._clock.now()
+            results = await record_exchanges(session, [item for item, _ in live], now)
+            if self._after_record is not None:
+                recorded = [r for r in results if isinstance(r, Recorded)]
+                queued = await self._after_record(session, recorded, now)
             await session.commit()
+        if queued and self._on_committed is not None:
+            self._on_committed(queued)
         for (_, fut), result in zip(live, results):
             if isinstance(result, Recorded):
                 publish_recorded(self._hub, result)

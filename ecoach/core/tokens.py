@@ -7,6 +7,7 @@ the token itself carries full entropy (no password-style stretching needed).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -29,3 +30,13 @@ def same_secret(a: str, b: str) -> bool:
 def looks_like_token(value: str) -> bool:
     """Cheap shape check before touching the database."""
     return 20 <= len(value) <= 128 and all(c.isalnum() or c in "-_" for c in value)
+
+
+def new_salt() -> str:
+    return secrets.token_hex(16)
+
+
+def derived_token(secret: str, salt: str) -> str:
+    """A link token the server can show again: HMAC of a stored salt under the secret key."""
+    digest = hmac.new(secret.encode("utf-8"), f"chat-link:{salt}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from sqlalchemy import (
     BigInteger,
     DateTime,
+    JSON,
     ForeignKey,
     Index,
     Integer,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -33,6 +35,9 @@ NAMING = {
 
 # BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+JsonType = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -137,6 +142,8 @@ class Exchange(Base):
     external_id: Mapped[str] = mapped_column(String(255))
     delivery_state: Mapped[str] = mapped_column(String(16), default="stored")
     delivery_detail: Mapped[str | None] = mapped_column(String(500))
+    # Channel details: for mail the subject, Message-ID, threading ids and parse flags.
+    meta: Mapped[dict | None] = mapped_column(JsonType)  # type: ignore[type-arg]
 
 
 class ChatLink(Base):
@@ -149,6 +156,9 @@ class ChatLink(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     coachee_seen_id: Mapped[int | None] = mapped_column(BigId)
+    # With the server's secret key the link can be shown again (and put in notification
+    # mails); the database alone does not reveal it.
+    salt: Mapped[str | None] = mapped_column(String(64))
 
 
 class ApiToken(Base):
@@ -171,3 +181,7 @@ class LoginAttempt(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     key: Mapped[str] = mapped_column(String(400))
     at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+# The mail channel's tables belong to the same metadata (migrations, autogenerate).
+from ecoach.logbook import mail_models  # noqa: E402,F401

@@ -180,3 +180,29 @@ async def search_logbook(
 async def count_failed_logins(session: AsyncSession, keys: list[str], since: datetime) -> int:
     stmt = select(func.count()).where(LoginAttempt.key.in_(keys), LoginAttempt.at > since)
     return int((await session.execute(stmt)).scalar_one())
+
+
+@dataclass(frozen=True)
+class AttachmentInfo:
+    id: int
+    exchange_id: int
+    filename: str
+    content_type: str
+    size: int
+
+
+async def get_attachment_infos(session: AsyncSession, exchange_ids: list[int]) -> dict[int, list[AttachmentInfo]]:
+    """Attachment names and sizes for a page of the timeline (not their data)."""
+    from ecoach.logbook.mail_models import Attachment
+
+    if not exchange_ids:
+        return {}
+    stmt = (
+        select(Attachment.id, Attachment.exchange_id, Attachment.filename, Attachment.content_type, Attachment.size)
+        .where(Attachment.exchange_id.in_(exchange_ids))
+        .order_by(Attachment.id)
+    )
+    found: dict[int, list[AttachmentInfo]] = {}
+    for row in await session.execute(stmt):
+        found.setdefault(row.exchange_id, []).append(AttachmentInfo(*row))
+    return found

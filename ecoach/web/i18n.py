@@ -1,42 +1,24 @@
-"""Translations (Babel catalogues, nl and en) and the Jinja2 environments that use them.
-
-The ``.po`` files under ``web/locale`` are the source; they are compiled in memory at
-start-up, so there is no build step and no stale ``.mo`` file.
-"""
+"""The Jinja2 environments, one per language, with the Babel catalogues installed."""
 
 from __future__ import annotations
 
-import io
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime, format_timedelta
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from babel.support import Translations
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from ecoach.core.i18n import translations
 from ecoach.core.types import LANGUAGES
 
-LOCALE_DIR = Path(__file__).with_name("locale")
 TEMPLATES = Path(__file__).with_name("templates")
-
-
-def load_translations(language: str) -> Translations:
-    po = LOCALE_DIR / language / "LC_MESSAGES" / "messages.po"
-    with po.open("rb") as handle:
-        catalog = read_po(handle, locale=language)
-    buffer = io.BytesIO()
-    write_mo(buffer, catalog)
-    buffer.seek(0)
-    return Translations(buffer)
 
 
 class I18n:
     def __init__(self) -> None:
-        self.translations = {lang: load_translations(lang) for lang in LANGUAGES}
+        self.translations = {lang: translations(lang) for lang in LANGUAGES}
         self.envs = {lang: self._env(lang) for lang in LANGUAGES}
 
     def _env(self, language: str) -> Environment:

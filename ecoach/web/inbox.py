@@ -9,15 +9,11 @@ from aiohttp_session import get_session
 
 from ecoach.actions import engagements as eng_actions
 from ecoach.actions.errors import ActionError, N_, NotFound
-from ecoach.actions.exchanges import (
-    NewExchange,
-    check_client_id,
-    check_message,
-    do_mark_read,
-)
+from ecoach.actions.exchanges import check_client_id, check_message, do_mark_read
+from ecoach.actions.replies import do_coach_reply
 from ecoach.logbook import queries
 from ecoach.logbook.models import Engagement
-from ecoach.web.keys import CLOCK, HUB, SESSIONS, SETTINGS, WRITER
+from ecoach.web.keys import CLOCK, HUB, SESSIONS, SETTINGS, reply_context
 from ecoach.web.render import gettext_for, render
 from ecoach.web.security import get_coach, require_coach
 
@@ -96,6 +92,7 @@ async def create_engagement(request: web.Request) -> web.StreamResponse:
                 sponsor_email=fields["sponsor_email"],
                 now=request.app[CLOCK].now(),
                 link_days=request.app[SETTINGS].chat_link_days,
+                secret=request.app[SETTINGS].resolved_secret(),
             )
             await session.commit()
         except ActionError as exc:
@@ -130,6 +127,7 @@ async def engagement_page(request: web.Request) -> web.StreamResponse:
             limit=size + 1,
         )
         link = await queries.get_active_chat_link(session, engagement.id, request.app[CLOCK].now())
+        attachments = await queries.get_attachment_infos(session, [x.id for x in timeline])
         await do_mark_read(session, engagement)
     older = len(timeline) > size
     timeline = timeline[-size:]
@@ -137,43 +135,43 @@ async def engagement_page(request: web.Request) -> web.StreamResponse:
     flash = web_session.pop(FLASH_LINK, None)
     if flash and flash.get("engagement_id") != engagement.id:
         flash = None
+    token = eng_actions.chat_token_of(link, request.app[SETTINGS].resolved_secret()) if link else None
     context = {
         "engagement": engagement,
         "coachee": coachee,
         "timeline": timeline,
         "older_than": timeline[0].id if older and timeline else None,
         "chat_link": link,
+        "attachments": attachments,
         "new_link": flash["url"] if flash else None,
+        "chat_url": chat_url(request, token) if token else None,
         "client_id": uuid.uuid4().hex,
-        "reply_channel": "chat",
+        "reply_channel": _default_channel(request, engagement, coachee),
+        "can_mail": request.app[SETTINGS].mail.enabled and bool(coachee and coachee.email),
         "max_chars": request.app[SETTINGS].max_message_chars,
     }
     return await render(request, "engagement.html", context)
+
+
+def _default_channel(request: web.Request, engagement: Engagement, coachee) -> str:  # type: ignore[no-untyped-def]
+    """Answer on the channel the coachee last used, when that channel is available."""
+    if engagement.last_inbound_channel == "mail" and request.app[SETTINGS].mail.enabled and coachee.email:
+        return "mail"
+    return "chat"
 
 
 @require_coach
 async def post_reply(request: web.Request) -> web.StreamResponse:
     """The reply box without JavaScript; with JavaScript replies go over the websocket."""
     form = await request.post()
-    coach = get_coach(request)
-    settings = request.app[SETTINGS]
-    async with request.app[SESSIONS]() as session:
-        engagement = await _owned(request, session)
+    engagement_id = _id(request)
     client_id = check_client_id(form.get("client_id"))
-    text = check_message(form.get("text", ""), settings.max_message_chars)
-    note = form.get("channel") == "note"
-    await request.app[WRITER].submit(
-        NewExchange(
-            engagement_id=engagement.id,
-            channel="note" if note else "chat",
-            direction="internal" if note else "out",
-            author="coach",
-            author_name=coach.name,
-            text=text,
-            external_id=f"{'note' if note else 'chat'}:{client_id}",
-        )
+    text = check_message(form.get("text", ""), request.app[SETTINGS].max_message_chars)
+    await do_coach_reply(
+        reply_context(request.app), get_coach(request), engagement_id,
+        channel=str(form.get("channel", "chat")), text=text, client_id=client_id,
     )
-    raise web.HTTPSeeOther(f"/engagements/{engagement.id}#latest")
+    raise web.HTTPSeeOther(f"/engagements/{engagement_id}#latest")
 
 
 @require_coach
@@ -192,7 +190,8 @@ async def new_chat_link(request: web.Request) -> web.StreamResponse:
     async with request.app[SESSIONS]() as session:
         engagement = await _owned(request, session)
         token = await eng_actions.do_new_chat_link(
-            session, engagement, now=request.app[CLOCK].now(), days=request.app[SETTINGS].chat_link_days
+            session, engagement, now=request.app[CLOCK].now(), days=request.app[SETTINGS].chat_link_days,
+            secret=request.app[SETTINGS].resolved_secret(),
         )
         await session.commit()
     request.app[HUB].publish(f"chatlink:{engagement.id}", {"type": "revoked"})

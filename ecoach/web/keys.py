@@ -6,6 +6,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ecoach.actions.exchanges import ExchangeWriter
+from ecoach.actions.replies import ReplyContext
 from ecoach.core.clock import Clock
 from ecoach.core.hub import Hub
 from ecoach.settings import Settings
@@ -19,3 +20,13 @@ WRITER = web.AppKey("writer", ExchangeWriter)
 CLOCK = web.AppKey("clock", Clock)
 I18N = web.AppKey("i18n", I18n)
 SOCKETS = web.AppKey("sockets", set)  # open websockets, closed on shutdown
+# The mail outbox dispatcher (present when the mail channel is enabled): ``wake()`` after
+# queueing a mail delivers it at once.
+OUTBOX = web.AppKey("outbox", object)
+
+
+def reply_context(app: web.Application) -> ReplyContext:
+    return ReplyContext(
+        sessions=app[SESSIONS], writer=app[WRITER], hub=app[HUB], clock=app[CLOCK],
+        settings=app[SETTINGS], outbox=app.get(OUTBOX),
+    )

@@ -25,4 +25,7 @@ DELIVERY = {
 
 
 def channel_labels(gettext: Any) -> dict[str, str]:
-    return {key: gettext(label) for key, label in CHANNELS.items()}
+    """Labels the timeline script needs: channels, and delivery states as state_*."""
+    labels = {key: gettext(label) for key, label in CHANNELS.items()}
+    labels.update({f"state_{key}": gettext(label) for key, label in DELIVERY.items()})
+    return labels

@@ -8,12 +8,13 @@ import logging
 from aiohttp import web
 
 from ecoach.actions.errors import ActionError, Forbidden, N_, NotFound
-from ecoach.actions.exchanges import NewExchange, check_client_id, check_message, exchange_dict
+from ecoach.actions.exchanges import check_client_id, check_message, exchange_dict
+from ecoach.actions.replies import do_coach_reply
 from ecoach.channels.chat.endpoint import max_frame
 from ecoach.channels.chat.protocol import HISTORY_LIMIT, Connection, Frame, FrameError, int_field
 from ecoach.core.hub import coach_topic
 from ecoach.logbook import queries
-from ecoach.web.keys import HUB, I18N, SESSIONS, SETTINGS, WRITER
+from ecoach.web.keys import HUB, I18N, SESSIONS, SETTINGS, reply_context
 from ecoach.web.security import current_coach, same_origin
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ async def coach_socket(request: web.Request) -> web.StreamResponse:
     if not same_origin(request):
         await conn.reject(Forbidden("origin_refused", N_("This connection did not come from this site.")))
         return ws
-    coach_id, coach_name = coach.id, coach.name
+    coach_id = coach.id
     owned: set[int] = set()
 
     async def check_owned(engagement_id: int) -> None:
@@ -62,17 +63,9 @@ async def coach_socket(request: web.Request) -> web.StreamResponse:
             return
         client_id = check_client_id(frame.get("client_id"))
         text = check_message(frame.get("text"), app[SETTINGS].max_message_chars)
-        note = frame.get("channel") == "note"
-        recorded = await app[WRITER].submit(
-            NewExchange(
-                engagement_id=engagement_id,
-                channel="note" if note else "chat",
-                direction="internal" if note else "out",
-                author="coach",
-                author_name=coach_name,
-                text=text,
-                external_id=f"{'note' if note else 'chat'}:{client_id}",
-            )
+        recorded = await do_coach_reply(
+            reply_context(app), coach, engagement_id,
+            channel=frame.get("channel") or "chat", text=text, client_id=client_id,
         )
         conn.send({"type": "ack", "client_id": client_id,
                    "exchange": exchange_dict(recorded.exchange), "duplicate": not recorded.created})

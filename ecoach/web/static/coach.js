@@ -39,6 +39,15 @@
     },
     close() {},
     frame(frame) {
+      if (frame.type === "delivery") {
+        if (page && frame.engagement_id === engagementId) {
+          const labels = timeline.labels;
+          const state = frame.state === "sent" ? "" : (labels["state_" + frame.state] || frame.state);
+          timeline.setDelivery(frame.exchange_id, state + (state && frame.detail ? ": " + frame.detail : ""));
+        }
+        return;
+      }
+      if (frame.type === "quarantine") { if (inbox) refreshInbox(); return; }
       if (frame.type === "exchange" || frame.type === "status") {
         if (inbox) refreshInbox();
         if (page && frame.engagement_id === engagementId) {

@@ -56,11 +56,18 @@ window.ecoach = (function () {
     if (x.created_at) { time.dateTime = x.created_at; time.textContent = this.formatTime(x.created_at); }
     else { time.textContent = pendingLabel || ""; }
     meta.append(author, channel, time);
+    li.append(meta);
+    if (x.subject) {
+      const subject = document.createElement("div");
+      subject.className = "subject";
+      subject.textContent = x.subject;
+      li.append(subject);
+    }
     const body = document.createElement("div");
     body.className = "body";
     if (x.html) body.innerHTML = x.html; // sanitized by the server (nh3)
     else body.textContent = x.text;
-    li.append(meta, body);
+    li.append(body);
     return li;
   };
 
@@ -82,6 +89,11 @@ window.ecoach = (function () {
     if (this.empty) this.empty.hidden = true;
     li.scrollIntoView({ block: "nearest" });
     return true;
+  };
+
+  Timeline.prototype.setDelivery = function (id, label) {
+    const span = this.list.querySelector('li.exchange[data-id="' + id + '"] .delivery');
+    if (span) span.textContent = label;
   };
 
   Timeline.prototype.addPending = function (item, label) {

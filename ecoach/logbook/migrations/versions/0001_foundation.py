@@ -94,6 +94,7 @@ def upgrade() -> None:
         sa.Column("expires_at", UtcDateTime()),
         sa.Column("revoked_at", UtcDateTime()),
         sa.Column("coachee_seen_id", BigId),
+        sa.Column("salt", sa.String(64)),
     )
     op.create_table(
         "api_token",

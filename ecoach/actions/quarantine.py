@@ -1,0 +1,78 @@
+"""The coach decides about quarantined mail: assign it to an engagement, release it to
+the engagement it was addressed to, or discard it. Discarded mail stays listed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ecoach.actions.errors import ActionError, N_, NotFound
+from ecoach.actions.exchanges import Recorded
+from ecoach.actions.mail_inbound import record_mail
+from ecoach.channels.mail.parse import parse_mail
+from ecoach.logbook import queries
+from ecoach.logbook.mail_models import InboundMail, Quarantine
+from ecoach.logbook.models import Coachee
+from ecoach.settings import MailSettings
+
+
+async def get_quarantine(session: AsyncSession, coach_id: int, *, status: str = "held", limit: int = 100) -> list[Quarantine]:
+    stmt = (
+        select(Quarantine)
+        .where(Quarantine.coach_id == coach_id, Quarantine.status == status)
+        .order_by(Quarantine.received_at.desc(), Quarantine.id.desc())
+        .limit(limit)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def count_held(session: AsyncSession, coach_id: int) -> int:
+    from sqlalchemy import func
+
+    stmt = select(func.count()).where(Quarantine.coach_id == coach_id, Quarantine.status == "held")
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def _held(session: AsyncSession, coach_id: int, entry_id: int) -> Quarantine:
+    entry = await session.get(Quarantine, entry_id)
+    if entry is None or entry.coach_id != coach_id:
+        raise NotFound("quarantine_unknown", N_("This quarantined mail does not exist."))
+    if entry.status != "held":
+        raise ActionError("quarantine_resolved", N_("This mail has been dealt with already."))
+    return entry
+
+
+async def do_assign(
+    session: AsyncSession, coach_id: int, entry_id: int, engagement_id: int | None,
+    *, mail: MailSettings, now: datetime,
+) -> Recorded:
+    """Put a quarantined mail into an engagement's logbook (``None``: the one it was
+    addressed to). The caller commits."""
+    entry = await _held(session, coach_id, entry_id)
+    target = engagement_id if engagement_id is not None else entry.engagement_id
+    if target is None:
+        raise ActionError("quarantine_no_target", N_("Choose the engagement this mail belongs to."))
+    engagement = await queries.get_engagement(session, coach_id, target)
+    if engagement is None:
+        raise NotFound("engagement_unknown", N_("This engagement does not exist."))
+    coachee = await session.get(Coachee, engagement.coachee_id)
+    assert coachee is not None
+    parsed = parse_mail(entry.raw, max_bytes=mail.max_bytes)
+    recorded = await record_mail(session, parsed, entry.raw, engagement, coachee, now)
+    entry.status = "assigned" if engagement_id is not None else "released"
+    entry.resolved_at = now
+    entry.resolved_exchange_id = recorded.exchange.id
+    await session.execute(
+        update(InboundMail)
+        .where(InboundMail.quarantine_id == entry.id)
+        .values(outcome="exchange", exchange_id=recorded.exchange.id)
+    )
+    return recorded
+
+
+async def do_discard(session: AsyncSession, coach_id: int, entry_id: int, *, now: datetime) -> None:
+    entry = await _held(session, coach_id, entry_id)
+    entry.status = "discarded"
+    entry.resolved_at = now

@@ -1,0 +1,71 @@
+"""The coach's answer on the channel of their choice: chat, mail or a private note."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ecoach.actions.errors import ActionError, N_, NotFound
+from ecoach.actions.exchanges import ExchangeWriter, NewExchange, Recorded, publish_recorded
+from ecoach.core.clock import Clock
+from ecoach.core.hub import Hub
+from ecoach.logbook import queries
+from ecoach.logbook.models import Coach
+from ecoach.settings import Settings
+
+CHANNELS = ("chat", "mail", "note")
+
+
+@dataclass(frozen=True)
+class ReplyContext:
+    sessions: async_sessionmaker[AsyncSession]
+    writer: ExchangeWriter
+    hub: Hub
+    clock: Clock
+    settings: Settings
+    outbox: Any | None  # the mail dispatcher, when mail is enabled
+
+
+def check_channel(channel: Any) -> str:
+    channel = channel or "chat"
+    if channel not in CHANNELS:
+        raise ActionError("channel_invalid", N_("Choose chat, mail or note."))
+    return str(channel)
+
+
+async def do_coach_reply(
+    ctx: ReplyContext, coach: Coach, engagement_id: int, *, channel: str, text: str, client_id: str
+) -> Recorded:
+    """Record (and for mail: queue) the coach's answer; events go out after commit."""
+    channel = check_channel(channel)
+    if channel != "mail":
+        note = channel == "note"
+        return await ctx.writer.submit(NewExchange(
+            engagement_id=engagement_id,
+            channel="note" if note else "chat",
+            direction="internal" if note else "out",
+            author="coach",
+            author_name=coach.name,
+            text=text,
+            external_id=f"{'note' if note else 'chat'}:{client_id}",
+        ))
+    from ecoach.actions.mail_reply import do_send_mail_reply
+
+    async with ctx.sessions() as session:
+        engagement = await queries.get_engagement(session, coach.id, engagement_id)
+        if engagement is None:
+            raise NotFound("engagement_unknown", N_("This engagement does not exist."))
+        coachee = await queries.get_coachee(session, engagement.coachee_id)
+        assert coachee is not None
+        recorded = await do_send_mail_reply(
+            session, engagement=engagement, coachee=coachee, coach=coach, text=text,
+            client_id=client_id, mail=ctx.settings.mail, secret=ctx.settings.resolved_secret(),
+            now=ctx.clock.now(),
+        )
+        await session.commit()
+    publish_recorded(ctx.hub, recorded)
+    if ctx.outbox is not None:
+        ctx.outbox.wake()
+    return recorded

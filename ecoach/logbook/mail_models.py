@@ -1,0 +1,102 @@
+"""Tables of the mail channel: the outbox, IMAP positions, inbound dedupe, quarantine,
+attachments and the untouched original of every mail."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ecoach.logbook.models import Base, BigId, UtcDateTime
+
+
+class MailOutbox(Base):
+    """Save first, deliver second: a row per outgoing mail, written with its exchange."""
+
+    __tablename__ = "mail_outbox"
+    __table_args__ = (Index("ix_mail_outbox_due", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    exchange_id: Mapped[int | None] = mapped_column(ForeignKey("exchange.id"), index=True)
+    engagement_id: Mapped[int | None] = mapped_column(ForeignKey("engagement.id"))
+    kind: Mapped[str] = mapped_column(String(32))  # reply, notification, auto_reply
+    message_id: Mapped[str] = mapped_column(String(300), unique=True)
+    sender: Mapped[str] = mapped_column(String(320))
+    recipient: Mapped[str] = mapped_column(String(320))
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    state: Mapped[str] = mapped_column(String(16))  # queued, retrying, sent, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_error: Mapped[str | None] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class MailboxCursor(Base):
+    """How far an IMAP folder has been read: (UIDVALIDITY, last UID)."""
+
+    __tablename__ = "mailbox_cursor"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    mailbox: Mapped[str] = mapped_column(String(200), unique=True)
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    last_uid: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class InboundMail(Base):
+    """Every mail taken in, once: the dedupe record whatever became of it."""
+
+    __tablename__ = "inbound_mail"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(400), unique=True)
+    source: Mapped[str] = mapped_column(String(200))  # mailbox name or "lmtp"
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    outcome: Mapped[str] = mapped_column(String(16))  # exchange, quarantine, bounce
+    exchange_id: Mapped[int | None] = mapped_column(ForeignKey("exchange.id"))
+    quarantine_id: Mapped[int | None] = mapped_column(ForeignKey("quarantine.id"))
+
+
+class Quarantine(Base):
+    """Mail that could not be placed safely. Held until the coach assigns, releases or
+    discards it; never dropped silently."""
+
+    __tablename__ = "quarantine"
+    __table_args__ = (Index("ix_quarantine_coach", "coach_id", "status", "received_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    coach_id: Mapped[int | None] = mapped_column(ForeignKey("coach.id"))
+    engagement_id: Mapped[int | None] = mapped_column(ForeignKey("engagement.id"))
+    reason_code: Mapped[str] = mapped_column(String(64))
+    reason_detail: Mapped[str] = mapped_column(String(1000))
+    from_address: Mapped[str | None] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(1000))
+    snippet: Mapped[str] = mapped_column(Text)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    status: Mapped[str] = mapped_column(String(16))  # held, assigned, released, discarded
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    resolved_exchange_id: Mapped[int | None] = mapped_column(ForeignKey("exchange.id"))
+
+
+class Attachment(Base):
+    __tablename__ = "attachment"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    exchange_id: Mapped[int] = mapped_column(ForeignKey("exchange.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class MailSource(Base):
+    """The untouched original of an inbound mail, for 'show original'."""
+
+    __tablename__ = "mail_source"
+
+    exchange_id: Mapped[int] = mapped_column(ForeignKey("exchange.id"), primary_key=True)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)

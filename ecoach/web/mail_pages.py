@@ -1,0 +1,133 @@
+"""Mail in the coach's browser: the quarantine, attachments and original messages."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy import select
+
+from ecoach.actions.errors import N_, NotFound
+from ecoach.actions.exchanges import publish_recorded
+from ecoach.actions.quarantine import do_assign, do_discard, get_quarantine
+from ecoach.logbook import queries
+from ecoach.logbook.mail_models import Attachment, MailSource, Quarantine
+from ecoach.logbook.models import Exchange
+from ecoach.web.keys import CLOCK, HUB, SESSIONS, SETTINGS
+from ecoach.web.render import render
+from ecoach.web.security import get_coach, require_coach
+
+TABS = ("held", "assigned", "released", "discarded")
+
+
+def _int(request: web.Request, name: str) -> int:
+    try:
+        return int(request.match_info[name])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+
+
+@require_coach
+async def quarantine_page(request: web.Request) -> web.StreamResponse:
+    status = request.query.get("status", "held")
+    status = status if status in TABS else "held"
+    coach = get_coach(request)
+    async with request.app[SESSIONS]() as session:
+        entries = await get_quarantine(session, coach.id, status=status)
+        engagements = await queries.get_inbox(session, coach.id, statuses=("active", "paused"), limit=500)
+    return await render(request, "quarantine.html", {
+        "entries": entries, "status": status, "tabs": TABS, "engagements": engagements,
+    })
+
+
+@require_coach
+async def quarantine_original(request: web.Request) -> web.StreamResponse:
+    async with request.app[SESSIONS]() as session:
+        entry = await session.get(Quarantine, _int(request, "qid"))
+    if entry is None or entry.coach_id != get_coach(request).id:
+        raise NotFound("quarantine_unknown", N_("This quarantined mail does not exist."))
+    return _plain(entry.raw)
+
+
+@require_coach
+async def quarantine_action(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    action = request.match_info["action"]
+    coach = get_coach(request)
+    entry_id = _int(request, "qid")
+    now = request.app[CLOCK].now()
+    recorded = None
+    async with request.app[SESSIONS]() as session:
+        if action == "discard":
+            await do_discard(session, coach.id, entry_id, now=now)
+        else:
+            target = None
+            if action == "assign":
+                raw_target = str(form.get("engagement_id", ""))
+                if not raw_target.isdigit():
+                    raise NotFound("engagement_unknown", N_("This engagement does not exist."))
+                target = int(raw_target)
+            recorded = await do_assign(session, coach.id, entry_id, target,
+                                       mail=request.app[SETTINGS].mail, now=now)
+        await session.commit()
+    if recorded is not None:
+        publish_recorded(request.app[HUB], recorded)
+        raise web.HTTPSeeOther(f"/engagements/{recorded.exchange.engagement_id}#x{recorded.exchange.id}")
+    raise web.HTTPSeeOther("/quarantine")
+
+
+async def _owned_exchange(request: web.Request, session) -> Exchange:  # type: ignore[no-untyped-def]
+    engagement = await queries.get_engagement(session, get_coach(request).id, _int(request, "id"))
+    exchange = await session.get(Exchange, _int(request, "xid")) if engagement else None
+    if exchange is None or exchange.engagement_id != engagement.id:
+        raise NotFound("exchange_unknown", N_("This exchange does not exist."))
+    return exchange
+
+
+@require_coach
+async def exchange_original(request: web.Request) -> web.StreamResponse:
+    async with request.app[SESSIONS]() as session:
+        exchange = await _owned_exchange(request, session)
+        source = await session.get(MailSource, exchange.id)
+    if source is None:
+        raise NotFound("original_unknown", N_("There is no original for this exchange."))
+    return _plain(source.raw)
+
+
+@require_coach
+async def attachment(request: web.Request) -> web.StreamResponse:
+    async with request.app[SESSIONS]() as session:
+        engagement = await queries.get_engagement(session, get_coach(request).id, _int(request, "id"))
+        stmt = (
+            select(Attachment)
+            .join(Exchange, Exchange.id == Attachment.exchange_id)
+            .where(Attachment.id == _int(request, "aid"),
+                   Exchange.engagement_id == (engagement.id if engagement else -1))
+        )
+        found = (await session.execute(stmt)).scalar_one_or_none()
+    if found is None:
+        raise NotFound("attachment_unknown", N_("This attachment does not exist."))
+    response = web.Response(body=found.data, content_type="application/octet-stream")
+    # Always a download: an attachment from outside never renders in our origin.
+    response.headers["Content-Disposition"] = _disposition(found.filename)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _disposition(filename: str) -> str:
+    from urllib.parse import quote
+
+    ascii_name = filename.encode("ascii", "replace").decode().replace('"', "'")
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+
+
+def _plain(raw: bytes) -> web.Response:
+    response = web.Response(text=raw.decode("utf-8", "replace"), content_type="text/plain")
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+def register(app: web.Application) -> None:
+    app.router.add_get("/quarantine", quarantine_page)
+    app.router.add_get("/quarantine/{qid}/original", quarantine_original)
+    app.router.add_post("/quarantine/{qid}/{action:assign|release|discard}", quarantine_action)
+    app.router.add_get("/engagements/{id}/exchanges/{xid}/original", exchange_original)
+    app.router.add_get("/engagements/{id}/attachments/{aid}", attachment)
