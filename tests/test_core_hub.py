@@ -1,0 +1,30 @@
+"""The in-process event hub: fan-out by topic, and a slow subscriber never blocks others."""
+
+from __future__ import annotations
+
+from ecoach.core import hub as hub_module
+from ecoach.core.hub import Hub
+
+
+async def test_events_reach_every_subscriber_of_the_topic() -> None:
+    hub = Hub()
+    a, b, other = hub.subscribe("coach:1"), hub.subscribe("coach:1", "engagement:2"), hub.subscribe("coach:9")
+    assert hub.publish("coach:1", {"n": 1}) == 2
+    assert a.queue.get_nowait() == {"n": 1} and b.queue.get_nowait() == {"n": 1}
+    assert other.queue.empty()
+    hub.unsubscribe(b)
+    assert hub.publish("engagement:2", {"n": 2}) == 0
+
+
+async def test_an_overflowing_subscriber_is_dropped_and_told(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(hub_module, "QUEUE_SIZE", 3)
+    hub = Hub()
+    slow, fast = hub.subscribe("t"), hub.subscribe("t")
+    for n in range(3):
+        hub.publish("t", {"n": n})
+        fast.queue.get_nowait()
+    hub.publish("t", {"n": 3})  # slow is full: dropped, gets the end marker
+    assert slow.overflowed
+    assert slow.queue.get_nowait() is None
+    assert hub.subscriber_count("t") == 1
+    assert fast.queue.get_nowait() == {"n": 3}
