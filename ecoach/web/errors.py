@@ -24,7 +24,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except ActionError as exc:
         gettext = request.app[I18N].gettext(await page_language(request))
-        return await _error(request, exc.status, exc.code, exc.translated(gettext))
+        response = await _error(request, exc.status, exc.code, exc.translated(gettext))
+        if exc.status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="ecoach"'
+        return response
     except CsrfError:
         gettext = request.app[I18N].gettext(await page_language(request))
         message = gettext(

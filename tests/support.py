@@ -1,0 +1,68 @@
+"""Helpers shared by the web tests: an in-process app on a real database."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from ecoach.actions.coaches import do_add_coach, do_create_api_token
+from ecoach.actions.engagements import do_create_engagement
+from ecoach.app import build_app
+from ecoach.core.clock import Clock
+from ecoach.logbook.db import create_engine, session_factory
+from ecoach.settings import Settings
+
+PASSWORD = "correct horse battery"
+
+
+def settings_for(db_url: str, **overrides: Any) -> Settings:
+    return Settings(database_url=db_url, secret_key="test-secret-key", auto_migrate=False, **overrides)
+
+
+@asynccontextmanager
+async def app_client(settings: Settings, clock: Clock | None = None) -> AsyncIterator[TestClient]:
+    client = TestClient(TestServer(build_app(settings, clock=clock)))
+    await client.start_server()
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+async def seed(db_url: str, now, *, email: str, coachee: str = "Sanne", language: str = "nl",  # type: ignore[no-untyped-def]
+               coachee_email: str = "") -> dict[str, Any]:
+    """A coach with one engagement and an API token; returns their ids and secrets."""
+    engine = create_engine(db_url)
+    try:
+        async with session_factory(engine)() as session:
+            coach = await do_add_coach(session, name=f"Coach {email}", email=email, password=PASSWORD,
+                                       language=language, time_zone="Europe/Amsterdam", now=now)
+            created = await do_create_engagement(session, coach, coachee_name=coachee,
+                                                 coachee_email=coachee_email, now=now, secret="test-secret-key")
+            token = await do_create_api_token(session, coach.id, "tests", now)
+            await session.commit()
+            return {"coach_id": coach.id, "email": email, "engagement_id": created.engagement.id,
+                    "chat_token": created.chat_token, "api_token": token}
+    finally:
+        await engine.dispose()
+
+
+CSRF = re.compile(r'name="_csrf" value="([^"]+)"')
+
+
+async def csrf_of(client: TestClient, path: str) -> str:
+    response = await client.get(path)
+    match = CSRF.search(await response.text())
+    assert match, f"no CSRF field on {path}"
+    return match.group(1)
+
+
+async def login(client: TestClient, email: str, password: str = PASSWORD) -> None:
+    token = await csrf_of(client, "/login")
+    response = await client.post("/login", data={"_csrf": token, "email": email, "password": password, "next": "/"},
+                                 allow_redirects=False)
+    assert response.status == 303, await response.text()
