@@ -12,7 +12,7 @@ from ecoach.actions.exchanges import ExchangeWriter, NewExchange, Recorded, publ
 from ecoach.core.clock import Clock
 from ecoach.core.hub import Hub
 from ecoach.logbook import queries
-from ecoach.logbook.models import Coach
+from ecoach.logbook.models import Coach, Engagement
 from ecoach.settings import Settings
 
 CHANNELS = ("chat", "mail", "note")
@@ -38,34 +38,41 @@ def check_channel(channel: Any) -> str:
 async def do_coach_reply(
     ctx: ReplyContext, coach: Coach, engagement_id: int, *, channel: str, text: str, client_id: str
 ) -> Recorded:
-    """Record (and for mail: queue) the coach's answer; events go out after commit."""
+    """Record (and for mail: queue) the coach's answer; events go out after commit.
+    Another coach's engagement is not found, whatever the channel."""
     channel = check_channel(channel)
-    if channel != "mail":
-        note = channel == "note"
-        return await ctx.writer.submit(NewExchange(
-            engagement_id=engagement_id,
-            channel="note" if note else "chat",
-            direction="internal" if note else "out",
-            author="coach",
-            author_name=coach.name,
-            text=text,
-            external_id=f"{'note' if note else 'chat'}:{client_id}",
-        ))
-    from ecoach.actions.mail_reply import do_send_mail_reply
-
     async with ctx.sessions() as session:
         engagement = await queries.get_engagement(session, coach.id, engagement_id)
         if engagement is None:
             raise NotFound("engagement_unknown", N_("This engagement does not exist."))
-        coachee = await queries.get_coachee(session, engagement.coachee_id)
-        assert coachee is not None
-        recorded = await do_send_mail_reply(
-            session, engagement=engagement, coachee=coachee, coach=coach, text=text,
-            client_id=client_id, mail=ctx.settings.mail, secret=ctx.settings.resolved_secret(),
-            now=ctx.clock.now(),
-        )
-        await session.commit()
-    publish_recorded(ctx.hub, recorded)
-    if ctx.outbox is not None:
-        ctx.outbox.wake()
-    return recorded
+        if channel == "mail":
+            recorded = await _mail_reply(ctx, session, coach, engagement, text, client_id)
+            await session.commit()
+    if channel == "mail":
+        publish_recorded(ctx.hub, recorded)
+        if ctx.outbox is not None:
+            ctx.outbox.wake()
+        return recorded
+    note = channel == "note"
+    return await ctx.writer.submit(NewExchange(
+        engagement_id=engagement_id,
+        channel="note" if note else "chat",
+        direction="internal" if note else "out",
+        author="coach",
+        author_name=coach.name,
+        text=text,
+        external_id=f"{'note' if note else 'chat'}:{client_id}",
+    ))
+
+
+async def _mail_reply(ctx: ReplyContext, session: AsyncSession, coach: Coach, engagement: Engagement,
+                      text: str, client_id: str) -> Recorded:
+    from ecoach.actions.mail_reply import do_send_mail_reply
+
+    coachee = await queries.get_coachee(session, engagement.coachee_id)
+    assert coachee is not None
+    return await do_send_mail_reply(
+        session, engagement=engagement, coachee=coachee, coach=coach, text=text,
+        client_id=client_id, mail=ctx.settings.mail, secret=ctx.settings.resolved_secret(),
+        now=ctx.clock.now(),
+    )

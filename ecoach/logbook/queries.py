@@ -178,8 +178,13 @@ async def search_logbook(
 
 
 async def count_failed_logins(session: AsyncSession, keys: list[str], since: datetime) -> int:
-    stmt = select(func.count()).where(LoginAttempt.key.in_(keys), LoginAttempt.at > since)
-    return int((await session.execute(stmt)).scalar_one())
+    """The most failed logins for any one of the keys (address, client) since then."""
+    stmt = (
+        select(func.count())
+        .where(LoginAttempt.key.in_(keys), LoginAttempt.at > since)
+        .group_by(LoginAttempt.key)
+    )
+    return max((int(n) for n in (await session.execute(stmt)).scalars()), default=0)
 
 
 @dataclass(frozen=True)
