@@ -109,15 +109,19 @@ async def check_chat_token(session: AsyncSession, token: str, now: datetime) -> 
     link = await queries.get_chat_link(session, token_digest(token)) if looks_like_token(token) else None
     if link is None:
         raise NotFound("chat_link_unknown", N_("This chat link is not valid. Ask your coach for a new link."))
+    engagement = await session.get(Engagement, link.engagement_id)
+    assert engagement is not None  # foreign key
+    error = None
     if link.revoked_at is not None:
-        raise NotFound(
+        error = NotFound(
             "chat_link_revoked",
             N_("This chat link has been replaced or withdrawn. Ask your coach for the new link."),
         )
-    if link.expires_at is not None and link.expires_at <= now:
-        raise NotFound("chat_link_expired", N_("This chat link has expired. Ask your coach for a new link."))
-    engagement = await session.get(Engagement, link.engagement_id)
-    assert engagement is not None  # foreign key
+    elif link.expires_at is not None and link.expires_at <= now:
+        error = NotFound("chat_link_expired", N_("This chat link has expired. Ask your coach for a new link."))
+    if error is not None:
+        error.language = engagement.language  # the coachee reads it in their own language
+        raise error
     return link, engagement
 
 

@@ -13,6 +13,7 @@ def N_(message: str) -> str:
 
 class ActionError(Exception):
     status = 400
+    language: str | None = None  # set when the reader's language is known (coachee pages)
 
     def __init__(self, code: str, message: str, **params: Any) -> None:
         super().__init__(message % params if params else message)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ecoach.actions.engagements import check_chat_token
+from ecoach.actions.errors import ActionError
 from ecoach.logbook import queries
 from ecoach.web.keys import CLOCK, SESSIONS, SETTINGS
 from ecoach.web.render import render, set_language
@@ -14,9 +15,14 @@ HISTORY_ON_PAGE = 200
 
 async def chat_page(request: web.Request) -> web.StreamResponse:
     async with request.app[SESSIONS]() as session:
-        _link, engagement = await check_chat_token(
-            session, request.match_info["token"], request.app[CLOCK].now()
-        )
+        try:
+            _link, engagement = await check_chat_token(
+                session, request.match_info["token"], request.app[CLOCK].now()
+            )
+        except ActionError as exc:
+            if exc.language:
+                set_language(request, exc.language)
+            raise
         set_language(request, engagement.language)
         coachee = await queries.get_coachee(session, engagement.coachee_id)
         coach = await queries.get_coach(session, engagement.coach_id)

@@ -37,7 +37,7 @@ async def coachee_socket(request: web.Request) -> web.StreamResponse:
             link, engagement = await check_chat_token(session, token, app[CLOCK].now())
             coachee = await queries.get_coachee(session, engagement.coachee_id)
         except ActionError as exc:
-            conn = Connection(request, ws, app[I18N].gettext(app[SETTINGS].default_language))
+            conn = Connection(request, ws, app[I18N].gettext(exc.language or app[SETTINGS].default_language))
             await conn.reject(exc)
             return ws
     assert coachee is not None
