@@ -1,101 +1,191 @@
 """Shared fixtures: a real database per test, on SQLite and on PostgreSQL.
 
 ``db_url`` is parametrized over both backends; each test gets a fresh, fully migrated
-database (PostgreSQL: a copy of a template migrated once per session).
+database, copied from a template that is migrated once per session (SQLite: a file copied
+with the backup API; PostgreSQL: ``CREATE DATABASE ... TEMPLATE``).
+
+PostgreSQL is a throwaway cluster started for the session (see ``tests/pg.py``), or the
+server named by ``ECOACH_TEST_POSTGRES_URL`` (postgresql+asyncpg://..., a role that may
+CREATE DATABASE). Session-wide set-up is synchronous, and the few async admin steps run
+on their own loop in a helper thread, so nothing here touches a test's event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
+import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TypeVar
 
 import asyncpg
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from ecoach.actions.coaches import do_add_coach
+from ecoach.actions.engagements import NewEngagement, do_create_engagement
+from ecoach.actions.errors import ActionError
+from ecoach.actions.exchanges import NewExchange, Recorded, record_exchanges
 from ecoach.core.clock import FixedClock
 from ecoach.core.hub import Hub
 from ecoach.logbook.db import create_engine, migrate, session_factory
+from ecoach.logbook.models import Coach
 from tests.pg import start_cluster
 
 START = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
-TEMPLATE = "ecoach_template"
+PASSWORD = "correct horse battery"
+
+T = TypeVar("T")
+
+
+def run_async(make: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine to completion on a fresh loop in another thread (safe from sync
+    fixtures whatever loop pytest-asyncio has set up in this one)."""
+
+    async def main() -> T:
+        return await make()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, main()).result()
 
 
 def _plain(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://")
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
 def _with_db(url: str, name: str) -> str:
-    return url.rsplit("/", 1)[0] + "/" + name
+    base, _, rest = url.rpartition("/")
+    query = rest.partition("?")[2]
+    return f"{base}/{name}" + (f"?{query}" if query else "")
+
+
+async def _admin(server: str, *statements: str) -> None:
+    conn = await asyncpg.connect(_plain(server))
+    try:
+        for sql in statements:
+            await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def _drop_database(server: str, name: str) -> None:
+    """Drop a database, ending whatever connections a test left open to it."""
+    conn = await asyncpg.connect(_plain(server))
+    try:
+        await conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = $1 AND pid <> pg_backend_pid()",
+            name,
+        )
+        force = " WITH (FORCE)" if conn.get_server_version().major >= 13 else ""
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}"{force}')
+    finally:
+        await conn.close()
+
+
+async def _migrate(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        await migrate(engine)
+    finally:
+        await engine.dispose()
+
+
+# --- PostgreSQL ----------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
-    """URL of a PostgreSQL server whose 'postgres' database we may CREATE DATABASE from."""
+    """URL of a PostgreSQL server (its maintenance database) where we may CREATE DATABASE."""
     given = os.environ.get("ECOACH_TEST_POSTGRES_URL")
     if given:
+        if not given.startswith("postgresql+asyncpg://"):
+            pytest.fail("ECOACH_TEST_POSTGRES_URL must start with postgresql+asyncpg://")
         yield given
         return
     cluster = start_cluster()
     if cluster is None:
         if os.environ.get("CI"):
-            pytest.fail("PostgreSQL is not installed (./run-tests installs it)")
-        pytest.skip("PostgreSQL is not installed; run ./run-tests to install it")
+            pytest.fail("PostgreSQL is not installed (CI is set; ./run-tests installs it)")
+        pytest.skip(
+            "PostgreSQL is not installed (no initdb/pg_ctl on PATH or in /usr/lib/postgresql); "
+            "install it, run ./run-tests, or set ECOACH_TEST_POSTGRES_URL"
+        )
     try:
         yield cluster.url
     finally:
-        cluster.stop()  # type: ignore[operator]
+        cluster.stop()
 
 
 @pytest.fixture(scope="session")
-def postgres_template(postgres_server: str) -> str:
-    async def build() -> None:
-        admin = await asyncpg.connect(_plain(postgres_server))
-        try:
-            await admin.execute(f"DROP DATABASE IF EXISTS {TEMPLATE}")
-            await admin.execute(f"CREATE DATABASE {TEMPLATE}")
-        finally:
-            await admin.close()
-        engine = create_engine(_with_db(postgres_server, TEMPLATE))
-        await migrate(engine)
-        await engine.dispose()
+def postgres_template(postgres_server: str) -> Iterator[str]:
+    """Name of a database migrated to head once per session; tests get copies of it."""
+    # Unique per session, so two runs against one shared server do not collide.
+    name = f"ecoach_tpl_{uuid.uuid4().hex[:10]}"
+    run_async(lambda: _admin(postgres_server, f'CREATE DATABASE "{name}"'))
+    try:
+        run_async(lambda: _migrate(_with_db(postgres_server, name)))
+        yield name
+    finally:
+        run_async(lambda: _drop_database(postgres_server, name))
 
-    asyncio.run(build())
-    return postgres_server
+
+# --- SQLite --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    run_async(lambda: _migrate(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+def _copy_sqlite(source: Path, target: Path) -> None:
+    # The backup API copies a consistent image whatever the journal (WAL) holds.
+    src, dst = sqlite3.connect(source), sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        dst.close()
+        src.close()
+
+
+# --- Per test ------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2 with its smallest cost: the same algorithm and code paths, but a coach costs
+    milliseconds to create instead of a quarter second (servers in subprocesses keep the
+    real parameters)."""
+    monkeypatch.setattr(
+        "ecoach.actions.coaches._hasher", PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
+    )
+
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database at the newest schema; its SQLAlchemy URL."""
     if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'ecoach.db'}"
-        asyncio.run(_migrate(url))
-        yield url
+        path = tmp_path / "ecoach.db"
+        _copy_sqlite(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite+aiosqlite:///{path}"
         return
-    server = request.getfixturevalue("postgres_template")
-    name = "t_" + uuid.uuid4().hex[:12]
-    asyncio.run(_admin(server, f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}"))
+    server = request.getfixturevalue("postgres_server")
+    template = request.getfixturevalue("postgres_template")
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    run_async(lambda: _admin(server, f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
     try:
         yield _with_db(server, name)
     finally:
-        asyncio.run(_admin(server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-
-
-async def _migrate(url: str) -> None:
-    engine = create_engine(url)
-    await migrate(engine)
-    await engine.dispose()
-
-
-async def _admin(server: str, sql: str) -> None:
-    admin = await asyncpg.connect(_plain(server))
-    try:
-        await admin.execute(sql)
-    finally:
-        await admin.close()
+        run_async(lambda: _drop_database(server, name))
 
 
 @pytest.fixture
@@ -118,3 +208,75 @@ def clock() -> FixedClock:
 @pytest.fixture
 def hub() -> Hub:
     return Hub()
+
+
+MakeCoach = Callable[..., Awaitable[Coach]]
+MakeEngagement = Callable[..., Awaitable[NewEngagement]]
+RecordExchange = Callable[..., Awaitable[Recorded]]
+AUTHORS = {"in": "coachee", "out": "coach", "internal": "coach"}
+
+
+@pytest.fixture
+def make_coach(sessions: async_sessionmaker[AsyncSession], clock: FixedClock) -> MakeCoach:
+    """``await make_coach(email=..., ...)``: a committed coach, through the real action."""
+    numbers = itertools.count(1)
+
+    async def make(**given: Any) -> Coach:
+        n = next(numbers)
+        fields: dict[str, Any] = {
+            "name": f"Coach {n}",
+            "email": f"coach{n}@example.org",
+            "password": PASSWORD,
+            "language": "nl",
+            "time_zone": "Europe/Amsterdam",
+            "now": clock.now(),
+        }
+        fields.update(given)
+        async with sessions() as session:
+            coach = await do_add_coach(session, **fields)
+            await session.commit()
+            return coach
+
+    return make
+
+
+@pytest.fixture
+def make_engagement(sessions: async_sessionmaker[AsyncSession], clock: FixedClock) -> MakeEngagement:
+    """``await make_engagement(coach, coachee_name=..., ...)``: a committed engagement,
+    with its coachee and first chat link (``.chat_token``)."""
+    numbers = itertools.count(1)
+
+    async def make(coach: Coach, **given: Any) -> NewEngagement:
+        fields: dict[str, Any] = {"coachee_name": f"Coachee {next(numbers)}", "now": clock.now()}
+        fields.update(given)
+        async with sessions() as session:
+            created = await do_create_engagement(session, coach, **fields)
+            await session.commit()
+            return created
+
+    return make
+
+
+@pytest.fixture
+def record_exchange(sessions: async_sessionmaker[AsyncSession], clock: FixedClock) -> RecordExchange:
+    """``await record_exchange(engagement_id, text, direction="in")``: one exchange recorded
+    and committed at the clock's time through ``record_exchanges``; raises its refusal."""
+    numbers = itertools.count(1)
+
+    async def record(
+        engagement_id: int, text: str, *, direction: str = "in", channel: str = "chat",
+        external_id: str | None = None, **given: Any,
+    ) -> Recorded:
+        item = NewExchange(
+            engagement_id=engagement_id, channel=channel, direction=direction,
+            author=AUTHORS[direction], author_name=AUTHORS[direction].title(), text=text,
+            external_id=external_id or f"test:{next(numbers)}-{uuid.uuid4().hex[:8]}", **given,
+        )
+        async with sessions() as session:
+            [result] = await record_exchanges(session, [item], clock.now())
+            await session.commit()
+        if isinstance(result, ActionError):
+            raise result
+        return result
+
+    return record

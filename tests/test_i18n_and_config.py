@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from babel.messages.extract import extract_from_dir
-from babel.messages.pofile import read_po
 
+from ecoach.core.i18n import read_catalogue
 from ecoach.settings import Mailbox, MailSettings, Settings, example_toml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,9 +24,7 @@ def _msgids() -> set[str]:
 
 
 def _catalog(language: str) -> dict[str, str]:
-    path = ROOT / "ecoach/locale" / language / "LC_MESSAGES/messages.po"
-    with path.open("rb") as handle:
-        return {m.id: m.string for m in read_po(handle, locale=language) if m.id}
+    return {m.id: m.string for m in read_catalogue(language) if m.id}
 
 
 def test_every_message_is_translated_to_dutch() -> None:

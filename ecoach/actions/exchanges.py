@@ -49,6 +49,9 @@ class NewExchange:
     meta: dict[str, Any] | None = None
     # Record even if the engagement is paused: the message exists already (a mail).
     force: bool = False
+    # The connection that sent it: it has the exchange from its ack already, so the
+    # broadcast skips it (not stored).
+    origin: str | None = None
 
 
 @dataclass(frozen=True)
@@ -262,12 +265,13 @@ async def _update_summaries(session: AsyncSession, created: list[Exchange]) -> N
             await connection.execute(_RESET if reset else _ADD, batch)
 
 
-def publish_recorded(hub: Hub, recorded: Recorded) -> None:
+def publish_recorded(hub: Hub, recorded: Recorded, origin: str | None = None) -> None:
     """Push a newly recorded exchange to the coach and (unless internal) the coachee."""
     if not recorded.created:
         return
     ex = recorded.exchange
-    event = {"type": "exchange", "engagement_id": ex.engagement_id, "exchange": exchange_dict(ex)}
+    event = {"type": "exchange", "engagement_id": ex.engagement_id, "exchange": exchange_dict(ex),
+             "origin": origin}
     if ex.direction != Direction.internal.value:
         hub.publish(engagement_topic(ex.engagement_id), event)
     hub.publish(coach_topic(recorded.coach_id), event)
@@ -359,9 +363,9 @@ class ExchangeWriter:
             await session.commit()
         if queued and self._on_committed is not None:
             self._on_committed(queued)
-        for (_, fut), result in zip(live, results):
+        for (item, fut), result in zip(live, results):
             if isinstance(result, Recorded):
-                publish_recorded(self._hub, result)
+                publish_recorded(self._hub, result, origin=item.origin)
             if fut.done():
                 continue
             if isinstance(result, ActionError):

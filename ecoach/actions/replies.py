@@ -36,7 +36,8 @@ def check_channel(channel: Any) -> str:
 
 
 async def do_coach_reply(
-    ctx: ReplyContext, coach: Coach, engagement_id: int, *, channel: str, text: str, client_id: str
+    ctx: ReplyContext, coach: Coach, engagement_id: int, *, channel: str, text: str, client_id: str,
+    origin: str | None = None,
 ) -> Recorded:
     """Record (and for mail: queue) the coach's answer; events go out after commit.
     Another coach's engagement is not found, whatever the channel."""
@@ -49,7 +50,7 @@ async def do_coach_reply(
             recorded = await _mail_reply(ctx, session, coach, engagement, text, client_id)
             await session.commit()
     if channel == "mail":
-        publish_recorded(ctx.hub, recorded)
+        publish_recorded(ctx.hub, recorded, origin=origin)
         if ctx.outbox is not None:
             ctx.outbox.wake()
         return recorded
@@ -62,6 +63,7 @@ async def do_coach_reply(
         author_name=coach.name,
         text=text,
         external_id=f"{'note' if note else 'chat'}:{client_id}",
+        origin=origin,
     ))
 
 

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, func, or_, select, text
+from sqlalchemy import Select, column, func, or_, select, table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoach.logbook.models import (
@@ -155,24 +155,32 @@ async def search_logbook(
     words = _WORD.findall(query)[:12]
     if not words:
         return []
-    base = (
-        select(Exchange, Coachee.name)
-        .join(Engagement, Engagement.id == Exchange.engagement_id)
-        .join(Coachee, Coachee.id == Engagement.coachee_id)
-        .where(Engagement.coach_id == coach_id)
-    )
     if session.bind.dialect.name == "sqlite":
+        # Drive the query from the FTS index in rowid (= logbook) order, newest first, so
+        # LIMIT stops early even when a word is everywhere.
+        fts = table("exchange_fts", column("rowid"))
         match = " ".join(f'"{w}"*' for w in words)
-        ids = text("SELECT rowid FROM exchange_fts WHERE exchange_fts MATCH :q").bindparams(q=match)
-        stmt = base.where(Exchange.id.in_(ids))
+        stmt = (
+            select(Exchange, Coachee.name)
+            .select_from(fts)
+            .join(Exchange, Exchange.id == fts.c.rowid)
+            .where(text("exchange_fts MATCH :q").bindparams(q=match))
+            .order_by(fts.c.rowid.desc())
+        )
     else:
         tsquery = " & ".join(f"{w}:*" for w in words)
-        stmt = base.where(
-            text("to_tsvector('simple', exchange.body_text) @@ to_tsquery('simple', :q)").bindparams(
-                q=tsquery
-            )
+        stmt = (
+            select(Exchange, Coachee.name)
+            .where(text("to_tsvector('simple', exchange.body_text) @@ to_tsquery('simple', :q)")
+                   .bindparams(q=tsquery))
+            .order_by(Exchange.id.desc())
         )
-    stmt = stmt.order_by(Exchange.id.desc()).limit(limit)
+    stmt = (
+        stmt.join(Engagement, Engagement.id == Exchange.engagement_id)
+        .join(Coachee, Coachee.id == Engagement.coachee_id)
+        .where(Engagement.coach_id == coach_id)
+        .limit(limit)
+    )
     rows = (await session.execute(stmt)).all()
     return [SearchHit(exchange=r[0], coachee_name=r[1]) for r in rows]
 

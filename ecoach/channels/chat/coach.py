@@ -65,7 +65,7 @@ async def coach_socket(request: web.Request) -> web.StreamResponse:
         text = check_message(frame.get("text"), app[SETTINGS].max_message_chars)
         recorded = await do_coach_reply(
             reply_context(app), coach, engagement_id,
-            channel=frame.get("channel") or "chat", text=text, client_id=client_id,
+            channel=frame.get("channel") or "chat", text=text, client_id=client_id, origin=conn.id,
         )
         conn.send({"type": "ack", "client_id": client_id,
                    "exchange": exchange_dict(recorded.exchange), "duplicate": not recorded.created})

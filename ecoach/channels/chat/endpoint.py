@@ -82,6 +82,7 @@ async def coachee_socket(request: web.Request) -> web.StreamResponse:
                     author_name=coachee.name,
                     text=text,
                     external_id=f"chat:{client_id}",
+                    origin=conn.id,
                 )
             )
             conn.send({"type": "ack", "client_id": client_id,

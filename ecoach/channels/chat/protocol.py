@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -63,6 +64,7 @@ class Connection:
         self.ws = ws
         self.gettext = gettext
         self.outgoing: asyncio.Queue[Frame | None] = asyncio.Queue()
+        self.id = secrets.token_hex(8)  # marks what this connection sent (see origin)
 
     def send(self, frame: Frame) -> None:
         self.outgoing.put_nowait(frame)
@@ -93,6 +95,8 @@ class Connection:
 
     async def _relay(self, sub: Subscription, on_event: Callable[[Frame], Frame | None]) -> None:
         while (event := await sub.queue.get()) is not None:
+            if event.get("origin") == self.id:
+                continue  # our own message: its ack carried it already
             frame = on_event(event)
             if frame is not None:
                 self.send(frame)

@@ -1,0 +1,199 @@
+"""Chat round trips: N coachee websocket clients writing to their coach.
+
+    .venv/bin/python bench/chat_roundtrip.py --clients 100,1000
+
+Each client sends its messages one after another, waiting for the server's ack (which
+ecoach sends only after the message is committed). The coach's websocket receives every
+message; delivery latency is the time from a coachee's send to the coach receiving it.
+The same load runs against a bare aiohttp websocket echo server (bench/echo_server.py)
+in the same run, and the ratio is printed. Both servers run in their own process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import re
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import aiohttp
+
+from common import percentile  # type: ignore[import-not-found]
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.server_process import ServerProcess, free_port  # noqa: E402
+
+PASSWORD = "bench password 1"
+
+
+async def create_engagements(db_url: str, count: int) -> list[str]:
+    from datetime import datetime, timezone
+
+    from ecoach.actions.coaches import do_add_coach
+    from ecoach.actions.engagements import do_create_engagement
+    from ecoach.logbook.db import create_engine, migrate, session_factory
+
+    engine = create_engine(db_url)
+    await migrate(engine)
+    now = datetime.now(timezone.utc)
+    tokens = []
+    async with session_factory(engine)() as session:
+        coach = await do_add_coach(session, name="Bench Coach", email="bench@example.org", password=PASSWORD,
+                                   language="en", time_zone="Europe/Amsterdam", now=now)
+        for n in range(count):
+            created = await do_create_engagement(session, coach, coachee_name=f"Coachee {n}", now=now)
+            tokens.append(created.chat_token)
+        await session.commit()
+    await engine.dispose()
+    return tokens
+
+
+async def coach_socket(http: aiohttp.ClientSession, base: str, login: bool) -> aiohttp.ClientWebSocketResponse:
+    if login:
+        page = await (await http.get(base + "/login")).text()
+        csrf = re.search(r'name="_csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+        response = await http.post(base + "/login", data={"_csrf": csrf, "email": "bench@example.org",
+                                                          "password": PASSWORD, "next": "/"})
+        assert response.status == 200, await response.text()
+    return await http.ws_connect(base.replace("http", "ws") + "/ws")
+
+
+async def run_load(base: str, tokens: list[str], messages: int, login: bool,
+                   interval: float = 0.0) -> dict[str, float]:
+    sent_at: dict[str, float] = {}
+    latencies: list[float] = []
+    received = asyncio.Event()
+    expected = len(tokens) * messages
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        coach = await coach_socket(http, base, login)
+
+        async def observe() -> None:
+            async for msg in coach:
+                frame = json.loads(msg.data)
+                if frame.get("type") == "exchange":
+                    client_id = frame["exchange"].get("client_id")
+                    if client_id in sent_at:
+                        latencies.append(time.perf_counter() - sent_at.pop(client_id))
+                        if len(latencies) == expected:
+                            received.set()
+
+        observer = asyncio.create_task(observe())
+        sockets = await asyncio.gather(*(http.ws_connect(f"{base.replace('http', 'ws')}/c/{t}/ws") for t in tokens))
+
+        async def client(n: int, ws: aiohttp.ClientWebSocketResponse) -> int:
+            acked = 0
+            rnd = random.Random(n)
+            if interval:
+                await asyncio.sleep(rnd.uniform(0, interval))
+            for m in range(messages):
+                if interval and m:
+                    await asyncio.sleep(rnd.uniform(0.5 * interval, 1.5 * interval))
+                client_id = f"bench-{n:05d}-{m:05d}"
+                sent_at[client_id] = time.perf_counter()
+                await ws.send_str(json.dumps({"type": "message", "client_id": client_id,
+                                              "text": f"message {m} from coachee {n}"}))
+                while True:
+                    frame = json.loads((await ws.receive(timeout=60)).data)
+                    if frame.get("type") == "ack" and frame.get("client_id") == client_id:
+                        acked += 1
+                        break
+            return acked
+
+        started = time.perf_counter()
+        acked = sum(await asyncio.gather(*(client(n, ws) for n, ws in enumerate(sockets))))
+        elapsed = time.perf_counter() - started
+        try:
+            await asyncio.wait_for(received.wait(), timeout=30)
+        except asyncio.TimeoutError:
+            pass
+        observer.cancel()
+        for ws in sockets:
+            await ws.close()
+        await coach.close()
+    lat_ms = [x * 1000 for x in latencies]
+    return {"acked": acked, "rate": acked / elapsed, "p50": percentile(lat_ms, 50),
+            "p99": percentile(lat_ms, 99), "delivered": len(latencies)}
+
+
+def start_echo() -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "echo_server.py"), str(port)])
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(base + "/healthz", timeout=1)
+            return proc, base
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("echo server did not start")
+
+
+def line(name: str, r: dict[str, float]) -> str:
+    return (f"  {name:8s} {r['rate']:9.0f} msg/s   delivery p50 {r['p50']:7.2f} ms   p99 {r['p99']:7.2f} ms"
+            f"   ({int(r['acked'])} acked, {int(r['delivered'])} delivered to the coach)")
+
+
+async def bench(clients: int, messages: int, database_url: str | None, interval: float,
+                paced_messages: int) -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="ecoach-bench-"))
+    db_url = database_url or f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
+    tokens = await create_engagements(db_url, clients)
+    server = ServerProcess(workdir, db_url, ECOACH_LOGIN_ATTEMPTS="1000")
+    server.start()
+    try:
+        ours = await run_load(server.url, tokens, messages, login=True)
+        paced = await run_load(server.url, tokens, paced_messages, login=True, interval=interval)
+    finally:
+        server.stop()
+    if db_url.startswith("sqlite"):
+        with sqlite3.connect(workdir / "bench.db") as conn:
+            rows, distinct = conn.execute("SELECT count(*), count(DISTINCT external_id) FROM exchange").fetchone()
+        sent = clients * (messages + paced_messages)
+        print(f"  persisted: {rows} exchanges ({distinct} distinct) for {sent} sent")
+    echo, base = start_echo()
+    try:
+        theirs = await run_load(base, tokens, messages, login=False)
+        echo_paced = await run_load(base, tokens, paced_messages, login=False, interval=interval)
+    finally:
+        echo.terminate()
+    print("  saturated (every client sends its next message as soon as the last is acknowledged):")
+    print(line("ecoach", ours))
+    print(line("echo", theirs))
+    print(f"  ratio    {ours['rate'] / theirs['rate']:.2f} of the echo server's throughput (target >= 0.5); "
+          f"p99 ecoach {ours['p99']:.1f} ms vs echo {theirs['p99']:.1f} ms"
+          + (" (target < 20 ms)" if clients <= 100 else ""))
+    print(f"  paced (each client writes about every {interval:g} s, {clients / interval:.0f} msg/s in all):")
+    print(line("ecoach", paced))
+    print(line("echo", echo_paced))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", default="100,1000", help="comma-separated client counts")
+    parser.add_argument("--messages", type=int, default=0, help="messages per client (default: 100 at 100 clients, 20 at 1000)")
+    parser.add_argument("--database-url", help="run ecoach against this database instead of a temp SQLite file")
+    parser.add_argument("--interval", type=float, default=1.0, help="seconds between messages in the paced run")
+    parser.add_argument("--paced-messages", type=int, default=10, help="messages per client in the paced run")
+    args = parser.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
+    for clients in (int(c) for c in args.clients.split(",")):
+        messages = args.messages or (100 if clients <= 100 else 20)
+        print(f"\n{clients} clients x {messages} messages", flush=True)
+        asyncio.run(bench(clients, messages, args.database_url, args.interval, args.paced_messages))
+
+
+if __name__ == "__main__":
+    main()

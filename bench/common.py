@@ -1,0 +1,35 @@
+"""Shared by the benchmarks: databases to measure on, and percentiles."""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.pg import start_cluster  # noqa: E402  (the same throwaway cluster the tests use)
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = (len(ordered) - 1) * p / 100
+    low, high = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (k - low)
+
+
+def summary(values_ms: list[float]) -> str:
+    return (f"p50 {percentile(values_ms, 50):7.2f} ms   p95 {percentile(values_ms, 95):7.2f} ms   "
+            f"p99 {percentile(values_ms, 99):7.2f} ms   mean {statistics.fmean(values_ms):7.2f} ms")
+
+
+def postgres_url(given: str | None):  # type: ignore[no-untyped-def]
+    """(url, stop) for PostgreSQL: the given server, or a throwaway cluster."""
+    if given:
+        return given, lambda: None
+    cluster = start_cluster()
+    if cluster is None:
+        raise SystemExit("PostgreSQL is not installed (./run-tests installs it)")
+    return cluster.url, cluster.stop
