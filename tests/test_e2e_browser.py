@@ -3,33 +3,16 @@ and restarted; a message typed while it was down arrives exactly once."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
+from tests.browser import WAIT, browser  # noqa: F401 - the fixture
 from tests.server_process import ServerProcess
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic", "--disable-dev-shm-usage"]
-WAIT = 10_000
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI"):
-            pytest.fail("Chromium is not installed (./run-tests installs it)")
-        pytest.skip("Debian's chromium is not installed")
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        await browser.close()
 
 
 @pytest.fixture

@@ -48,8 +48,9 @@ def alembic_config(connection: Connection | None = None, url: str | None = None)
     return cfg
 
 
-async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
-    """Bring the schema to ``revision`` (Alembic upgrade) in one transaction."""
+async def migrate(engine: AsyncEngine, revision: str = "heads") -> None:
+    """Bring the schema to ``revision`` (Alembic upgrade) in one transaction. "heads": areas
+    may add migrations on their own branches, joined later by a merge revision."""
 
     def _upgrade(connection: Connection) -> None:
         command.upgrade(alembic_config(connection), revision)
