@@ -85,6 +85,17 @@ class MailSettings(BaseModel):
     lmtp_host: str = Field("127.0.0.1", description="LMTP listen address")
     lmtp_port: int = Field(8024, ge=1, le=65535, description="LMTP listen port")
 
+    @field_validator("reply_form")
+    @classmethod
+    def _reply_form(cls, value: str) -> str:
+        if "{token}" not in value or "@" not in value:
+            raise ValueError("must contain {token} and an @, e.g. {local}+{token}@{domain}")
+        try:
+            value.format(local="a", token="b", domain="c")
+        except (KeyError, IndexError, ValueError):
+            raise ValueError("may only use {local}, {token} and {domain}") from None
+        return value
+
     @property
     def sender(self) -> str:
         return self.from_address or f"{self.reply_local}@{self.domain}"
