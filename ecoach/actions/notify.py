@@ -1,16 +1,22 @@
 """Short notification mails, queued in the same transaction as what caused them:
-- the coach hears that a coachee started waiting for an answer (setting notify_coach);
-- a coachee who is not in the chat hears that the coach answered there (with the link).
+- the coach hears that a coachee started waiting for an answer (setting notify_coach:
+  ``immediate``; ``digest`` sends one daily list instead, ``off`` nothing);
+- a coachee who is not in the chat hears that the coach answered there (with the link);
+- a coachee whose mail was too large hears so (an RFC 3834 automatic reply).
 
 They carry no coaching content, only who wrote and where to read it, and are marked
-``Auto-Submitted: auto-generated`` so no mail program answers them.
+``Auto-Submitted: auto-generated`` (or ``auto-replied``) so no mail program answers them.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel.dates import format_datetime
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoach.actions.engagements import chat_token_of
@@ -18,11 +24,16 @@ from ecoach.actions.errors import N_
 from ecoach.actions.exchanges import Recorded
 from ecoach.actions.mail_outbox import do_enqueue_mail
 from ecoach.channels.mail.compose import compose_mail
+from ecoach.channels.mail.parse import ParsedMail
 from ecoach.core.hub import Hub, engagement_topic
 from ecoach.core.i18n import gettext_for
 from ecoach.logbook import queries
-from ecoach.logbook.models import Coach, Coachee, Engagement
-from ecoach.settings import Settings
+from ecoach.logbook.mail_models import MailOutbox
+from ecoach.logbook.models import Coach, Coachee, Engagement, Exchange
+from ecoach.settings import MailSettings, Settings
+
+if TYPE_CHECKING:
+    from ecoach.scheduler.registry import TaskContext, TaskRegistry
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +41,15 @@ COACH_SUBJECT = N_("%(name)s wrote to you")
 COACH_BODY = N_("%(name)s wrote to you by %(channel)s and is waiting for your answer.\n\nRead and answer: %(url)s")
 COACHEE_SUBJECT = N_("%(name)s answered you in the chat")
 COACHEE_BODY = N_("Hello %(coachee)s,\n\n%(name)s answered you in your coaching chat.\n\nRead it here: %(url)s")
+
+
+OVERSIZED_SUBJECT = N_("Your mail was too large")
+OVERSIZED_BODY = N_(
+    "Your mail \"%(subject)s\" was larger than %(limit)s MB. Your coach has received its text, "
+    "but its attachments could not be kept. Please send large files in smaller parts."
+)
+# RFC 3834 (section 2): at most one automatic reply per address in this period.
+AUTO_REPLY_PERIOD = timedelta(hours=1)
 
 
 async def notify_after_record(
@@ -89,7 +109,8 @@ async def _notify_coachee(session: AsyncSession, item: Recorded, settings: Setti
 
 
 async def _queue(session: AsyncSession, settings: Settings, now: datetime, *, to_address: str,
-                 to_name: str, subject: str, text: str, engagement_id: int) -> None:
+                 to_name: str, subject: str, text: str, engagement_id: int | None,
+                 kind: str = "notification") -> None:
     mail = settings.mail
     message, message_id = compose_mail(
         from_name="ecoach", from_address=mail.sender, to_address=to_address, to_name=to_name,
@@ -98,4 +119,111 @@ async def _queue(session: AsyncSession, settings: Settings, now: datetime, *, to
         date=now,
     )
     await do_enqueue_mail(session, raw=message.as_bytes(), message_id=message_id, sender=mail.sender,
-                          recipient=to_address, kind="notification", engagement_id=engagement_id, now=now)
+                          recipient=to_address, kind=kind, engagement_id=engagement_id, now=now)
+
+
+async def do_reply_oversized(
+    session: AsyncSession, parsed: ParsedMail, engagement: Engagement, mail: MailSettings, now: datetime
+) -> int:
+    """One clear, loop-safe automatic answer (RFC 3834: ``Auto-Submitted: auto-replied``,
+    in the same thread, never more than one an hour to an address). Returns 1 if queued."""
+    address = parsed.from_address
+    if not address or parsed.auto_submitted:
+        return 0
+    recent = select(MailOutbox.id).where(
+        MailOutbox.kind == "auto_reply", MailOutbox.recipient == address,
+        MailOutbox.created_at > now - AUTO_REPLY_PERIOD,
+    )
+    if (await session.execute(recent.limit(1))).first() is not None:
+        log.info("no second automatic reply to %s within %s", address, AUTO_REPLY_PERIOD)
+        return 0
+    _ = gettext_for(engagement.language)
+    text = _(OVERSIZED_BODY) % {"subject": parsed.subject, "limit": round(mail.max_bytes / 1024**2, 1)}
+    message, message_id = compose_mail(
+        from_name="ecoach", from_address=mail.sender, to_address=address,
+        to_name=parsed.from_name, reply_to=mail.sender, subject=_(OVERSIZED_SUBJECT), text=text,
+        html=None, message_id_domain=mail.domain, in_reply_to=parsed.message_id,
+        references=[*parsed.references, *([parsed.message_id] if parsed.message_id else [])],
+        auto="auto-replied", date=now,
+    )
+    await do_enqueue_mail(session, raw=message.as_bytes(), message_id=message_id, sender=mail.sender,
+                          recipient=address, kind="auto_reply", engagement_id=engagement.id, now=now)
+    return 1
+
+
+# --- The daily digest (notify_coach = "digest") ------------------------------------------
+
+DIGEST_TASK = "mail.coach_digest"
+DIGEST_SUBJECT = N_("Coachees waiting for your answer")
+DIGEST_INTRO = N_("Hello %(name)s,\n\nThese coachees wrote to you and are waiting for your answer:")
+DIGEST_LINE = N_("%(name)s, waiting since %(since)s: %(url)s")
+DIGEST_OUTRO = N_("Your inbox: %(url)s")
+
+
+def register_tasks(registry: TaskRegistry) -> None:
+    """Every hour: each coach whose local digest hour has come gets one digest a day."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    registry.add_recurring(DIGEST_TASK, CronTrigger(minute=5, timezone=timezone.utc))
+
+    @registry.handler(DIGEST_TASK)
+    async def send_digests(ctx: TaskContext, params: dict[str, Any]) -> None:
+        if ctx.settings.mail.enabled and ctx.settings.mail.notify_coach == "digest":
+            if await do_coach_digests(ctx.session, ctx.settings, ctx.now):
+                ctx.wake_outbox()
+
+
+def digest_moment(now: datetime, zone: str, hour: int) -> datetime | None:
+    """Today's digest time in the coach's zone (as UTC), once it has come; else None."""
+    try:
+        tz = ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        tz = ZoneInfo("UTC")
+    local = now.astimezone(tz)
+    moment = local.replace(hour=hour, minute=0, second=0, microsecond=0)
+    return moment.astimezone(timezone.utc) if local >= moment else None
+
+
+async def do_coach_digests(session: AsyncSession, settings: Settings, now: datetime) -> int:
+    """Queue today's digest for every coach whose hour has come and who has coachees
+    waiting that wrote since the last digest. Returns how many were queued."""
+    queued = 0
+    for coach in (await session.execute(select(Coach).order_by(Coach.id))).scalars():
+        moment = digest_moment(now, coach.time_zone, settings.mail.digest_hour)
+        if moment is None:
+            continue
+        last = (await session.execute(
+            select(func.max(MailOutbox.created_at))
+            .where(MailOutbox.kind == "digest", MailOutbox.recipient == coach.email)
+        )).scalar()
+        if last is not None and last >= moment:
+            continue
+        queued += await _digest_for(session, settings, coach, since=last or moment - timedelta(days=1), now=now)
+    return queued
+
+
+async def _digest_for(session: AsyncSession, settings: Settings, coach: Coach, *, since: datetime,
+                      now: datetime) -> int:
+    wrote = (
+        select(Engagement.id, Coachee.name, Engagement.waiting_since)
+        .join(Coachee, Coachee.id == Engagement.coachee_id)
+        .join(Exchange, Exchange.engagement_id == Engagement.id)
+        .where(Engagement.coach_id == coach.id, Engagement.waiting_since.is_not(None),
+               Exchange.direction == "in", Exchange.created_at > since)
+        .group_by(Engagement.id, Coachee.name, Engagement.waiting_since)
+        .order_by(Engagement.waiting_since, Engagement.id)
+    )
+    rows = (await session.execute(wrote)).all()
+    if not rows:
+        return 0
+    _ = gettext_for(coach.language)
+    zone = coach.time_zone if coach.time_zone else "UTC"
+    lines = [_(DIGEST_INTRO) % {"name": coach.name}, ""]
+    for engagement_id, name, waiting in rows:
+        when = format_datetime(waiting.astimezone(ZoneInfo(zone)), "d MMM y, HH:mm", locale=coach.language)
+        lines.append("- " + _(DIGEST_LINE) % {"name": name, "since": when,
+                                               "url": f"{settings.base_url}/engagements/{engagement_id}"})
+    lines += ["", _(DIGEST_OUTRO) % {"url": f"{settings.base_url}/"}]
+    await _queue(session, settings, now, to_address=coach.email, to_name=coach.name,
+                 subject=_(DIGEST_SUBJECT), text="\n".join(lines), engagement_id=None, kind="digest")
+    return 1

@@ -1,5 +1,7 @@
 """The coach decides about quarantined mail: assign it to an engagement, release it to
-the engagement it was addressed to, or discard it. Discarded mail stays listed."""
+the engagement it was addressed to, or discard it. Discarded mail stays listed.
+
+Every function is scoped by the coach: another coach's entry is simply not found."""
 
 from __future__ import annotations
 
@@ -10,12 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoach.actions.errors import ActionError, N_, NotFound
 from ecoach.actions.exchanges import Recorded
-from ecoach.actions.mail_inbound import record_mail
+from ecoach.actions.mail_inbound import count_held, record_mail
 from ecoach.channels.mail.parse import parse_mail
 from ecoach.logbook import queries
 from ecoach.logbook.mail_models import InboundMail, Quarantine
 from ecoach.logbook.models import Coachee
 from ecoach.settings import MailSettings
+
+__all__ = ["count_held", "do_assign", "do_discard", "get_quarantine"]
 
 
 async def get_quarantine(session: AsyncSession, coach_id: int, *, status: str = "held", limit: int = 100) -> list[Quarantine]:
@@ -26,13 +30,6 @@ async def get_quarantine(session: AsyncSession, coach_id: int, *, status: str = 
         .limit(limit)
     )
     return list((await session.execute(stmt)).scalars())
-
-
-async def count_held(session: AsyncSession, coach_id: int) -> int:
-    from sqlalchemy import func
-
-    stmt = select(func.count()).where(Quarantine.coach_id == coach_id, Quarantine.status == "held")
-    return int((await session.execute(stmt)).scalar_one())
 
 
 async def _held(session: AsyncSession, coach_id: int, entry_id: int) -> Quarantine:
@@ -60,7 +57,7 @@ async def do_assign(
     coachee = await session.get(Coachee, engagement.coachee_id)
     assert coachee is not None
     parsed = parse_mail(entry.raw, max_bytes=mail.max_bytes)
-    recorded = await record_mail(session, parsed, entry.raw, engagement, coachee, now)
+    recorded = await record_mail(session, parsed, entry.raw, engagement, coachee, now, limit=mail.max_bytes)
     entry.status = "assigned" if engagement_id is not None else "released"
     entry.resolved_at = now
     entry.resolved_exchange_id = recorded.exchange.id

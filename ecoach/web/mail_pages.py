@@ -1,13 +1,21 @@
-"""Mail in the coach's browser: the quarantine, attachments and original messages."""
+"""Mail in the coach's browser: the quarantine, attachments and original messages.
+
+Every route is for the logged-in coach only and looks things up scoped by that coach:
+another coach's quarantined mail, exchange or attachment is a 404, never a 403 (which
+would tell that it exists).
+"""
 
 from __future__ import annotations
+
+from urllib.parse import quote
 
 from aiohttp import web
 from sqlalchemy import select
 
 from ecoach.actions.errors import N_, NotFound
 from ecoach.actions.exchanges import publish_recorded
-from ecoach.actions.quarantine import do_assign, do_discard, get_quarantine
+from ecoach.actions.quarantine import count_held, do_assign, do_discard, get_quarantine
+from ecoach.core.hub import coach_topic
 from ecoach.logbook import queries
 from ecoach.logbook.mail_models import Attachment, MailSource, Quarantine
 from ecoach.logbook.models import Exchange
@@ -16,6 +24,9 @@ from ecoach.web.render import render
 from ecoach.web.security import get_coach, require_coach
 
 TABS = ("held", "assigned", "released", "discarded")
+# The tabs' labels are the statuses, translated in the template (listed for extraction).
+TAB_LABELS = {"held": N_("held"), "assigned": N_("assigned"), "released": N_("released"),
+              "discarded": N_("discarded")}
 
 
 def _int(request: web.Request, name: str) -> int:
@@ -38,13 +49,17 @@ async def quarantine_page(request: web.Request) -> web.StreamResponse:
     })
 
 
-@require_coach
-async def quarantine_original(request: web.Request) -> web.StreamResponse:
+async def _own_entry(request: web.Request) -> Quarantine:
     async with request.app[SESSIONS]() as session:
         entry = await session.get(Quarantine, _int(request, "qid"))
     if entry is None or entry.coach_id != get_coach(request).id:
         raise NotFound("quarantine_unknown", N_("This quarantined mail does not exist."))
-    return _plain(entry.raw)
+    return entry
+
+
+@require_coach
+async def quarantine_original(request: web.Request) -> web.StreamResponse:
+    return _plain((await _own_entry(request)).raw)
 
 
 @require_coach
@@ -67,9 +82,12 @@ async def quarantine_action(request: web.Request) -> web.StreamResponse:
                 target = int(raw_target)
             recorded = await do_assign(session, coach.id, entry_id, target,
                                        mail=request.app[SETTINGS].mail, now=now)
+        held = await count_held(session, coach.id)
         await session.commit()
+    hub = request.app[HUB]
+    hub.publish(coach_topic(coach.id), {"type": "quarantine", "count": held})
     if recorded is not None:
-        publish_recorded(request.app[HUB], recorded)
+        publish_recorded(hub, recorded)
         raise web.HTTPSeeOther(f"/engagements/{recorded.exchange.engagement_id}#x{recorded.exchange.id}")
     raise web.HTTPSeeOther("/quarantine")
 
@@ -77,13 +95,14 @@ async def quarantine_action(request: web.Request) -> web.StreamResponse:
 async def _owned_exchange(request: web.Request, session) -> Exchange:  # type: ignore[no-untyped-def]
     engagement = await queries.get_engagement(session, get_coach(request).id, _int(request, "id"))
     exchange = await session.get(Exchange, _int(request, "xid")) if engagement else None
-    if exchange is None or exchange.engagement_id != engagement.id:
+    if engagement is None or exchange is None or exchange.engagement_id != engagement.id:
         raise NotFound("exchange_unknown", N_("This exchange does not exist."))
     return exchange
 
 
 @require_coach
 async def exchange_original(request: web.Request) -> web.StreamResponse:
+    """The whole mail as it came (what the timeline folds away is here)."""
     async with request.app[SESSIONS]() as session:
         exchange = await _owned_exchange(request, session)
         source = await session.get(MailSource, exchange.id)
@@ -96,30 +115,31 @@ async def exchange_original(request: web.Request) -> web.StreamResponse:
 async def attachment(request: web.Request) -> web.StreamResponse:
     async with request.app[SESSIONS]() as session:
         engagement = await queries.get_engagement(session, get_coach(request).id, _int(request, "id"))
-        stmt = (
-            select(Attachment)
-            .join(Exchange, Exchange.id == Attachment.exchange_id)
-            .where(Attachment.id == _int(request, "aid"),
-                   Exchange.engagement_id == (engagement.id if engagement else -1))
-        )
-        found = (await session.execute(stmt)).scalar_one_or_none()
+        found = None
+        if engagement is not None:
+            stmt = (
+                select(Attachment)
+                .join(Exchange, Exchange.id == Attachment.exchange_id)
+                .where(Attachment.id == _int(request, "aid"), Exchange.engagement_id == engagement.id)
+            )
+            found = (await session.execute(stmt)).scalar_one_or_none()
     if found is None:
         raise NotFound("attachment_unknown", N_("This attachment does not exist."))
     response = web.Response(body=found.data, content_type="application/octet-stream")
     # Always a download: an attachment from outside never renders in our origin.
     response.headers["Content-Disposition"] = _disposition(found.filename)
     response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
 
 
 def _disposition(filename: str) -> str:
-    from urllib.parse import quote
-
-    ascii_name = filename.encode("ascii", "replace").decode().replace('"', "'")
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+    ascii_name = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in filename)
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 def _plain(raw: bytes) -> web.Response:
+    # Shown as text, never as HTML, in a sandbox: a hostile mail stays inert.
     response = web.Response(text=raw.decode("utf-8", "replace"), content_type="text/plain")
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
