@@ -1,0 +1,290 @@
+"""Availability on both databases: the coach's settings pages (windows, exceptions, .ics
+import, commitments; CSRF and isolation), the agreement on the coachee's chat page, the
+absence auto-reply (once per engagement per absence, never to automatic mail) and the
+report."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+import aiohttp
+import pytest
+from sqlalchemy import select, update
+
+from ecoach.actions.availability import ExceptionInput, do_add_exception
+from ecoach.actions.mail_inbound import take_in_mail
+from ecoach.logbook.availability_models import AvailabilityException, AvailabilityWindow, Commitment
+from ecoach.logbook.db import create_engine, session_factory
+from ecoach.logbook.mail_models import MailOutbox
+from ecoach.logbook.models import Coach, Engagement
+from ecoach.settings import MailSettings, Settings
+from tests.support import app_client, csrf_of, login, seed, settings_for
+
+UTC = timezone.utc
+
+ICS = b"""BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//test//EN
+BEGIN:VEVENT
+UID:holiday-1@test
+DTSTART;VALUE=DATE:20261224
+DTEND;VALUE=DATE:20261227
+SUMMARY:Kerst
+END:VEVENT
+BEGIN:VEVENT
+UID:course-2@test
+DTSTART;TZID=Europe/Amsterdam:20261202T090000
+DTEND;TZID=Europe/Amsterdam:20261202T130000
+SUMMARY:Cursus
+END:VEVENT
+BEGIN:VEVENT
+UID:weekly@test
+DTSTART:20261201T090000Z
+DTEND:20261201T100000Z
+RRULE:FREQ=WEEKLY
+END:VEVENT
+BEGIN:VEVENT
+UID:old@test
+DTSTART;VALUE=DATE:20250101
+DTEND;VALUE=DATE:20250102
+END:VEVENT
+END:VCALENDAR
+"""
+
+
+async def rows(db_url: str, model, *where):  # type: ignore[no-untyped-def]
+    engine = create_engine(db_url)
+    try:
+        async with session_factory(engine)() as session:
+            return list((await session.execute(select(model).where(*where).order_by(model.id))).scalars())
+    finally:
+        await engine.dispose()
+
+
+async def execute(db_url: str, stmt) -> None:  # type: ignore[no-untyped-def]
+    engine = create_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(stmt)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def coach_client(db_url, clock):  # type: ignore[no-untyped-def]
+    a = await seed(db_url, clock.now(), email="a@example.org", coachee="Anna", language="en")
+    b = await seed(db_url, clock.now(), email="b@example.org", coachee="Bram")
+    settings = settings_for(db_url)
+    async with app_client(settings, clock) as client, app_client(settings, clock) as other:
+        await login(client, a["email"])
+        await login(other, b["email"])
+        yield client, other, a, b
+
+
+async def post(client, path: str, data: dict, **kw):  # type: ignore[no-untyped-def]
+    token = await csrf_of(client, "/availability")
+    return await client.post(path, data={"_csrf": token, **data}, allow_redirects=False, **kw)
+
+
+async def test_the_coach_sets_windows_exceptions_and_commitments(coach_client, db_url) -> None:  # type: ignore[no-untyped-def]
+    client, other, a, b = coach_client
+    response = await post(client, "/availability/windows",
+                          {"channel": "chat", "weekday": ["1", "3"], "start": "19:00", "end": "21:00"})
+    assert response.status == 303 and response.headers["Location"] == "/availability?saved=windows"
+    page = await (await client.get("/availability?saved=windows")).text()
+    assert "Tuesday 19:00–21:00" in page and "The windows are saved." in page
+    windows = await rows(db_url, AvailabilityWindow, AvailabilityWindow.coach_id == a["coach_id"])
+    assert [(w.channel, w.weekday, w.start_minute, w.end_minute) for w in windows] == [
+        ("chat", 1, 1140, 1260), ("chat", 3, 1140, 1260)]
+
+    bad = await post(client, "/availability/windows", {"channel": "chat", "start": "19:00", "end": "21:00"})
+    assert bad.status == 400 and "Choose at least one day." in await bad.text()
+    bad = await post(client, "/availability/windows", {"channel": "fax", "weekday": "1", "start": "9", "end": "x"})
+    assert bad.status == 400
+    # No CSRF token: refused, nothing stored.
+    refused = await client.post("/availability/windows", data={"channel": "all", "weekday": "0", "start": "09:00",
+                                                               "end": "17:00"}, allow_redirects=False)
+    assert refused.status == 403
+    # Another coach can neither see nor delete them.
+    assert "19:00–21:00" not in await (await other.get("/availability")).text()
+    assert (await post(other, f"/availability/windows/{windows[0].id}/delete", {})).status == 404
+    assert (await post(client, f"/availability/windows/{windows[0].id}/delete", {})).status == 303
+    assert len(await rows(db_url, AvailabilityWindow)) == 1
+
+    response = await post(client, "/availability/exceptions", {
+        "kind": "absence", "first_day": "2026-12-21", "last_day": "2026-12-31", "title": "Vakantie",
+        "auto_reply": "on", "substitute": "Piet, piet@example.org"})
+    assert response.status == 303
+    [away] = await rows(db_url, AvailabilityException)
+    assert (away.first_day, away.last_day, away.auto_reply) == (date(2026, 12, 21), date(2026, 12, 31), True)
+    assert away.starts_at == datetime(2026, 12, 20, 23, tzinfo=UTC)
+    bad = await post(client, "/availability/exceptions", {"kind": "absence", "first_day": "2026-12-21",
+                                                          "last_day": "2026-12-01"})
+    assert bad.status == 400
+    assert (await post(other, f"/availability/exceptions/{away.id}/delete", {})).status == 404
+
+    response = await post(client, "/availability/agreement", {
+        "mail_amount": "1", "mail_unit": "days", "chat_amount": "2", "chat_unit": "hours",
+        "remind_minutes": "30", "acknowledge": "on"})
+    assert response.status == 303
+    page = await (await client.get(f"/engagements/{a['engagement_id']}/agreement")).text()
+    assert 'placeholder="2"' in page and 'placeholder="30"' in page
+    assert (await other.get(f"/engagements/{a['engagement_id']}/agreement")).status == 404
+    token = await csrf_of(client, f"/engagements/{a['engagement_id']}/agreement")
+    response = await client.post(f"/engagements/{a['engagement_id']}/agreement", allow_redirects=False, data={
+        "_csrf": token, "mail_amount": "", "chat_amount": "6", "chat_unit": "hours", "remind_minutes": "",
+        "acknowledge": "off"})
+    assert response.status == 303
+    page = await (await client.get(f"/engagements/{a['engagement_id']}/agreement?saved=1")).text()
+    assert 'value="6"' in page and "The commitments are saved." in page
+
+
+async def test_ics_import_is_idempotent_by_uid(coach_client, db_url) -> None:  # type: ignore[no-untyped-def]
+    client, other, a, _ = coach_client
+
+    async def upload(data: bytes):  # type: ignore[no-untyped-def]
+        token = await csrf_of(client, "/availability")
+        form = aiohttp.FormData({"_csrf": token, "kind": "holiday"})
+        form.add_field("file", data, filename="away.ics", content_type="text/calendar")
+        return await client.post("/availability/ics", data=form)
+
+    response = await upload(ICS)
+    assert response.status == 200
+    assert "Imported: 2 new, 0 changed, 0 unchanged, 0 removed, 2 skipped." in await response.text()
+    assert "Imported: 0 new, 0 changed, 2 unchanged" in await (await upload(ICS)).text()
+    found = await rows(db_url, AvailabilityException)
+    assert sorted((x.ics_uid, x.kind, x.first_day) for x in found) == [
+        ("course-2@test", "holiday", None), ("holiday-1@test", "holiday", date(2026, 12, 24))]
+    course = next(x for x in found if x.ics_uid == "course-2@test")
+    assert (course.starts_at, course.ends_at) == (datetime(2026, 12, 2, 8, tzinfo=UTC), datetime(2026, 12, 2, 12, tzinfo=UTC))
+    moved = ICS.replace(b"20261202T130000", b"20261202T150000").replace(
+        b"UID:holiday-1@test", b"UID:holiday-1@test\nSTATUS:CANCELLED")
+    assert "0 new, 1 changed, 0 unchanged, 1 removed" in await (await upload(moved)).text()
+    assert [x.ics_uid for x in await rows(db_url, AvailabilityException)] == ["course-2@test"]
+    bad = await upload(b"not a calendar")
+    assert bad.status == 400 and "not a calendar file" in await bad.text()
+
+
+async def test_the_chat_page_shows_the_agreement_in_the_coachees_zone(db_url, clock) -> None:  # type: ignore[no-untyped-def]
+    a = await seed(db_url, clock.now(), email="a@example.org", coachee="Anna", language="en")
+    await execute(db_url, update(Engagement).where(Engagement.id == a["engagement_id"])
+                  .values(time_zone="America/New_York"))
+    engine = create_engine(db_url)
+    async with session_factory(engine)() as session:
+        session.add_all([AvailabilityWindow(coach_id=a["coach_id"], channel="chat", weekday=1, start_minute=19 * 60,
+                                            end_minute=21 * 60)])
+        coach = await session.get(Coach, a["coach_id"])
+        await do_add_exception(session, coach, ExceptionInput("absence", date(2026, 12, 1), date(2026, 12, 4)),
+                               clock.now())
+        await session.commit()
+    await engine.dispose()
+    async with app_client(settings_for(db_url), clock) as client:
+        page = await (await client.get(f"/c/{a['chat_token']}")).text()
+    # Tuesday 19:00-21:00 in Amsterdam is 13:00-15:00 in New York; the chat is closed on
+    # Wednesday, and on Tuesday 1 December the coach is away, so back on the 8th.
+    assert "Tuesday 13:00–15:00" in page
+    assert "back Tuesday 8 December, 13:00" in page
+    # The absence (1-4 December in Amsterdam) begins on Monday evening in New York.
+    assert "away from Monday 30 November and back on Monday 7 December" in page
+    assert "Chat messages are answered within 4 working hours." in page
+    assert 'id="chat-form"' in page  # messages are still accepted
+
+
+def mail(sender: str, message_id: str, **headers: str) -> bytes:
+    message = EmailMessage()
+    message["From"] = f"Sanne <{sender}>"
+    message["To"] = "coach@coach.test"
+    message["Subject"] = "Mijn doel"
+    message["Message-ID"] = message_id
+    message["Date"] = format_datetime(datetime(2026, 12, 22, 9, tzinfo=UTC))
+    for key, value in headers.items():
+        message[key.replace("_", "-")] = value
+    message.set_content("Hallo coach")
+    return message.as_bytes()
+
+
+async def test_absence_reply_once_per_engagement_per_absence(db_url, clock, sessions, hub) -> None:  # type: ignore[no-untyped-def]
+    a = await seed(db_url, clock.now(), email="a@example.org", coachee="Sanne", language="en",
+                   coachee_email="sanne@example.org")
+    settings = Settings(database_url=db_url, secret_key="test-secret-key",
+                        mail=MailSettings(enabled=True, domain="coach.test", reply_local="coach"))
+    async with sessions() as session:
+        coach = await session.get(Coach, a["coach_id"])
+        await do_add_exception(session, coach, ExceptionInput(
+            "absence", date(2026, 11, 25), date(2026, 11, 27), substitute="Piet (piet@example.org)",
+            emergency_contact="06-12345678", return_note="Ik ben op cursus."), clock.now())
+        await session.commit()
+
+    async def take(raw: bytes) -> None:
+        await take_in_mail(sessions, hub, raw, source="test", settings=settings, clock=clock)
+
+    await take(mail("sanne@example.org", "<m1@example.org>"))
+    await take(mail("sanne@example.org", "<m2@example.org>"))
+    await take(mail("sanne@example.org", "<m3@example.org>", Auto_Submitted="auto-replied"))
+    [reply] = await rows(db_url, MailOutbox, MailOutbox.kind == "absence_reply")
+    parsed = message_from_bytes(reply.raw, policy=policy.default)
+    body = parsed.get_body(("plain",)).get_content()
+    assert reply.recipient == "sanne@example.org" and parsed["Auto-Submitted"] == "auto-replied"
+    assert parsed["In-Reply-To"] == "<m1@example.org>" and parsed["Subject"] == "Automatic reply: Mijn doel"
+    # Back on Monday 30 November (the 27th is a Friday), with the note and contacts.
+    assert "back on Monday 30 November" in body and "Ik ben op cursus." in body
+    assert "Piet (piet@example.org)" in body and "06-12345678" in body
+    assert "+" in parsed["Reply-To"]  # the engagement's reply address
+    # No commitment for the auto-submitted mail; the two real ones have one each.
+    assert len(await rows(db_url, Commitment)) == 2
+
+    clock.advance(days=10)  # back at work: no reply; a new absence: one new reply
+    await take(mail("sanne@example.org", "<m4@example.org>"))
+    assert len(await rows(db_url, MailOutbox, MailOutbox.kind == "absence_reply")) == 1
+    async with sessions() as session:
+        coach = await session.get(Coach, a["coach_id"])
+        await do_add_exception(session, coach, ExceptionInput("holiday", date(2026, 12, 5), date(2026, 12, 6)),
+                               clock.now())
+        await session.commit()
+    await take(mail("sanne@example.org", "<m5@example.org>"))
+    await take(mail("sanne@example.org", "<m6@example.org>", Precedence="bulk"))
+    assert len(await rows(db_url, MailOutbox, MailOutbox.kind == "absence_reply")) == 2
+
+
+async def test_report_shows_share_within_and_median(coach_client, db_url, clock) -> None:  # type: ignore[no-untyped-def]
+    client, other, a, _ = coach_client
+    eid = a["engagement_id"]
+    settings = settings_for(db_url)
+    async with app_client(settings, clock) as coachee:
+        await coachee.get(f"/c/{a['chat_token']}")
+    engine = create_engine(db_url)
+    sessions = session_factory(engine)
+    from ecoach.actions.exchanges import NewExchange, record_exchanges
+
+    async def record(direction: str, n: int) -> None:
+        async with sessions() as session:
+            await record_exchanges(session, [NewExchange(
+                engagement_id=eid, channel="chat", direction=direction,
+                author="coachee" if direction == "in" else "coach", author_name="x", text=f"m{n}",
+                external_id=f"chat:report-{n}")], clock.now())
+            await session.commit()
+
+    await record("in", 1)
+    clock.advance(hours=1)
+    await record("out", 2)  # within 4 working hours: 1 hour
+    await record("in", 3)
+    clock.advance(days=2)
+    await record("out", 4)  # late: 2 days
+    await record("in", 5)  # still within its time
+    await engine.dispose()
+    page = await (await client.get("/report")).text()
+    assert "November 2026" in page and "50%" in page and "1 / 2" in page
+    assert 'id="report-chart"' in page
+    assert "Anna" in page and "Anna" not in await (await other.get("/report")).text()
+
+
+async def test_the_pages_speak_dutch(coach_client) -> None:  # type: ignore[no-untyped-def]
+    _, other, _, b = coach_client
+    page = await (await other.get("/availability")).text()
+    assert "Beschikbaarheid" in page and "Reactietijden" in page
+    assert "Geen: maandag tot en met vrijdag, 09:00–17:00." in page
+    page = await (await other.get(f"/engagements/{b['engagement_id']}/agreement")).text()
+    assert "Afspraak met Bram" in page
