@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import weakref
 from collections.abc import AsyncIterator
@@ -9,20 +10,36 @@ from pathlib import Path
 
 from aiohttp import WSCloseCode, web
 
+from ecoach.actions import notify
 from ecoach.actions.exchanges import ExchangeWriter
 from ecoach.channels.chat import endpoint as chat_endpoint
 from ecoach.core.clock import Clock, SystemClock
 from ecoach.core.hub import Hub
 from ecoach.logbook.db import create_engine, migrate, session_factory
+from ecoach.scheduler import commitments as commitment_tasks
+from ecoach.scheduler import maintenance
+from ecoach.scheduler import nudges as nudge_tasks
+from ecoach.scheduler import booking as booking_tasks
+from ecoach.scheduler.registry import TaskRegistry
+from ecoach.scheduler.runner import TaskRunner
 from ecoach.settings import Settings
 from ecoach.channels.chat import coach as coach_chat
-from ecoach.web import api, auth, coachee, errors, health, inbox, security
+from ecoach.web import api, auth, coachee, errors, health, inbox, mail_pages, security
+from ecoach.web import nudges as nudges_web
+from ecoach.web import availability as availability_web
+from ecoach.web import report as report_web
+from ecoach.web import booking as booking_web
+from ecoach.web import booking_coach as booking_coach_web
 from ecoach.web.i18n import I18n
-from ecoach.web.keys import CLOCK, ENGINE, HUB, I18N, OUTBOX, SESSIONS, SETTINGS, SOCKETS, WRITER
+from ecoach.web.keys import CLOCK, ENGINE, HUB, I18N, OUTBOX, SESSIONS, SETTINGS, SOCKETS, TASK_RUNNER, WRITER
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "web" / "static"
+
+# Every area with scheduled work: each module's register_tasks(registry) adds its handlers
+# and recurring jobs to the task runner.
+TASK_MODULES = (maintenance, notify, commitment_tasks, booking_tasks, nudge_tasks,)
 
 
 def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
@@ -42,8 +59,10 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_writer)
     app.cleanup_ctx.append(_mail)
+    app.cleanup_ctx.append(_tasks)  # after _mail: task handlers may wake the outbox
     app.on_shutdown.append(_close_sockets)
-    for module in (health, auth, inbox, coach_chat, coachee, chat_endpoint, api):
+    for module in (health, auth, inbox, coach_chat, coachee, chat_endpoint, api, mail_pages, nudges_web,
+                   availability_web, report_web, booking_web, booking_coach_web):
         module.register(app)
     app.router.add_static("/static/", STATIC, name="static")
     return app
@@ -97,14 +116,15 @@ async def _mail(app: web.Application) -> AsyncIterator[None]:
     dispatcher = OutboxDispatcher(app[SESSIONS], settings.mail, app[CLOCK], app[HUB])
     dispatcher.start()
     app[OUTBOX] = dispatcher
-    readers = [ImapIngest(settings, box, app[SESSIONS], app[HUB], app[CLOCK]) for box in settings.mail.mailboxes]
+    readers = [ImapIngest(settings, box, app[SESSIONS], app[HUB], app[CLOCK], wake=dispatcher.wake)
+               for box in settings.mail.mailboxes]
     for reader in readers:
         reader.start()
     lmtp = None
     if settings.mail.lmtp_enabled:
         from ecoach.channels.mail.lmtp import LmtpServer
 
-        lmtp = LmtpServer(settings, app[SESSIONS], app[HUB], app[CLOCK])
+        lmtp = LmtpServer(settings, app[SESSIONS], app[HUB], app[CLOCK], wake=dispatcher.wake)
         await lmtp.start()
     yield
     if lmtp is not None:
@@ -112,6 +132,28 @@ async def _mail(app: web.Application) -> AsyncIterator[None]:
     for reader in readers:
         await reader.stop()
     await dispatcher.stop()
+
+
+def task_registry(settings: Settings) -> TaskRegistry:
+    """The handlers of every area, plus those of ``scheduler.task_modules``."""
+    registry = TaskRegistry()
+    extra = (importlib.import_module(name) for name in settings.scheduler.module_names)
+    for module in (*TASK_MODULES, *extra):
+        module.register_tasks(registry)  # type: ignore[attr-defined]
+    return registry
+
+
+async def _tasks(app: web.Application) -> AsyncIterator[None]:
+    """The durable task runner; without ``scheduler.enabled`` it exists but only runs when
+    called (``run_once``), e.g. in tests that move the clock by hand."""
+    settings = app[SETTINGS]
+    runner = TaskRunner(app[SESSIONS], task_registry(settings), settings, app[CLOCK], app[HUB],
+                        outbox=app.get(OUTBOX))
+    app[TASK_RUNNER] = runner
+    if settings.scheduler.enabled:
+        runner.start()
+    yield
+    await runner.stop()
 
 
 async def _close_sockets(app: web.Application) -> None:

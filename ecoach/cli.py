@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per claim tick otherwise
     try:
         return int(args.func(settings, args) or 0)
     except CliError as exc:
@@ -76,6 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     eadd.add_argument("--sponsor-name", default="")
     eadd.add_argument("--sponsor-email", default="")
     eadd.set_defaults(func=cmd_engagement_add)
+    _add_tasks_commands(sub)
     return parser
 
 
@@ -208,4 +210,54 @@ def cmd_engagement_add(settings: Settings, args: argparse.Namespace) -> int:
     created = _with_db(settings, work)
     print(f"engagement {created.engagement.id} started for {created.coachee.name}")
     print(f"chat link: {settings.base_url}/c/{created.chat_token}")
+    return 0
+
+
+# --- ecoach tasks: parked and failing scheduled work -------------------------------------
+
+TASK_STATUSES = ("failing", "parked", "pending", "running", "done", "replaced")
+
+
+def _add_tasks_commands(sub: Any) -> None:
+    tasks = sub.add_parser("tasks", help="inspect and retry scheduled tasks").add_subparsers(metavar="action")
+    tlist = tasks.add_parser("list", help="list tasks (default: parked ones and those failing)")
+    tlist.add_argument("--status", default="failing", choices=TASK_STATUSES,
+                       help="failing (default): parked, or open with an error")
+    tlist.add_argument("--limit", type=int, default=50)
+    tlist.set_defaults(func=cmd_tasks_list)
+    retry = tasks.add_parser("retry", help="run a parked task again, now, with a fresh attempt count")
+    retry.add_argument("task_id", type=int)
+    retry.set_defaults(func=cmd_tasks_retry)
+
+
+def cmd_tasks_list(settings: Settings, args: argparse.Namespace) -> int:
+    from ecoach.scheduler.tasks import get_tasks
+
+    failing = args.status == "failing"
+    statuses = ("parked", "pending", "running") if failing else (args.status,)
+    found = _with_db(settings, lambda session: get_tasks(session, statuses, limit=args.limit, failing=failing))
+    if not found:
+        print(f"no {args.status} tasks")
+    for task in found:
+        key = f"  key={task.key}" if task.key else ""
+        print(f"{task.id}  {task.status}  {task.name}  attempts={task.attempts}  "
+              f"due={task.due_at:%Y-%m-%d %H:%M:%S}Z{key}")
+        if task.last_error:
+            print(f"    error: {task.last_error}")
+    return 0
+
+
+def cmd_tasks_retry(settings: Settings, args: argparse.Namespace) -> int:
+    from ecoach.scheduler.tasks import TaskError, do_retry_task
+
+    async def work(session):  # type: ignore[no-untyped-def]
+        try:
+            task = await do_retry_task(session, args.task_id, _now())
+        except TaskError as exc:
+            raise CliError(str(exc)) from None
+        await session.commit()
+        return task
+
+    task = _with_db(settings, work)
+    print(f"task {task.id} ({task.name}) will run again now")
     return 0

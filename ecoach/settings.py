@@ -7,6 +7,7 @@ Sources, strongest first: ``ECOACH_*`` environment variables, the TOML file name
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import secrets
 from pathlib import Path
@@ -51,6 +52,14 @@ class Mailbox(BaseModel):
         "", description="Coach who sees this mailbox's unplaceable mail; empty: the only coach"
     )
 
+    @field_validator("processed_folder")
+    @classmethod
+    def _not_the_folder(cls, value: str, info) -> str:  # type: ignore[no-untyped-def]
+        # Moving mail into the folder it is read from would read it again for ever.
+        if value.strip().lower() == str(info.data.get("folder", "")).strip().lower():
+            raise ValueError("must differ from folder")
+        return value
+
 
 class MailSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -65,6 +74,9 @@ class MailSettings(BaseModel):
     max_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Largest mail kept whole, bytes")
     notify_coach: Literal["immediate", "digest", "off"] = Field(
         "immediate", description="Mail the coach when a coachee writes"
+    )
+    digest_hour: int = Field(
+        7, ge=0, le=23, description="With notify_coach = digest: hour of the daily digest (coach's time zone)"
     )
     notify_coachee_chat: bool = Field(
         True, description="Mail an offline coachee (with an address) when the coach chats"
@@ -84,6 +96,9 @@ class MailSettings(BaseModel):
     lmtp_enabled: bool = Field(False, description="Accept mail over LMTP from your own MTA")
     lmtp_host: str = Field("127.0.0.1", description="LMTP listen address")
     lmtp_port: int = Field(8024, ge=1, le=65535, description="LMTP listen port")
+    lmtp_coach_email: str = Field(
+        "", description="Coach who sees LMTP mail no engagement claims; empty: the only coach"
+    )
 
     @field_validator("reply_form")
     @classmethod
@@ -99,6 +114,143 @@ class MailSettings(BaseModel):
     @property
     def sender(self) -> str:
         return self.from_address or f"{self.reply_local}@{self.domain}"
+
+
+class SchedulerSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(True, description="Run due tasks (reminders, nudges, digests) in this process")
+    poll_seconds: float = Field(5.0, gt=0, description="Seconds between looks for due tasks")
+    batch_size: int = Field(50, ge=1, le=10000, description="Tasks claimed at a time")
+    concurrency: int = Field(
+        4, ge=1, le=100, description="Tasks run at once on PostgreSQL (SQLite runs one at a time)"
+    )
+    lease_seconds: float = Field(
+        300.0, ge=1, description="How long a claimed task is reserved; another process retries it after"
+    )
+    max_attempts: int = Field(8, ge=1, description="Attempts before a failing task is parked")
+    retry_base_seconds: float = Field(30.0, gt=0, description="Delay before the first retry")
+    retry_max_seconds: float = Field(3600.0, gt=0, description="Longest delay between retries")
+    keep_done_days: int = Field(7, ge=1, description="Days finished tasks are kept for inspection")
+    task_modules: str = Field(
+        "", description="Extra modules (comma-separated) whose register_tasks(registry) adds handlers"
+    )
+
+    @field_validator("task_modules")
+    @classmethod
+    def _importable(cls, value: str) -> str:
+        for name in (part.strip() for part in value.split(",")):
+            if not name:
+                continue
+            try:
+                found = importlib.util.find_spec(name) is not None
+            except (ImportError, ValueError):
+                found = False
+            if not found:
+                raise ValueError(f"module {name!r} cannot be imported")
+        return value
+
+    @property
+    def module_names(self) -> list[str]:
+        return [name.strip() for name in self.task_modules.split(",") if name.strip()]
+
+
+class BookingSettings(BaseModel):
+    """Booked video and phone sessions."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    video_url_template: str = Field(
+        "https://meet.jit.si/{room}",
+        description="Video meeting link; {room} becomes an unguessable room name per session",
+    )
+    slot_step_minutes: int = Field(30, ge=5, le=240, description="Free slots start every this many minutes")
+    change_cutoff_hours: int = Field(
+        24, ge=0, description="A coachee can reschedule or cancel until this many hours before a session"
+    )
+    reminders: str = Field(
+        "24h, 1h", description="Reminders before a session: durations like 24h, 1h, 30m; empty for none"
+    )
+    reminder_channel: Literal["mail", "chat"] = Field(
+        "mail", description="Reminders go by mail (by chat when there is no address) or always by chat"
+    )
+    link_days: int = Field(0, ge=0, description="Days a new booking link stays valid; 0 means until replaced")
+    days_per_page: int = Field(7, ge=1, le=31, description="Days of free slots shown on one booking page")
+
+    @field_validator("video_url_template")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")) or "{room}" not in value:
+            raise ValueError("must be an http(s) URL containing {room}")
+        return value
+
+    @field_validator("reminders")
+    @classmethod
+    def _reminders(cls, value: str) -> str:
+        parse_durations(value)
+        return value
+
+    @property
+    def reminder_offsets(self) -> list[int]:
+        """Minutes before a session, largest first."""
+        return parse_durations(self.reminders)
+
+
+_UNITS = {"d": 1440, "h": 60, "m": 1}
+
+
+def parse_durations(text: str) -> list[int]:
+    """"24h, 1h, 30m" -> [1440, 60, 30] (minutes, largest first, no repeats)."""
+    found: set[int] = set()
+    for part in filter(None, (p.strip().lower() for p in text.split(","))):
+        number, unit = part[:-1].strip(), part[-1:]
+        if unit not in _UNITS or not number.isdigit() or int(number) == 0:
+            raise ValueError(f"not a duration: {part!r} (use e.g. 24h, 1h, 30m, 2d)")
+        found.add(int(number) * _UNITS[unit])
+    return sorted(found, reverse=True)
+
+
+class NudgeSettings(BaseModel):
+    """Encouragement nudges: plans, action-step follow-ups and re-engagement check-ins."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(True, description="Send nudges (plans, action-step follow-ups, check-ins)")
+    quiet_start: str = Field("21:00", description="Start of the night in the coachee's time zone: no nudges")
+    quiet_end: str = Field("08:00", description="End of the night; a nudge due at night goes out then")
+    default_time: str = Field("09:00", description="Time of day for new plans and action-step follow-ups")
+    silence_days: int = Field(
+        14, ge=0, le=365, description="Days without contact before a check-in (new engagements); 0: none"
+    )
+    upcoming: int = Field(3, ge=1, le=20, description="Planned nudges kept ahead (and shown to the coach)")
+    pause_link_days: int = Field(
+        180, ge=0, description="Days the pause link in a nudge keeps working; 0 means always"
+    )
+    checkin_batch: int = Field(500, ge=1, description="Check-ins planned per run of the re-engagement check")
+
+    @field_validator("quiet_start", "quiet_end", "default_time")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        hours, sep, minutes = value.partition(":")
+        if not (sep and hours.isdigit() and minutes.isdigit() and len(minutes) == 2
+                and int(hours) < 24 and int(minutes) < 60):
+            raise ValueError("must be a time of day like 09:00")
+        return f"{int(hours):02d}:{minutes}"
+
+
+class AgreementSettings(BaseModel):
+    """Availability agreements and response-time commitments (coaches set their own
+    windows and promises on the availability page)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    remind_by_mail: bool = Field(
+        True, description="Mail the coach before an answer is due (with mail enabled); the inbox shows it always"
+    )
+    ics_max_bytes: int = Field(
+        1024 * 1024, ge=1024, description="Largest .ics file accepted when importing absences, bytes"
+    )
+    report_months: int = Field(12, ge=1, le=60, description="Months shown on the commitments report")
 
 
 class Settings(BaseSettings):
@@ -144,6 +296,18 @@ class Settings(BaseSettings):
         "INFO", description="Logging level"
     )
     mail: MailSettings = Field(default_factory=MailSettings, description="The mail channel")
+    scheduler: SchedulerSettings = Field(
+        default_factory=SchedulerSettings, description="The durable task runner"
+    )
+    booking: BookingSettings = Field(
+        default_factory=BookingSettings, description="Booked video and phone sessions"
+    )
+    nudges: NudgeSettings = Field(
+        default_factory=NudgeSettings, description="Encouragement nudges and re-engagement check-ins"
+    )
+    agreements: AgreementSettings = Field(
+        default_factory=AgreementSettings, description="Availability agreements and response-time commitments"
+    )
 
     @field_validator("default_time_zone")
     @classmethod

@@ -20,6 +20,9 @@ PASSWORD = "correct horse battery"
 
 
 def settings_for(db_url: str, **overrides: Any) -> Settings:
+    # The task runner does not run on its own in-process: a test moves the clock and calls
+    # ``app[TASK_RUNNER].run_once()`` itself.
+    overrides.setdefault("scheduler", {"enabled": False})
     return Settings(database_url=db_url, secret_key="test-secret-key", auto_migrate=False, **overrides)
 
 

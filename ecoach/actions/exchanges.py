@@ -21,6 +21,7 @@ from sqlalchemy import bindparam, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ecoach.actions.commitments import do_track_commitments
 from ecoach.actions.errors import ActionError, N_, NotFound
 from ecoach.core.clock import Clock
 from ecoach.core.hub import Hub, coach_topic, engagement_topic
@@ -147,7 +148,10 @@ async def record_exchanges(
         accepted.setdefault((item.engagement_id, item.external_id), _values(item, now))
     inserted = await _insert_new(session, list(accepted.values()))
     existing = await _existing(session, [key for key in accepted if key not in inserted])
-    await _update_summaries(session, [inserted[k] for k in accepted if k in inserted])
+    created = [inserted[k] for k in accepted if k in inserted]
+    await _update_summaries(session, created)
+    # Response-time commitments: set-based, in this transaction (actions/commitments.py).
+    await do_track_commitments(session, created, engagements, now)
     seen: set[tuple[int, str]] = set()
     final: list[Recorded | ActionError] = []
     for item, result in zip(items, results):
@@ -244,7 +248,7 @@ async def _update_summaries(session: AsyncSession, created: list[Exchange]) -> N
             runs.setdefault(ex.engagement_id, []).append(ex)
     params: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
     for engagement_id, run in runs.items():
-        change = fold([(ex.direction, ex.channel, ex.created_at) for ex in run])
+        change = fold([(ex.direction, ex.channel, ex.created_at, ex.author) for ex in run])
         last = run[-1]
         params[change.reset].append(
             dict(

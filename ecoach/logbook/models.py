@@ -117,6 +117,8 @@ class Engagement(Base):
     last_inbound_channel: Mapped[str | None] = mapped_column(String(16))
     waiting_since: Mapped[datetime | None] = mapped_column(UtcDateTime())
     unread_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The earliest open commitment's due time (availability_models; kept with commitments).
+    next_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     coachee: Mapped[Coachee] = relationship(lazy="raise")
 
@@ -185,3 +187,7 @@ class LoginAttempt(Base):
 
 # The mail channel's tables belong to the same metadata (migrations, autogenerate).
 from ecoach.logbook import mail_models  # noqa: E402,F401
+from ecoach.logbook import booking_models  # noqa: E402,F401
+from ecoach.logbook import availability_models  # noqa: E402,F401
+from ecoach.logbook import task_models  # noqa: E402,F401
+from ecoach.logbook import nudge_models  # noqa: E402,F401

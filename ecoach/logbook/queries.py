@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Select, column, func, or_, select, table, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,6 +25,16 @@ from ecoach.logbook.models import (
 class InboxRow:
     engagement: Engagement
     coachee_name: str
+    remind_minutes: int | None = None  # the agreement's reminder lead: "due soon" within it
+
+    def due_state(self, now: datetime) -> str | None:
+        """on_track, due_soon or overdue for the earliest open commitment (None: none)."""
+        from ecoach.core.agreements import DEFAULT_POLICY, due_state
+
+        if self.engagement.status == "closed":
+            return None
+        lead = self.remind_minutes if self.remind_minutes is not None else DEFAULT_POLICY.remind_minutes
+        return due_state(self.engagement.next_due_at, now, timedelta(minutes=lead))
 
 
 async def get_coach(session: AsyncSession, coach_id: int) -> Coach | None:
@@ -46,8 +56,11 @@ async def get_coach_by_api_token(session: AsyncSession, digest: str) -> Coach | 
 
 
 def _inbox_order(stmt: Select) -> Select:  # type: ignore[type-arg]
-    # Waiting engagements first, longest wait on top; then the most recent activity.
+    # The earliest due answer first; then waiting engagements (longest wait on top); then
+    # the most recent activity. Matches the expression index ix_engagement_due.
     return stmt.order_by(
+        Engagement.next_due_at.is_(None),
+        Engagement.next_due_at.asc(),
         Engagement.waiting_since.is_(None),
         Engagement.waiting_since.asc(),
         Engagement.last_exchange_at.desc(),
@@ -63,14 +76,19 @@ async def get_inbox(
     limit: int = 50,
     offset: int = 0,
 ) -> list[InboxRow]:
+    from ecoach.logbook.availability_models import CoachAgreement, EngagementAgreement
+
     stmt = (
-        select(Engagement, Coachee.name)
+        select(Engagement, Coachee.name,
+               func.coalesce(EngagementAgreement.remind_minutes, CoachAgreement.remind_minutes))
         .join(Coachee, Coachee.id == Engagement.coachee_id)
+        .outerjoin(EngagementAgreement, EngagementAgreement.engagement_id == Engagement.id)
+        .outerjoin(CoachAgreement, CoachAgreement.coach_id == Engagement.coach_id)
         .where(Engagement.coach_id == coach_id, Engagement.status.in_(statuses))
     )
     stmt = _inbox_order(stmt).limit(limit).offset(offset)
     rows = (await session.execute(stmt)).all()
-    return [InboxRow(engagement=row[0], coachee_name=row[1]) for row in rows]
+    return [InboxRow(engagement=row[0], coachee_name=row[1], remind_minutes=row[2]) for row in rows]
 
 
 async def get_engagement(

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ecoach.actions.agreement_texts import get_coachee_agreement
 from ecoach.actions.engagements import check_chat_token
 from ecoach.actions.errors import ActionError
 from ecoach.logbook import queries
+from ecoach.web import nudges_coachee
 from ecoach.web.keys import CLOCK, SESSIONS, SETTINGS
 from ecoach.web.render import render, set_language
 
@@ -29,12 +31,16 @@ async def chat_page(request: web.Request) -> web.StreamResponse:
         timeline = await queries.get_timeline(
             session, engagement.id, limit=HISTORY_ON_PAGE, include_internal=False
         )
+        action_steps = await nudges_coachee.coachee_panel(request, session, engagement)
+        agreement = await get_coachee_agreement(session, engagement, request.app[CLOCK].now())
     context = {
         "engagement": engagement,
         "coachee": coachee,
         "coach_name": coach.name if coach else "",
         "timeline": timeline,
         "max_chars": request.app[SETTINGS].max_message_chars,
+        "action_steps": action_steps,
+        "agreement": agreement,
     }
     response = await render(request, "chat.html", context)
     response.headers["Cache-Control"] = "no-store"

@@ -13,6 +13,8 @@ from ecoach.actions.exchanges import check_client_id, check_message, do_mark_rea
 from ecoach.actions.replies import do_coach_reply
 from ecoach.logbook import queries
 from ecoach.logbook.models import Engagement
+from ecoach.web import booking_coach
+from ecoach.web import nudges as nudges_web
 from ecoach.web.keys import CLOCK, HUB, SESSIONS, SETTINGS, reply_context
 from ecoach.web.render import gettext_for, render
 from ecoach.web.security import get_coach, require_coach
@@ -51,20 +53,23 @@ async def _inbox_rows(request: web.Request) -> tuple[list[queries.InboxRow], str
         rows = await queries.get_inbox(
             session, get_coach(request).id, statuses=statuses, limit=size + 1, offset=page * size
         )
+        request[nudges_web.ALERTED] = await nudges_web.inbox_alerts(session, rows[:size])
     return rows[:size], tab, page, len(rows) > size
 
 
 @require_coach
 async def inbox(request: web.Request) -> web.StreamResponse:
     rows, tab, page, more = await _inbox_rows(request)
-    return await render(request, "inbox.html", {"rows": rows, "tab": tab, "page": page, "more": more})
+    return await render(request, "inbox.html", {"rows": rows, "tab": tab, "page": page, "more": more,
+                                                "alerted": request[nudges_web.ALERTED]})
 
 
 @require_coach
 async def inbox_rows(request: web.Request) -> web.StreamResponse:
     """The inbox list alone, for the live refresh."""
     rows, tab, page, more = await _inbox_rows(request)
-    return await render(request, "_inbox_rows.html", {"rows": rows, "tab": tab, "page": page, "more": more})
+    return await render(request, "_inbox_rows.html", {"rows": rows, "tab": tab, "page": page, "more": more,
+                                                      "alerted": request[nudges_web.ALERTED]})
 
 
 @require_coach
@@ -129,6 +134,8 @@ async def engagement_page(request: web.Request) -> web.StreamResponse:
         link = await queries.get_active_chat_link(session, engagement.id, request.app[CLOCK].now())
         attachments = await queries.get_attachment_infos(session, [x.id for x in timeline])
         await do_mark_read(session, engagement)
+        nudge_panel = await nudges_web.panel(request, session, engagement, coachee)
+        sessions_panel = await booking_coach.engagement_panel(request, session, engagement)
     older = len(timeline) > size
     timeline = timeline[-size:]
     web_session = await get_session(request)
@@ -149,6 +156,8 @@ async def engagement_page(request: web.Request) -> web.StreamResponse:
         "reply_channel": _default_channel(request, engagement, coachee),
         "can_mail": request.app[SETTINGS].mail.enabled and bool(coachee and coachee.email),
         "max_chars": request.app[SETTINGS].max_message_chars,
+        "nudges": nudge_panel,
+        "sessions_panel": sessions_panel,
     }
     return await render(request, "engagement.html", context)
 

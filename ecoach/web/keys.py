@@ -9,6 +9,7 @@ from ecoach.actions.exchanges import ExchangeWriter
 from ecoach.actions.replies import ReplyContext
 from ecoach.core.clock import Clock
 from ecoach.core.hub import Hub
+from ecoach.scheduler.runner import TaskRunner
 from ecoach.settings import Settings
 from ecoach.web.i18n import I18n
 
@@ -23,6 +24,9 @@ SOCKETS = web.AppKey("sockets", set)  # open websockets, closed on shutdown
 # The mail outbox dispatcher (present when the mail channel is enabled): ``wake()`` after
 # queueing a mail delivers it at once.
 OUTBOX = web.AppKey("outbox", object)
+# The durable task runner (always present; started when scheduler.enabled): ``wake()``
+# after committing a task due now runs it at once.
+TASK_RUNNER = web.AppKey("task_runner", TaskRunner)
 
 
 def reply_context(app: web.Application) -> ReplyContext:

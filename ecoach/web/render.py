@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from aiohttp import web
 
 from ecoach.core.types import LANGUAGES
-from ecoach.web.keys import CLOCK, I18N, SETTINGS
+from ecoach.web.keys import CLOCK, I18N, SESSIONS, SETTINGS
 from ecoach.web.labels import channel_labels
 from ecoach.web.security import COACH, csrf_token, current_coach
+
+log = logging.getLogger(__name__)
 
 LANGUAGE = web.RequestKey("language", str)
 
@@ -48,12 +51,28 @@ async def render(
         "coach": request.get(COACH),
         "csrf_token": await csrf_token(request),
         "now": request.app[CLOCK].now(),
+        "quarantine_held": await quarantine_held(request),
         **context,
     }
     body = request.app[I18N].render(language, template, full)
     response = web.Response(text=body, status=status, content_type="text/html")
     response.headers["Content-Language"] = language
     return response
+
+
+async def quarantine_held(request: web.Request) -> int:
+    """The logged-in coach's held mail, for the badge in the navigation."""
+    coach = request.get(COACH)
+    if coach is None or not request.app[SETTINGS].mail.enabled:
+        return 0
+    from ecoach.actions.quarantine import count_held
+
+    try:
+        async with request.app[SESSIONS]() as session:
+            return await count_held(session, coach.id)
+    except Exception:  # noqa: BLE001 - a badge never breaks a page (error pages included)
+        log.warning("could not count quarantined mail", exc_info=True)
+        return 0
 
 
 async def gettext_for(request: web.Request) -> Any:

@@ -54,6 +54,10 @@
       if (frame.type === "history") frame.exchanges.forEach((x) => timeline.add(x));
       else if (frame.type === "exchange") timeline.add(frame.exchange);
       else if (frame.type === "status") setStatus(frame.status);
+      else if (frame.type === "notice" && frame.kind === "acknowledgement") {
+        const notice = document.getElementById("answer-by");  // the agreement box
+        if (notice) { notice.textContent = frame.text; notice.hidden = false; }
+      }
       else if (frame.type === "ack") {
         outbox = outbox.filter((item) => item.client_id !== frame.client_id);
         saveOutbox(outbox);

@@ -47,7 +47,16 @@
         }
         return;
       }
-      if (frame.type === "quarantine") { if (inbox) refreshInbox(); return; }
+      if (frame.type === "quarantine") {
+        const badge = document.getElementById("quarantine-count");
+        if (badge && typeof frame.count === "number") {
+          badge.textContent = String(frame.count);
+          badge.hidden = frame.count === 0;
+        }
+        if (inbox) refreshInbox();
+        return;
+      }
+      if (frame.type === "commitment") { if (inbox) refreshInbox(); return; }  // due states changed
       if (frame.type === "exchange" || frame.type === "status") {
         if (inbox) refreshInbox();
         if (page && frame.engagement_id === engagementId) {

@@ -41,7 +41,7 @@ window.ecoach = (function () {
 
   Timeline.prototype.build = function (x, pendingLabel) {
     const li = document.createElement("li");
-    li.className = "exchange dir-" + x.direction + " channel-" + x.channel;
+    li.className = "exchange dir-" + x.direction + " channel-" + x.channel + (x.author === "system" ? " by-system" : "");
     if (x.id) { li.id = "x" + x.id; li.dataset.id = x.id; } else { li.classList.add("pending"); }
     if (x.client_id) li.dataset.clientId = x.client_id;
     const meta = document.createElement("div");
