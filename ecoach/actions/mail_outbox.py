@@ -108,7 +108,7 @@ def _due_ids(session: AsyncSession, now: datetime, limit: int):  # type: ignore[
     cand = aliased(MailOutbox, name="cand")
     earlier = aliased(MailOutbox, name="earlier")
     # An older unfinished mail to the same address goes first (an index on
-    # (recipient, id) for unfinished rows keeps this probe cheap).
+    # (recipient, id), ix_mail_outbox_recipient, keeps this probe cheap).
     waits_behind = exists().where(
         earlier.recipient == cand.recipient, earlier.id < cand.id, earlier.state.in_(UNFINISHED)
     )

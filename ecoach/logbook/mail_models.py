@@ -15,7 +15,11 @@ class MailOutbox(Base):
     """Save first, deliver second: a row per outgoing mail, written with its exchange."""
 
     __tablename__ = "mail_outbox"
-    __table_args__ = (Index("ix_mail_outbox_due", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_mail_outbox_due", "state", "next_attempt_at"),
+        # Per recipient, mail goes out in order: the "older unfinished mail?" probe.
+        Index("ix_mail_outbox_recipient", "recipient", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     exchange_id: Mapped[int | None] = mapped_column(ForeignKey("exchange.id"), index=True)
