@@ -71,6 +71,8 @@ async def coach_socket(http: aiohttp.ClientSession, base: str, login: bool) -> a
 
 async def run_load(base: str, tokens: list[str], messages: int, login: bool,
                    interval: float = 0.0) -> dict[str, float]:
+    # Client ids are unique per run: a repeated id is a resend, stored and shown once.
+    run = "p" if interval else "s"
     sent_at: dict[str, float] = {}
     latencies: list[float] = []
     received = asyncio.Event()
@@ -100,7 +102,7 @@ async def run_load(base: str, tokens: list[str], messages: int, login: bool,
             for m in range(messages):
                 if interval and m:
                     await asyncio.sleep(rnd.uniform(0.5 * interval, 1.5 * interval))
-                client_id = f"bench-{n:05d}-{m:05d}"
+                client_id = f"bench-{run}-{n:05d}-{m:05d}"
                 sent_at[client_id] = time.perf_counter()
                 await ws.send_str(json.dumps({"type": "message", "client_id": client_id,
                                               "text": f"message {m} from coachee {n}"}))
