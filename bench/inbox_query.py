@@ -122,11 +122,7 @@ async def measure(url: str, engagements: int, rounds: int) -> None:
         for name, values in timings.items():
             print(f"  {name:40s} {summary(values)}")
         explain = "EXPLAIN QUERY PLAN " if url.startswith("sqlite") else "EXPLAIN "
-        compiled = str(
-            __import__("sqlalchemy").select(Engagement.id)
-            .where(Engagement.coach_id == 1, Engagement.status.in_(["active", "paused"]))
-            .order_by(Engagement.waiting_since.is_(None), Engagement.waiting_since, Engagement.last_exchange_at.desc())
-            .limit(50).compile(engine.sync_engine, compile_kwargs={"literal_binds": True}))
+        compiled = str(queries.inbox_statement(1).compile(engine.sync_engine, compile_kwargs={"literal_binds": True}))
         plan = (await session.execute(text(explain + compiled))).all()
         print("  inbox plan:   " + " | ".join(str(row[-1]) for row in plan))
         compiled = "SELECT id FROM exchange WHERE engagement_id = 42 ORDER BY id DESC LIMIT 100"

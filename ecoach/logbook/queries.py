@@ -68,14 +68,10 @@ def _inbox_order(stmt: Select) -> Select:  # type: ignore[type-arg]
     )
 
 
-async def get_inbox(
-    session: AsyncSession,
-    coach_id: int,
-    *,
-    statuses: tuple[str, ...] = ("active", "paused"),
-    limit: int = 50,
-    offset: int = 0,
-) -> list[InboxRow]:
+def inbox_statement(
+    coach_id: int, *, statuses: tuple[str, ...] = ("active", "paused"), limit: int = 50, offset: int = 0
+) -> Select:  # type: ignore[type-arg]
+    """The inbox query (also explained by bench/inbox_query.py)."""
     from ecoach.logbook.availability_models import CoachAgreement, EngagementAgreement
 
     stmt = (
@@ -86,7 +82,18 @@ async def get_inbox(
         .outerjoin(CoachAgreement, CoachAgreement.coach_id == Engagement.coach_id)
         .where(Engagement.coach_id == coach_id, Engagement.status.in_(statuses))
     )
-    stmt = _inbox_order(stmt).limit(limit).offset(offset)
+    return _inbox_order(stmt).limit(limit).offset(offset)
+
+
+async def get_inbox(
+    session: AsyncSession,
+    coach_id: int,
+    *,
+    statuses: tuple[str, ...] = ("active", "paused"),
+    limit: int = 50,
+    offset: int = 0,
+) -> list[InboxRow]:
+    stmt = inbox_statement(coach_id, statuses=statuses, limit=limit, offset=offset)
     rows = (await session.execute(stmt)).all()
     return [InboxRow(engagement=row[0], coachee_name=row[1], remind_minutes=row[2]) for row in rows]
 
