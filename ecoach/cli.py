@@ -135,6 +135,9 @@ def cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
     print(f"  password: {info.password}")
     for name, token in info.links:
         print(f"Chat link for {name}: {settings.base_url}/c/{token}")
+    for name, token in info.booking:
+        what = f"Booking link for {name}" if name else "Public intake page"
+        print(f"{what}: {settings.base_url}/book/{token}")
     return 0
 
 

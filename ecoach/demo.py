@@ -1,4 +1,5 @@
-"""Demo data: one coach, three engagements with some history. Safe to run again."""
+"""Demo data: one coach, three engagements with some history, a kind of video session and
+booking links. Safe to run again."""
 
 from __future__ import annotations
 
@@ -11,6 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ecoach.actions.coaches import do_add_coach
 from ecoach.actions.engagements import chat_token_of, do_create_engagement, do_new_chat_link
 from ecoach.actions.exchanges import NewExchange, record_exchanges
+from ecoach.actions.session_types import (
+    booking_token_of,
+    check_session_type,
+    do_new_booking_link,
+    do_save_session_type,
+)
+from ecoach.logbook import booking_queries
 from ecoach.logbook import queries
 from ecoach.logbook.models import Coach, Coachee, Engagement
 
@@ -38,6 +46,12 @@ class DemoInfo:
     email: str
     password: str
     links: list[tuple[str, str]]  # (coachee name, chat token)
+    booking: list[tuple[str, str]]  # (coachee name or "" for the intake page, booking token)
+
+
+DEMO_SESSION = {"name": "Videosessie", "channel": "video", "duration_minutes": "60",
+                "buffer_before_minutes": "0", "buffer_after_minutes": "15", "min_notice_minutes": "720",
+                "max_per_day": "4", "horizon_days": "60", "availability": "sessions", "intake": "on"}
 
 
 async def ensure_demo(session: AsyncSession, secret: str, now: datetime) -> DemoInfo:
@@ -73,8 +87,26 @@ async def ensure_demo(session: AsyncSession, secret: str, now: datetime) -> Demo
         if token is None:
             token = await do_new_chat_link(session, engagement, now=now, secret=secret)
         links.append((name, token))
+    booking = await _sessions(session, coach, [(name, await _engagement_for(session, coach, name))
+                                                for name, *_ in COACHEES[:1]], secret, now)
     await session.commit()
-    return DemoInfo(DEMO_EMAIL, DEMO_PASSWORD, links)
+    return DemoInfo(DEMO_EMAIL, DEMO_PASSWORD, links, booking)
+
+
+async def _sessions(session: AsyncSession, coach: Coach, owners: list[tuple[str, Engagement | None]],
+                    secret: str, now: datetime) -> list[tuple[str, str]]:
+    """A kind of video session, the public intake page and a private booking link."""
+    if not await booking_queries.get_session_types(session, coach.id):
+        await do_save_session_type(session, coach, check_session_type(DEMO_SESSION), type_id=None, now=now)
+    tokens = []
+    for name, engagement in [("", None), *owners]:
+        engagement_id = engagement.id if engagement is not None else None
+        link = await booking_queries.get_active_booking_link(session, coach.id, engagement_id, now)
+        token = booking_token_of(link, secret) if link is not None else None
+        if token is None:
+            token = await do_new_booking_link(session, coach.id, engagement_id, now=now, days=0, secret=secret)
+        tokens.append((name, token))
+    return tokens
 
 
 async def _engagement_for(session: AsyncSession, coach: Coach, name: str) -> Engagement | None:
