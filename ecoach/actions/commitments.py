@@ -109,9 +109,9 @@ async def do_track_commitments(
         return
     context = await _load(session, asks, engagements, now) if asks else _Context({}, {})
     rows = _rows(asks, engagements, context)
-    if rows:
-        await session.execute(insert(Commitment).values(rows))
     connection = await session.connection()
+    if rows:  # executemany: compiled once and cached, unlike a multi-row .values(list)
+        await connection.execute(insert(_c), rows)
     if answers:
         await connection.execute(_fulfil(answers))
     touched = sorted({row["engagement_id"] for row in rows} | set(answers))

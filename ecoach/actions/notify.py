@@ -56,35 +56,58 @@ async def notify_after_record(
     session: AsyncSession, recorded: list[Recorded], *, hub: Hub, settings: Settings, now: datetime
 ) -> int:
     """Queue the notifications this batch of new exchanges calls for; returns how many."""
+    return sum(await do_notify_recorded(session, recorded, hub=hub, settings=settings, now=now))
+
+
+async def do_notify_recorded(
+    session: AsyncSession, recorded: list[Recorded], *, hub: Hub, settings: Settings, now: datetime
+) -> list[int]:
+    """``notify_after_record``, counted per item (0 or 1 each): at most one notification
+    per engagement and direction in a batch; their context read in one query."""
+    counts = [0] * len(recorded)
     if not settings.mail.enabled:
-        return 0
-    queued, done = 0, set()
-    for item in recorded:
+        return counts
+    chosen: list[tuple[int, bool]] = []  # (position, to the coach?)
+    done: set[tuple[int, str]] = set()
+    for i, item in enumerate(recorded):
         ex = item.exchange
         key = (ex.engagement_id, ex.direction)
         if not item.created or key in done:
             continue
         if ex.direction == "in" and not item.was_waiting and settings.mail.notify_coach == "immediate":
             done.add(key)
-            queued += await _notify_coach(session, item, settings, now)
+            chosen.append((i, True))
         elif (ex.direction == "out" and ex.channel == "chat" and settings.mail.notify_coachee_chat
               and hub.subscriber_count(engagement_topic(ex.engagement_id)) == 0):
             done.add(key)
-            queued += await _notify_coachee(session, item, settings, now)
-    return queued
+            chosen.append((i, False))
+    if not chosen:
+        return counts
+    contexts = await _contexts(session, {recorded[i].exchange.engagement_id for i, _ in chosen})
+    for i, to_coach in chosen:
+        context = contexts[recorded[i].exchange.engagement_id]
+        notify = _notify_coach if to_coach else _notify_coachee
+        counts[i] = await notify(session, recorded[i], context, settings, now)
+    return counts
 
 
-async def _context(session: AsyncSession, item: Recorded) -> tuple[Engagement, Coach, Coachee]:
-    engagement = await session.get(Engagement, item.exchange.engagement_id)
-    assert engagement is not None
-    coach = await queries.get_coach(session, engagement.coach_id)
-    coachee = await queries.get_coachee(session, engagement.coachee_id)
-    assert coach is not None and coachee is not None
-    return engagement, coach, coachee
+Context = tuple[Engagement, Coach, Coachee]
 
 
-async def _notify_coach(session: AsyncSession, item: Recorded, settings: Settings, now: datetime) -> int:
-    engagement, coach, coachee = await _context(session, item)
+async def _contexts(session: AsyncSession, engagement_ids: set[int]) -> dict[int, Context]:
+    stmt = (
+        select(Engagement, Coach, Coachee)
+        .join(Coach, Coach.id == Engagement.coach_id)
+        .join(Coachee, Coachee.id == Engagement.coachee_id)
+        .where(Engagement.id.in_(sorted(engagement_ids)))
+    )
+    return {row[0].id: (row[0], row[1], row[2]) for row in (await session.execute(stmt)).all()}
+
+
+async def _notify_coach(
+    session: AsyncSession, item: Recorded, context: Context, settings: Settings, now: datetime
+) -> int:
+    engagement, coach, coachee = context
     _ = gettext_for(coach.language)
     values = {"name": coachee.name, "channel": _(item.exchange.channel),
               "url": f"{settings.base_url}/engagements/{engagement.id}"}
@@ -94,8 +117,10 @@ async def _notify_coach(session: AsyncSession, item: Recorded, settings: Setting
     return 1
 
 
-async def _notify_coachee(session: AsyncSession, item: Recorded, settings: Settings, now: datetime) -> int:
-    engagement, coach, coachee = await _context(session, item)
+async def _notify_coachee(
+    session: AsyncSession, item: Recorded, context: Context, settings: Settings, now: datetime
+) -> int:
+    engagement, coach, coachee = context
     link = await queries.get_active_chat_link(session, engagement.id, now)
     token = chat_token_of(link, settings.resolved_secret()) if link else None
     if not coachee.email or token is None:
@@ -122,21 +147,33 @@ async def _queue(session: AsyncSession, settings: Settings, now: datetime, *, to
                           recipient=to_address, kind=kind, engagement_id=engagement_id, now=now)
 
 
+async def recently_auto_replied(session: AsyncSession, addresses: set[str], now: datetime) -> set[str]:
+    """Which of these addresses had an automatic reply within the period (one query)."""
+    if not addresses:
+        return set()
+    stmt = select(MailOutbox.recipient).distinct().where(
+        MailOutbox.kind == "auto_reply", MailOutbox.recipient.in_(sorted(addresses)),
+        MailOutbox.created_at > now - AUTO_REPLY_PERIOD,
+    )
+    return set((await session.execute(stmt)).scalars())
+
+
 async def do_reply_oversized(
-    session: AsyncSession, parsed: ParsedMail, engagement: Engagement, mail: MailSettings, now: datetime
+    session: AsyncSession, parsed: ParsedMail, engagement: Engagement, mail: MailSettings, now: datetime,
+    *, recent: set[str] | None = None,
 ) -> int:
     """One clear, loop-safe automatic answer (RFC 3834: ``Auto-Submitted: auto-replied``,
-    in the same thread, never more than one an hour to an address). Returns 1 if queued."""
+    in the same thread, never more than one an hour to an address). Returns 1 if queued.
+    ``recent``: ``recently_auto_replied`` for a batch's addresses, kept up to date here."""
     address = parsed.from_address
     if not address or parsed.auto_submitted:
         return 0
-    recent = select(MailOutbox.id).where(
-        MailOutbox.kind == "auto_reply", MailOutbox.recipient == address,
-        MailOutbox.created_at > now - AUTO_REPLY_PERIOD,
-    )
-    if (await session.execute(recent.limit(1))).first() is not None:
+    if recent is None:
+        recent = await recently_auto_replied(session, {address}, now)
+    if address in recent:
         log.info("no second automatic reply to %s within %s", address, AUTO_REPLY_PERIOD)
         return 0
+    recent.add(address)
     _ = gettext_for(engagement.language)
     text = _(OVERSIZED_BODY) % {"subject": parsed.subject, "limit": round(mail.max_bytes / 1024**2, 1)}
     message, message_id = compose_mail(

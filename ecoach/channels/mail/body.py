@@ -16,7 +16,6 @@ from email.parser import BytesParser
 
 from ecoach.channels.mail.charsets import clean_line, decode_bytes
 from ecoach.channels.mail.quoting import html_to_text
-from ecoach.core.text import sanitize_html
 
 MAX_DEPTH = 30
 MAX_PARTS = 500
@@ -47,10 +46,6 @@ class MailBody:
         if self.plain:
             return "\n\n".join(p.strip("\n") for p in self.plain)
         return "\n\n".join(html_to_text(h) for h in self.html_parts)
-
-    @property
-    def html(self) -> str | None:
-        return sanitize_html("\n".join(self.html_parts)) if self.html_parts else None
 
 
 def read_body(msg: Message, flags: set[str], *, keep_attachments: bool) -> MailBody:

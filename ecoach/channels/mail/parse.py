@@ -13,6 +13,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from email import policy
 from email.header import decode_header
 from email.message import Message
@@ -21,8 +22,9 @@ from email.utils import getaddresses
 
 from ecoach.channels.mail.body import MailAttachment, MailBody, read_body
 from ecoach.channels.mail.charsets import clean_line, clean_text, decode_bytes
+from ecoach.channels.mail.policy import MAIL_POLICY
 from ecoach.channels.mail.quoting import fold_quotes
-from ecoach.core.text import normalise_message
+from ecoach.core.text import normalise_message, sanitize_html
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +55,7 @@ class ParsedMail:
     return_path: str | None = None
     text: str = ""
     new_text: str = ""  # text without the quoted earlier mail
-    html: str | None = None  # sanitized with nh3
+    html_parts: list[str] = field(default_factory=list, repr=False)  # as sent: unsafe
     attachments: list[MailAttachment] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
     auto_submitted: bool = False  # RFC 3834: never answer it automatically
@@ -62,6 +64,12 @@ class ParsedMail:
     bounce_action: str | None = None  # failed, delayed, delivered, relayed, expanded
     bounce_status: str | None = None
     bounce_original_message_ids: list[str] = field(default_factory=list)
+
+    @cached_property
+    def html(self) -> str | None:
+        """The HTML body sanitized with nh3; only on demand, as the timeline shows the
+        text (sanitizing every mail's HTML on the way in was work thrown away)."""
+        return sanitize_html("\n".join(self.html_parts)) if self.html_parts else None
 
 
 def parse_mail(raw: bytes, *, max_bytes: int) -> ParsedMail:
@@ -85,7 +93,7 @@ def hash_key(raw: bytes) -> str:
 
 
 def _parse(raw: bytes, max_bytes: int, *, whole: bool) -> ParsedMail:
-    msg = BytesParser(policy=policy.default).parsebytes(raw, headersonly=not whole)
+    msg = BytesParser(policy=MAIL_POLICY).parsebytes(raw, headersonly=not whole)
     flags: set[str] = set()
     headers = Headers(msg, raw, flags)
     message_id = first_id(headers.get("Message-ID"))
@@ -107,7 +115,7 @@ def _parse(raw: bytes, max_bytes: int, *, whole: bool) -> ParsedMail:
         delivered_to=[a for name in ("Delivered-To", "X-Original-To", "Envelope-To")
                       for _, a in headers.addresses(name) if a],
         return_path=headers.get("Return-Path").strip() or None,
-        text=text, new_text=fold_quotes(text), html=body.html, attachments=body.attachments,
+        text=text, new_text=fold_quotes(text), html_parts=body.html_parts, attachments=body.attachments,
         oversized=oversized,
     )
     parsed.auto_submitted = is_auto_submitted(headers)
