@@ -5,7 +5,9 @@
 1. Throughput: ``--mails`` coachee mails wait in the mailbox. A bare aioimaplib loop FETCHes
    them in batches (and, as a second figure, also MOVEs each batch); then ecoach's
    ``ImapIngest`` takes the same mails in (parse, route, record in the logbook, commit with
-   the folder position, then MOVE). mails/s of each and the ratio ecoach / bare.
+   the folder position, then MOVE). mails/s of each and the ratio ecoach / bare; then the
+   pipeline without IMAP (and its SQL statements per batch) and the parse step alone, to
+   show where the time goes.
 2. Latency under IDLE: with the reader idle, a mail is APPENDed; the time until its
    exchange is committed and published (the event the coach's inbox gets) is measured,
    one mail at a time.
@@ -141,12 +143,20 @@ async def ecoach_ingest(db_url: str, account: ImapAccount, count: int, coach_id:
     return elapsed, reader, hub, engine
 
 
-async def pipeline_alone(db_url: str, raws: list[bytes], account: ImapAccount) -> float:
+async def pipeline_alone(db_url: str, raws: list[bytes], account: ImapAccount) -> tuple[float, int]:
     """The same mails through the same pipeline and batches, without IMAP: what the
-    transport adds on top is the difference."""
+    transport adds on top is the difference. Also: how many SQL statements it sent."""
+    from sqlalchemy import event
+
     from ecoach.actions.mail_inbound import take_in_mails
 
     engine = create_engine(db_url)
+    statements = [0]
+
+    def count(*_args) -> None:  # type: ignore[no-untyped-def]
+        statements[0] += 1
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
     sessions = session_factory(engine)
     settings = settings_for(db_url, account)
     started = time.perf_counter()
@@ -155,7 +165,17 @@ async def pipeline_alone(db_url: str, raws: list[bytes], account: ImapAccount) -
                             clock=SystemClock())
     elapsed = time.perf_counter() - started
     await engine.dispose()
-    return elapsed
+    return elapsed, statements[0]
+
+
+def parse_alone(raws: list[bytes], max_bytes: int) -> float:
+    """Only the parse step (the stdlib email package), for the same mails."""
+    from ecoach.channels.mail.parse import parse_mail
+
+    started = time.perf_counter()
+    for raw in raws:
+        parse_mail(raw, max_bytes=max_bytes)
+    return time.perf_counter() - started
 
 
 async def latency(account: ImapAccount, hub: Hub, coach_id: int, mails: int) -> list[float]:
@@ -240,13 +260,18 @@ async def main() -> None:
         ours, reader, hub, engine = await ecoach_ingest(db_url, account, args.mails, coach_id, args.profile)
         other = await fresh_db("pipeline")
         await seed(other)
-        alone = await pipeline_alone(other, raws, account)
+        alone, statements = await pipeline_alone(other, raws, account)
+        parsing = parse_alone(raws, settings_for(other, account).mail.max_bytes)
         rate = {name: args.mails / secs for name, secs in (("fetch", fetch_only), ("fetch+move", fetch_move),
-                                                             ("ecoach", ours), ("pipeline", alone))}
+                                                             ("ecoach", ours), ("pipeline", alone),
+                                                             ("parse", parsing))}
         print(f"bare aioimaplib FETCH loop:          {rate['fetch']:8.0f} mails/s ({fetch_only:.2f} s)")
         print(f"bare aioimaplib FETCH+MOVE loop:     {rate['fetch+move']:8.0f} mails/s ({fetch_move:.2f} s)")
         print(f"ecoach ImapIngest (commit + MOVE):   {rate['ecoach']:8.0f} mails/s ({ours:.2f} s)")
-        print(f"  the pipeline alone, no IMAP:       {rate['pipeline']:8.0f} mails/s ({alone:.2f} s)")
+        print(f"  the pipeline alone, no IMAP:       {rate['pipeline']:8.0f} mails/s ({alone:.2f} s), "
+              f"{statements / (args.mails / BATCH):.1f} SQL statements per batch of {BATCH}")
+        print(f"  of which parsing alone:            {rate['parse']:8.0f} mails/s ({parsing:.2f} s, "
+              f"{parsing / alone:.0%} of the pipeline)")
         print(f"ratio ecoach / bare FETCH:           {rate['ecoach'] / rate['fetch']:.3f}   (target >= 0.7)")
         print(f"ratio ecoach / bare FETCH+MOVE:      {rate['ecoach'] / rate['fetch+move']:.3f}")
         print(f"ratio ecoach / pipeline without IMAP: {rate['ecoach'] / rate['pipeline']:.2f}   "
