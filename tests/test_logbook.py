@@ -62,8 +62,9 @@ async def test_a_new_database_is_at_head(engine) -> None:  # type: ignore[no-unt
     assert {"coach", "coachee", "engagement", "exchange", "chat_link"} <= await _tables(engine)
 
 
-# SQLite cannot reflect expression indexes (ix_engagement_due); PostgreSQL compares it.
-@pytest.mark.filterwarnings("ignore:.*ix_engagement_due")
+# SQLite cannot reflect expression indexes (ix_engagement_due, ix_coachee_email_lower);
+# PostgreSQL compares them.
+@pytest.mark.filterwarnings("ignore:.*ix_engagement_due", "ignore:.*ix_coachee_email_lower")
 async def test_migrations_match_the_models(engine) -> None:  # type: ignore[no-untyped-def]
     def diff(conn):  # type: ignore[no-untyped-def]
         context = MigrationContext.configure(conn, opts={"compare_type": True})

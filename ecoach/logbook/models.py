@@ -14,6 +14,7 @@ from sqlalchemy import (
     JSON,
     ForeignKey,
     Index,
+    func,
     Integer,
     MetaData,
     String,
@@ -87,6 +88,11 @@ class Coachee(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     language: Mapped[str] = mapped_column(String(8), default="nl")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+# Inbound mail without a reply token finds its engagement by the sender's address,
+# compared case-insensitively.
+COACHEE_EMAIL_INDEX = Index("ix_coachee_email_lower", func.lower(Coachee.__table__.c.email))
 
 
 class Engagement(Base):
