@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import statistics
 import sys
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+
+import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -33,3 +38,23 @@ def postgres_url(given: str | None):  # type: ignore[no-untyped-def]
     if cluster is None:
         raise SystemExit("PostgreSQL is not installed (./run-tests installs it)")
     return cluster.url, cluster.stop
+
+
+@asynccontextmanager
+async def bench_database(backend: str, name: str, given: str | None) -> AsyncIterator[str]:
+    """An empty database to load and measure: a temp SQLite file, or ``name`` created
+    afresh on the given PostgreSQL server (else a throwaway cluster, stopped after)."""
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}"
+        return
+    server, stop = postgres_url(given)
+    try:
+        admin = await asyncpg.connect(server.replace("postgresql+asyncpg", "postgresql"))
+        try:
+            await admin.execute(f"DROP DATABASE IF EXISTS {name}")
+            await admin.execute(f"CREATE DATABASE {name}")
+        finally:
+            await admin.close()
+        yield server.rsplit("/", 1)[0] + "/" + name
+    finally:
+        stop()

@@ -12,15 +12,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import tempfile
 import time
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import asyncpg
 from sqlalchemy import insert, text
 
-from common import postgres_url, summary  # type: ignore[import-not-found]
+from common import bench_database, summary  # type: ignore[import-not-found]
 from ecoach.logbook import queries
 from ecoach.logbook.db import create_engine, migrate, session_factory
 from ecoach.logbook.models import Coach, Coachee, Engagement, Exchange
@@ -136,22 +134,10 @@ async def run(args: argparse.Namespace) -> None:
     data = generate(args.engagements, args.exchanges, args.coaches)
     backends = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     for backend in backends:
-        stop = lambda: None  # noqa: E731
-        if backend == "sqlite":
-            url = f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}"
-        else:
-            server, stop = postgres_url(args.database_url)
-            admin = await asyncpg.connect(server.replace("postgresql+asyncpg", "postgresql"))
-            await admin.execute("DROP DATABASE IF EXISTS ecoach_bench")
-            await admin.execute("CREATE DATABASE ecoach_bench")
-            await admin.close()
-            url = server.rsplit("/", 1)[0] + "/ecoach_bench"
-        try:
+        async with bench_database(backend, "ecoach_bench", args.database_url) as url:
             seconds = await load(url, data)
             print(f"\n{backend}: loaded in {seconds:.1f} s", flush=True)
             await measure(url, args.engagements, args.rounds)
-        finally:
-            stop()
     print("\ntarget: p95 < 20 ms for the inbox and a timeline page on both backends")
 
 

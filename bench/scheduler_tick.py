@@ -23,16 +23,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import tempfile
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import asyncpg
 from sqlalchemy import insert, select, text
 
-from common import postgres_url, summary  # type: ignore[import-not-found]
+from common import bench_database, summary  # type: ignore[import-not-found]
 from ecoach.actions.exchanges import NewExchange, record_exchanges
 from ecoach.logbook import queries
 from ecoach.logbook.availability_models import Commitment
@@ -125,7 +123,7 @@ async def timed(sessions, rounds: int, work) -> list[float]:  # type: ignore[no-
     return values
 
 
-async def measure(url: str, engagements: int, rounds: int) -> None:
+async def measure(url: str, engagements: int, rounds: int, tasks: int, due: int) -> None:
     engine = create_engine(url)
     sessions = session_factory(engine)
     rnd = random.Random(5)
@@ -157,8 +155,8 @@ async def measure(url: str, engagements: int, rounds: int) -> None:
 
     writes = max(20, rounds // 4)
     results = {
-        "claim tick (50 of 2,000 due, 1,000,000 pending)": await timed(sessions, rounds, tick),
-        "inbox due-sort (coach 1, 10,000 engagements)": await timed(sessions, rounds, inbox),
+        f"claim tick (50 of {due:,} due, {tasks:,} pending)": await timed(sessions, rounds, tick),
+        f"inbox due-sort (coach 1, {engagements // 2:,} engagements)": await timed(sessions, rounds, inbox),
         "open commitments of one engagement": await timed(sessions, rounds, open_commitments),
         "record_exchanges: 50 auto-submitted mail (baseline)": await timed(sessions, writes, writer("in", "mail")),
         "record_exchanges: 50 inbound chat (new commitments)": await timed(sessions, writes, writer("in", "chat")),
@@ -188,22 +186,10 @@ async def run(args: argparse.Namespace) -> None:
           f"{args.tasks:,} pending tasks ({args.due:,} due) ...", flush=True)
     data = generate(args.engagements, args.per, args.tasks, args.due, args.coaches)
     for backend in (["sqlite", "postgresql"] if args.db == "both" else [args.db]):
-        stop = lambda: None  # noqa: E731
-        if backend == "sqlite":
-            url = f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}"
-        else:
-            server, stop = postgres_url(args.database_url)
-            admin = await asyncpg.connect(server.replace("postgresql+asyncpg", "postgresql"))
-            await admin.execute("DROP DATABASE IF EXISTS ecoach_tick_bench")
-            await admin.execute("CREATE DATABASE ecoach_tick_bench")
-            await admin.close()
-            url = server.rsplit("/", 1)[0] + "/ecoach_tick_bench"
-        try:
+        async with bench_database(backend, "ecoach_tick_bench", args.database_url) as url:
             seconds = await load(url, data)
             print(f"\n{backend}: loaded in {seconds:.1f} s", flush=True)
-            await measure(url, args.engagements, args.rounds)
-        finally:
-            stop()
+            await measure(url, args.engagements, args.rounds, args.tasks, args.due)
     print("\ntarget: a few milliseconds for the claim tick and the inbox due-sort (index scans, no sort)")
 
 
