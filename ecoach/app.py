@@ -31,7 +31,9 @@ from ecoach.web import report as report_web
 from ecoach.web import booking as booking_web
 from ecoach.web import booking_coach as booking_coach_web
 from ecoach.web.i18n import I18n
-from ecoach.web.keys import CLOCK, ENGINE, HUB, I18N, OUTBOX, SESSIONS, SETTINGS, SOCKETS, TASK_RUNNER, WRITER
+from ecoach.web.keys import (
+    CLOCK, ENGINE, HUB, I18N, MAIL_READERS, OUTBOX, SESSIONS, SETTINGS, SOCKETS, TASK_RUNNER, WRITER,
+)
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +120,7 @@ async def _mail(app: web.Application) -> AsyncIterator[None]:
     app[OUTBOX] = dispatcher
     readers = [ImapIngest(settings, box, app[SESSIONS], app[HUB], app[CLOCK], wake=dispatcher.wake)
                for box in settings.mail.mailboxes]
+    app[MAIL_READERS] = readers
     for reader in readers:
         reader.start()
     lmtp = None

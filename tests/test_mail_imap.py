@@ -294,3 +294,25 @@ def test_fetch_answers_are_read_whatever_the_item_order() -> None:
              b"2 FETCH (BODY[] {3}", bytearray(b"bye"), b" UID 9)",
              b"3 FETCH (FLAGS (\\Seen))", b"Fetch completed."]
     assert dict(fetched_bodies(lines)) == {7: b"hello", 9: b"bye"}
+
+
+@TRANSPORT_ONLY
+async def test_healthz_reports_a_mailbox_that_cannot_be_read(db_url, clock, dovecot) -> None:  # type: ignore[no-untyped-def]
+    from tests.support import app_client
+
+    settings = settings_for(db_url, dovecot, password="wrong")
+    async with app_client(settings, clock) as client:
+        await wait_until(lambda: _reader(client).problem is not None)
+        response = await client.get("/healthz")
+        body = await response.json()
+        assert response.status == 200 and body["status"] == "degraded"
+        assert "refused" in body["mailboxes"]["main"]
+        dovecot.set_password("wrong")  # the admin fixes it: healthy again without a restart
+        await wait_until(lambda: _reader(client).problem is None and _reader(client).connected.is_set())
+        assert await (await client.get("/healthz")).json() == {"status": "ok"}
+
+
+def _reader(client) -> ImapIngest:  # type: ignore[no-untyped-def]
+    from ecoach.web.keys import MAIL_READERS
+
+    return client.server.app[MAIL_READERS][0]

@@ -1,17 +1,26 @@
-"""``GET /healthz``: is the database reachable?"""
+"""``GET /healthz``: is the database reachable, and can every mailbox be read?
+
+503 when the database is unreachable. A mailbox that cannot be read (refused login,
+missing folder, unreachable server) keeps 200 (ecoach still works and the reader retries
+by itself) but reports ``"status": "degraded"`` with the reason, so monitoring sees it.
+"""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from ecoach.logbook.db import ping
-from ecoach.web.keys import ENGINE
+from ecoach.web.keys import ENGINE, MAIL_READERS
 
 
 async def healthz(request: web.Request) -> web.Response:
-    if await ping(request.app[ENGINE]):
-        return web.json_response({"status": "ok"})
-    return web.json_response({"status": "unavailable", "database": "unreachable"}, status=503)
+    if not await ping(request.app[ENGINE]):
+        return web.json_response({"status": "unavailable", "database": "unreachable"}, status=503)
+    readers = request.app.get(MAIL_READERS, [])
+    problems = {reader.box.name: reader.problem for reader in readers if reader.problem}
+    if problems:
+        return web.json_response({"status": "degraded", "mailboxes": problems})
+    return web.json_response({"status": "ok"})
 
 
 def register(app: web.Application) -> None:

@@ -24,6 +24,8 @@ SOCKETS = web.AppKey("sockets", set)  # open websockets, closed on shutdown
 # The mail outbox dispatcher (present when the mail channel is enabled): ``wake()`` after
 # queueing a mail delivers it at once.
 OUTBOX = web.AppKey("outbox", object)
+# The IMAP readers (mail channel): each has ``box.name`` and ``problem`` (None when fine).
+MAIL_READERS = web.AppKey("mail_readers", list)
 # The durable task runner (always present; started when scheduler.enabled): ``wake()``
 # after committing a task due now runs it at once.
 TASK_RUNNER = web.AppKey("task_runner", TaskRunner)
