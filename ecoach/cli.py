@@ -78,6 +78,9 @@ def _parser() -> argparse.ArgumentParser:
     eadd.add_argument("--sponsor-email", default="")
     eadd.set_defaults(func=cmd_engagement_add)
     _add_tasks_commands(sub)
+    from ecoach.cli_quarantine import add_quarantine_commands
+
+    add_quarantine_commands(sub)
     return parser
 
 

@@ -19,7 +19,7 @@ from ecoach.logbook.mail_models import InboundMail, Quarantine
 from ecoach.logbook.models import Coachee
 from ecoach.settings import MailSettings
 
-__all__ = ["count_held", "do_assign", "do_discard", "get_quarantine"]
+__all__ = ["count_held", "do_assign", "do_discard", "do_hand_to_coach", "get_quarantine", "get_unowned"]
 
 
 async def get_quarantine(session: AsyncSession, coach_id: int, *, status: str = "held", limit: int = 100) -> list[Quarantine]:
@@ -73,3 +73,31 @@ async def do_discard(session: AsyncSession, coach_id: int, entry_id: int, *, now
     entry = await _held(session, coach_id, entry_id)
     entry.status = "discarded"
     entry.resolved_at = now
+
+
+async def get_unowned(session: AsyncSession, *, limit: int = 100) -> list[Quarantine]:
+    """Held mail no coach could be found for (several coaches and no owner configured for
+    the mailbox): shown to the administrator, never to every coach."""
+    stmt = (
+        select(Quarantine)
+        .where(Quarantine.coach_id.is_(None), Quarantine.status == "held")
+        .order_by(Quarantine.received_at, Quarantine.id)
+        .limit(limit)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def do_hand_to_coach(session: AsyncSession, entry_id: int, coach_email: str) -> Quarantine:
+    """Give an unowned quarantined mail to a coach, who then decides about it on their
+    quarantine page. The caller commits."""
+    coach = await queries.get_coach_by_email(session, coach_email)
+    if coach is None:
+        raise NotFound("coach_unknown", N_("There is no coach with this e-mail address."))
+    entry = await session.get(Quarantine, entry_id)
+    if entry is None or entry.status != "held":
+        raise NotFound("quarantine_unknown", N_("This quarantined mail does not exist."))
+    if entry.coach_id is not None and entry.coach_id != coach.id:
+        raise ActionError("quarantine_owned", N_("This mail is already with another coach."))
+    entry.coach_id = coach.id
+    await session.flush()
+    return entry
