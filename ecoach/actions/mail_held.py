@@ -77,8 +77,9 @@ async def do_hold_mails(
             raw=raw, received_at=now, status="held",
         ))
         if route.coach_id is None:
-            log.warning("mail %s quarantined (%s) with no coach to see it; set mail.mailboxes "
-                        "coach_email or mail.lmtp_coach_email", parsed.dedupe_key, reason)
+            log.warning("mail %s quarantined (%s) with no coach to see it: `ecoach quarantine list` "
+                        "shows it; set mail.mailboxes coach_email or mail.lmtp_coach_email",
+                        parsed.dedupe_key, reason)
         log.info("mail %s quarantined: %s", parsed.dedupe_key, reason)
     if entries:
         session.add_all(entries)
