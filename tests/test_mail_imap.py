@@ -161,8 +161,7 @@ async def test_uidvalidity_change_resyncs_without_reimport(db_url, sessions, hub
 async def test_idle_brings_new_mail_without_polling(db_url, sessions, hub, clock, dovecot, engagement) -> None:  # type: ignore[no-untyped-def]
     settings = settings_for(db_url, dovecot, poll_seconds=3600, idle_seconds=1500)
     async with reading(settings, sessions, hub, clock) as reader:
-        await wait_until(reader.connected.is_set)
-        await asyncio.sleep(0.2)  # let it settle into IDLE
+        await wait_until(lambda: reader.idles >= 1)  # read the folder, now waiting in IDLE
         await dovecot.append(coachee_mail(1))
         await wait_until(lambda: count(sessions, Exchange))
         assert reader.connects == 1  # no reconnect, no poll: IDLE told it

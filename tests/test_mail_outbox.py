@@ -29,6 +29,7 @@ from ecoach.logbook.db import create_engine, session_factory
 from ecoach.logbook.mail_models import MailOutbox
 from ecoach.logbook.models import Exchange
 from ecoach.settings import MailSettings
+from tests.dovecot import wait_until
 from tests.smtp_relay import SmtpRelay, smtp_relay  # noqa: F401 - the fixture
 
 SENDER = "coach@coaching.test"
@@ -306,7 +307,7 @@ async def test_wake_delivers_at_once(sessions, clock, hub, smtp_relay) -> None: 
     dispatcher = OutboxDispatcher(sessions, settings_for(smtp_relay), clock, hub, tick_seconds=3600)
     dispatcher.start()
     try:
-        await asyncio.sleep(0.05)  # the first round found nothing; now it waits for a wake
+        await wait_until(lambda: dispatcher.rounds >= 1)  # found nothing; now it waits for a wake
         [mail] = await queue_replies(sessions, clock, data.engagements)
         dispatcher.wake()
         event = await asyncio.wait_for(sub.queue.get(), timeout=10)

@@ -123,6 +123,7 @@ class OutboxDispatcher:
         self._rng = rng or random.Random()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self.rounds = 0  # rounds the background loop has finished (observable in tests)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="mail-outbox")
@@ -145,6 +146,7 @@ class OutboxDispatcher:
             except Exception:  # noqa: BLE001 - e.g. the database is down; the tick retries
                 log.exception("outbox round failed")
                 result = Round(stopped=True)
+            self.rounds += 1
             if result.progressed and not result.stopped:
                 continue  # more may be due: the next mail to each recipient, a full batch
             with contextlib.suppress(asyncio.TimeoutError):
