@@ -178,15 +178,20 @@ def check_agreement(form: dict[str, Any], *, inherit: bool) -> dict[str, Any]:
     return values
 
 
-async def do_save_coach_agreement(session: AsyncSession, coach_id: int, values: dict[str, Any], now: datetime) -> None:
-    row = await session.get(CoachAgreement, coach_id)
+async def _upsert(session: AsyncSession, model: type[Any], key: dict[str, int], values: dict[str, Any],
+                  now: datetime) -> None:
+    row = await session.get(model, next(iter(key.values())))
     if row is None:
-        session.add(CoachAgreement(coach_id=coach_id, updated_at=now, **values))
+        session.add(model(**key, updated_at=now, **values))
     else:
-        for key, value in values.items():
-            setattr(row, key, value)
+        for name, value in values.items():
+            setattr(row, name, value)
         row.updated_at = now
     await session.flush()
+
+
+async def do_save_coach_agreement(session: AsyncSession, coach_id: int, values: dict[str, Any], now: datetime) -> None:
+    await _upsert(session, CoachAgreement, {"coach_id": coach_id}, values, now)
 
 
 async def do_save_engagement_agreement(
@@ -199,10 +204,4 @@ async def do_save_engagement_agreement(
             await session.delete(row)
         await session.flush()
         return
-    if row is None:
-        session.add(EngagementAgreement(engagement_id=engagement_id, updated_at=now, **values))
-    else:
-        for key, value in values.items():
-            setattr(row, key, value)
-        row.updated_at = now
-    await session.flush()
+    await _upsert(session, EngagementAgreement, {"engagement_id": engagement_id}, values, now)
