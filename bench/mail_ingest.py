@@ -170,7 +170,7 @@ async def pipeline_alone(db_url: str, raws: list[bytes], account: ImapAccount) -
 
 def parse_alone(raws: list[bytes], max_bytes: int) -> float:
     """Only the parse step (the stdlib email package), for the same mails."""
-    from ecoach.channels.mail.parse import parse_mail
+    from ecoach.core.mail.parse import parse_mail
 
     started = time.perf_counter()
     for raw in raws:

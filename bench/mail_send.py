@@ -38,7 +38,7 @@ from ecoach.actions.coaches import do_add_coach  # noqa: E402
 from ecoach.actions.engagements import do_create_engagement  # noqa: E402
 from ecoach.actions.exchanges import NewExchange, record_exchanges  # noqa: E402
 from ecoach.actions.mail_outbox import do_enqueue_mail  # noqa: E402
-from ecoach.channels.mail.compose import compose_mail  # noqa: E402
+from ecoach.core.mail.compose import compose_mail  # noqa: E402
 from ecoach.channels.mail.outbox import OutboxDispatcher  # noqa: E402
 from ecoach.core.clock import SystemClock  # noqa: E402
 from ecoach.core.hub import Hub  # noqa: E402

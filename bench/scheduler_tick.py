@@ -37,7 +37,7 @@ from ecoach.logbook.availability_models import Commitment
 from ecoach.logbook.db import create_engine, migrate, session_factory
 from ecoach.logbook.models import Coach, Coachee, Engagement, Exchange
 from ecoach.logbook.task_models import Task
-from ecoach.scheduler.leases import claim_due_tasks
+from ecoach.logbook.task_leases import claim_due_tasks
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
 T0 = NOW - timedelta(days=30)

@@ -31,7 +31,7 @@ from ecoach.web import report as report_web
 from ecoach.web import booking as booking_web
 from ecoach.web import booking_coach as booking_coach_web
 from ecoach.web.i18n import I18n
-from ecoach.web.keys import (
+from ecoach.keys import (
     CLOCK, ENGINE, HUB, I18N, MAIL_READERS, OUTBOX, SESSIONS, SETTINGS, SOCKETS, TASK_RUNNER, WRITER,
 )
 

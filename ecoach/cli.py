@@ -237,7 +237,7 @@ def _add_tasks_commands(sub: Any) -> None:
 
 
 def cmd_tasks_list(settings: Settings, args: argparse.Namespace) -> int:
-    from ecoach.scheduler.tasks import get_tasks
+    from ecoach.logbook.tasks import get_tasks
 
     failing = args.status == "failing"
     statuses = ("parked", "pending", "running") if failing else (args.status,)
@@ -254,7 +254,7 @@ def cmd_tasks_list(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_tasks_retry(settings: Settings, args: argparse.Namespace) -> int:
-    from ecoach.scheduler.tasks import TaskError, do_retry_task
+    from ecoach.logbook.tasks import TaskError, do_retry_task
 
     async def work(session):  # type: ignore[no-untyped-def]
         try:

@@ -8,7 +8,7 @@ from email.policy import default as default_policy
 
 from hypothesis import given, strategies as st
 
-from ecoach.channels.mail.compose import compose_mail, subject_for_reply
+from ecoach.core.mail.compose import compose_mail, subject_for_reply
 from ecoach.core.reply_tokens import find_tokens, make_token, read_token, reply_address
 
 WHEN = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)

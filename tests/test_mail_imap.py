@@ -312,6 +312,6 @@ async def test_healthz_reports_a_mailbox_that_cannot_be_read(db_url, clock, dove
 
 
 def _reader(client) -> ImapIngest:  # type: ignore[no-untyped-def]
-    from ecoach.web.keys import MAIL_READERS
+    from ecoach.keys import MAIL_READERS
 
     return client.server.app[MAIL_READERS][0]

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 from sqlalchemy import select
 
-from ecoach.channels.mail.parse import ParsedMail, parse_mail
-from ecoach.channels.mail.quoting import fold_quotes
+from ecoach.core.mail.parse import ParsedMail, parse_mail
+from ecoach.core.mail.quoting import fold_quotes
 from ecoach.core.text import normalise_message
 from ecoach.logbook.mail_models import Attachment, MailOutbox, MailSource, Quarantine
 from ecoach.logbook.models import Exchange

@@ -18,7 +18,7 @@ from ecoach.logbook.db import create_engine, session_factory
 from ecoach.logbook.models import Exchange
 from ecoach.logbook.nudge_models import Nudge, NudgePlan
 from ecoach.settings import MailSettings
-from ecoach.web.keys import TASK_RUNNER
+from ecoach.keys import TASK_RUNNER
 from tests.nudge_support import SECRET, check, drain, go, nudge_runner, nudge_settings, save_plan
 from tests.smtp_relay import smtp_relay  # noqa: F401 - the fixture
 from tests.support import app_client, csrf_of, login, seed, settings_for

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import text
 
 from ecoach.logbook.db import create_engine, session_factory
-from ecoach.scheduler.tasks import schedule_task
+from ecoach.logbook.tasks import schedule_task
 from tests.server_process import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -19,10 +19,10 @@ from ecoach.core.clock import FixedClock
 from ecoach.core.hub import Hub
 from ecoach.logbook.db import create_engine, session_factory
 from ecoach.logbook.task_models import Task
-from ecoach.scheduler.leases import claim_due_tasks
+from ecoach.logbook.task_leases import claim_due_tasks
 from ecoach.scheduler.registry import TaskContext, TaskRegistry
 from ecoach.scheduler.runner import DONE, LOST, PARKED, RETRY, TaskRunner
-from ecoach.scheduler.tasks import TaskError, cancel_tasks, do_retry_task, schedule_task
+from ecoach.logbook.tasks import TaskError, cancel_tasks, do_retry_task, schedule_task
 from ecoach.settings import SchedulerSettings, Settings
 
 LEASE = 60.0
@@ -463,7 +463,7 @@ def test_tasks_command_lists_parked_tasks_and_retries_them(db_url, clock, hub, m
 async def test_the_app_wires_the_runner(db_url, clock) -> None:
     from tests.support import app_client, settings_for
 
-    from ecoach.web.keys import TASK_RUNNER
+    from ecoach.keys import TASK_RUNNER
 
     async with app_client(settings_for(db_url), clock) as client:  # tests: runs only when called
         runner = client.server.app[TASK_RUNNER]

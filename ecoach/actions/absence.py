@@ -42,7 +42,7 @@ async def queue_auto_reply(
     references: Sequence[str], kind: str, now: datetime,
 ) -> None:
     from ecoach.actions.mail_outbox import do_enqueue_mail
-    from ecoach.channels.mail.compose import compose_mail
+    from ecoach.core.mail.compose import compose_mail
     from ecoach.core.reply_tokens import make_token, reply_address
 
     token = make_token(secret, engagement.id)

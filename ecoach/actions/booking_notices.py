@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ecoach.actions.errors import N_
 from ecoach.actions.exchanges import NewExchange
 from ecoach.actions.mail_outbox import do_enqueue_mail
-from ecoach.channels.mail.compose import compose_mail
+from ecoach.core.mail.compose import compose_mail
 from ecoach.core.i18n import gettext_for
 from ecoach.core.ics import CalendarEvent, feed, invite
 from ecoach.core.text import sanitize_html

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoach.logbook.booking_models import Booking
-from ecoach.scheduler.tasks import cancel_tasks, schedule_task
+from ecoach.logbook.tasks import cancel_tasks, schedule_task
 from ecoach.settings import Settings
 
 

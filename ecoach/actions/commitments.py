@@ -158,7 +158,7 @@ async def _schedule(
     """Schedule the check of each engagement whose earliest due time moved earlier (at
     its reminder time), and the acknowledgement of each wait that began (when agreed).
     One statement per such engagement: usually only the first message of a wait."""
-    from ecoach.scheduler.tasks import schedule_task
+    from ecoach.logbook.tasks import schedule_task
 
     still_open: dict[int, list[dict[str, Any]]] = {}
     for row in rows:

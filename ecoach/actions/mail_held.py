@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ecoach.actions.errors import N_
 from ecoach.actions.mail_outbox import DeliveryChange, do_mark_bounced
 from ecoach.actions.mail_routing import Route
-from ecoach.channels.mail.parse import ParsedMail
+from ecoach.core.mail.parse import ParsedMail
 from ecoach.core.text import snippet
 from ecoach.logbook.mail_models import MailOutbox, Quarantine
 from ecoach.logbook.models import Coach

@@ -34,7 +34,7 @@ from ecoach.actions.mail_outbox import DeliveryChange, publish_deliveries
 from ecoach.actions.mail_record import PlacedMail, record_mail, record_mails  # noqa: F401 - re-exported
 from ecoach.actions.mail_routing import Route, route_mails
 from ecoach.actions.notify import do_notify_recorded, do_reply_oversized, recently_auto_replied
-from ecoach.channels.mail.parse import ParsedMail, parse_mail
+from ecoach.core.mail.parse import ParsedMail, parse_mail
 from ecoach.core.clock import Clock
 from ecoach.core.hub import Hub, coach_topic
 from ecoach.logbook.mail_models import InboundMail, Quarantine

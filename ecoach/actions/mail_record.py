@@ -14,7 +14,7 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoach.actions.exchanges import NewExchange, Recorded, record_exchanges
-from ecoach.channels.mail.parse import ParsedMail
+from ecoach.core.mail.parse import ParsedMail
 from ecoach.logbook.mail_models import Attachment, MailSource
 from ecoach.logbook.models import Coachee, Engagement
 

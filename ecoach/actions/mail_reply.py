@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ecoach.actions.errors import ActionError, N_
 from ecoach.actions.exchanges import NewExchange, Recorded, check_can_write, record_exchanges
 from ecoach.actions.mail_outbox import do_enqueue_mail
-from ecoach.channels.mail.compose import compose_mail, subject_for_reply
+from ecoach.core.mail.compose import compose_mail, subject_for_reply
 from ecoach.core.reply_tokens import make_token, reply_address
 from ecoach.logbook.models import Coach, Coachee, Engagement, Exchange
 from ecoach.settings import MailSettings

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ecoach.channels.mail.parse import ParsedMail
+from ecoach.core.mail.parse import ParsedMail
 from ecoach.core.reply_tokens import find_tokens, read_token
 from ecoach.logbook.models import Coachee, Engagement
 from ecoach.settings import MailSettings

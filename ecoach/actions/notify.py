@@ -23,8 +23,8 @@ from ecoach.actions.engagements import chat_token_of
 from ecoach.actions.errors import N_
 from ecoach.actions.exchanges import Recorded
 from ecoach.actions.mail_outbox import do_enqueue_mail
-from ecoach.channels.mail.compose import compose_mail
-from ecoach.channels.mail.parse import ParsedMail
+from ecoach.core.mail.compose import compose_mail
+from ecoach.core.mail.parse import ParsedMail
 from ecoach.core.hub import Hub, engagement_topic
 from ecoach.core.i18n import gettext_for
 from ecoach.logbook import queries

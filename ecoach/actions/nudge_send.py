@@ -29,7 +29,7 @@ from ecoach.core.nudge_rules import local_instant, next_day, out_of_quiet_hours,
 from ecoach.logbook import nudge_queries, queries
 from ecoach.logbook.models import Coach, Coachee, Engagement
 from ecoach.logbook.nudge_models import ActionStep, Nudge, NudgePlan
-from ecoach.scheduler.tasks import cancel_tasks
+from ecoach.logbook.tasks import cancel_tasks
 from ecoach.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ def _recorded(results: list[Recorded | ActionError]) -> Recorded:
 
 async def _mail(session: AsyncSession, item: NewExchange, coach: Coach, coachee: Coachee,
                 engagement: Engagement, settings: Settings, now: datetime, url: str, sent: Sent) -> bool:
-    from ecoach.channels.mail.compose import compose_mail
+    from ecoach.core.mail.compose import compose_mail
     from ecoach.core.reply_tokens import make_token, reply_address
 
     mail, _ = settings.mail, gettext_for(engagement.language)
@@ -154,7 +154,7 @@ async def _alert_coach(session: AsyncSession, sent: Sent, coach: Coach, coachee:
     plan.alert_at = now
     if not settings.mail.enabled:
         return
-    from ecoach.channels.mail.compose import compose_mail
+    from ecoach.core.mail.compose import compose_mail
 
     mail = settings.mail
     message, message_id = compose_mail(

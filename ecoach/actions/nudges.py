@@ -25,7 +25,7 @@ from ecoach.core.nudge_rules import (
 from ecoach.logbook import nudge_queries
 from ecoach.logbook.models import Engagement
 from ecoach.logbook.nudge_models import Nudge, NudgePlan
-from ecoach.scheduler.tasks import cancel_tasks, schedule_task
+from ecoach.logbook.tasks import cancel_tasks, schedule_task
 from ecoach.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ecoach.actions.errors import ActionError, N_, NotFound
 from ecoach.actions.exchanges import Recorded
 from ecoach.actions.mail_inbound import count_held, record_mail
-from ecoach.channels.mail.parse import parse_mail
+from ecoach.core.mail.parse import parse_mail
 from ecoach.logbook import queries
 from ecoach.logbook.mail_models import InboundMail, Quarantine
 from ecoach.logbook.models import Coachee

@@ -28,7 +28,7 @@ from ecoach.logbook.availability_models import Commitment
 from ecoach.logbook.availability_queries import get_policy
 from ecoach.logbook.models import Coach, Coachee, Engagement, Exchange
 from ecoach.scheduler.registry import TaskContext, TaskRegistry
-from ecoach.scheduler.tasks import schedule_task
+from ecoach.logbook.tasks import schedule_task
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ async def _remind(ctx: TaskContext, engagement: Engagement, coach: Coach, open_r
 
 async def _mail_reminder(ctx: TaskContext, engagement: Engagement, coach: Coach, commitment: Commitment) -> None:
     from ecoach.actions.mail_outbox import do_enqueue_mail
-    from ecoach.channels.mail.compose import compose_mail
+    from ecoach.core.mail.compose import compose_mail
 
     coachee = await ctx.session.get(Coachee, engagement.coachee_id)
     assert coachee is not None
@@ -176,7 +176,7 @@ async def acknowledge(ctx: TaskContext, params: dict[str, Any]) -> None:
 
 async def _mail_ack(ctx: TaskContext, engagement: Engagement, exchange: Exchange, text: str) -> None:
     from ecoach.actions.absence import is_our_address, queue_auto_reply
-    from ecoach.channels.mail.compose import subject_for_reply
+    from ecoach.core.mail.compose import subject_for_reply
 
     meta = exchange.meta or {}
     if is_our_address(meta["from"], ctx.settings.mail):

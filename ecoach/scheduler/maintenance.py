@@ -8,7 +8,7 @@ from typing import Any
 
 from apscheduler.triggers.cron import CronTrigger
 
-from ecoach.scheduler.leases import prune_finished
+from ecoach.logbook.task_leases import prune_finished
 from ecoach.scheduler.registry import TaskContext, TaskRegistry
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from ecoach.actions.exchanges import publish_recorded
 from ecoach.actions.nudge_send import Outcome, run_due
 from ecoach.actions.reengagement import do_plan_checkins
 from ecoach.scheduler.registry import TaskContext, TaskRegistry
-from ecoach.scheduler.tasks import schedule_task
+from ecoach.logbook.tasks import schedule_task
 
 log = logging.getLogger(__name__)
 

@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ecoach.core.clock import Clock
 from ecoach.core.hub import Hub
-from ecoach.scheduler.leases import (
+from ecoach.logbook.task_leases import (
     ClaimedTask,
     claim_due_tasks,
     mark_done,
@@ -45,7 +45,7 @@ from ecoach.scheduler.leases import (
     retry_delay,
 )
 from ecoach.scheduler.registry import TaskContext, TaskRegistry
-from ecoach.scheduler.tasks import schedule_task
+from ecoach.logbook.tasks import schedule_task
 from ecoach.settings import Settings
 
 log = logging.getLogger(__name__)

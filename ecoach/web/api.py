@@ -22,7 +22,7 @@ from ecoach.core.tokens import looks_like_token, token_digest
 from ecoach.logbook import queries
 from ecoach.logbook.models import Coach, Coachee, Engagement
 from ecoach.web import api_models as m
-from ecoach.web.keys import CLOCK, HUB, SESSIONS, SETTINGS, reply_context
+from ecoach.keys import CLOCK, HUB, SESSIONS, SETTINGS, reply_context
 from ecoach.web.openapi import Param, build_openapi
 
 Model = TypeVar("Model", bound=BaseModel)

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from ecoach.actions.coaches import do_login, do_set_coach_language
 from ecoach.actions.errors import ActionError
-from ecoach.web.keys import CLOCK, SESSIONS, SETTINGS
+from ecoach.keys import CLOCK, SESSIONS, SETTINGS
 from ecoach.web.render import gettext_for, render
 from ecoach.web.security import (
     client_address,

@@ -18,7 +18,7 @@ from ecoach.actions.errors import ActionError, N_, NotFound
 from ecoach.core.agreements import CHANNELS, due_state
 from ecoach.logbook import queries
 from ecoach.logbook import availability_queries as aq
-from ecoach.web.keys import CLOCK, SESSIONS, SETTINGS
+from ecoach.keys import CLOCK, SESSIONS, SETTINGS
 from ecoach.web.render import gettext_for, page_language, render
 from ecoach.web.security import get_coach, require_coach
 

@@ -29,7 +29,7 @@ from ecoach.core.slots import by_day
 from ecoach.logbook import booking_queries as bq
 from ecoach.logbook.booking_models import Booking, SessionType
 from ecoach.logbook.models import Coach
-from ecoach.web.keys import CLOCK, HUB, OUTBOX, SESSIONS, SETTINGS
+from ecoach.keys import CLOCK, HUB, OUTBOX, SESSIONS, SETTINGS
 from ecoach.web.render import gettext_for, page_language, render, set_language
 
 log = logging.getLogger(__name__)

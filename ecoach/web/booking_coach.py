@@ -22,7 +22,7 @@ from ecoach.logbook import queries
 from ecoach.logbook.booking_models import Booking, SessionType
 from ecoach.logbook.models import Engagement
 from ecoach.web.booking import after_commit, context_of, page_state, when_local
-from ecoach.web.keys import CLOCK, HUB, SESSIONS, SETTINGS
+from ecoach.keys import CLOCK, HUB, SESSIONS, SETTINGS
 from ecoach.web.render import gettext_for, page_language, render
 from ecoach.web.security import get_coach, require_coach
 

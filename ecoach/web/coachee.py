@@ -9,7 +9,7 @@ from ecoach.actions.engagements import check_chat_token
 from ecoach.actions.errors import ActionError
 from ecoach.logbook import queries
 from ecoach.web import nudges_coachee
-from ecoach.web.keys import CLOCK, SESSIONS, SETTINGS
+from ecoach.keys import CLOCK, SESSIONS, SETTINGS
 from ecoach.web.render import render, set_language
 
 HISTORY_ON_PAGE = 200

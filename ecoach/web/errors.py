@@ -7,7 +7,7 @@ import logging
 from aiohttp import web
 
 from ecoach.actions.errors import ActionError
-from ecoach.web.keys import I18N
+from ecoach.keys import I18N
 from ecoach.web.render import page_language, render
 from ecoach.web.security import CsrfError, Handler
 

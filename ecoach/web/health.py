@@ -10,7 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ecoach.logbook.db import ping
-from ecoach.web.keys import ENGINE, MAIL_READERS
+from ecoach.keys import ENGINE, MAIL_READERS
 
 
 async def healthz(request: web.Request) -> web.Response:

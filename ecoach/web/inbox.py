@@ -15,7 +15,7 @@ from ecoach.logbook import queries
 from ecoach.logbook.models import Engagement
 from ecoach.web import booking_coach
 from ecoach.web import nudges as nudges_web
-from ecoach.web.keys import CLOCK, HUB, SESSIONS, SETTINGS, reply_context
+from ecoach.keys import CLOCK, HUB, SESSIONS, SETTINGS, reply_context
 from ecoach.web.render import gettext_for, render
 from ecoach.web.security import get_coach, require_coach
 

@@ -19,7 +19,7 @@ from ecoach.core.hub import coach_topic
 from ecoach.logbook import queries
 from ecoach.logbook.mail_models import Attachment, MailSource, Quarantine
 from ecoach.logbook.models import Exchange
-from ecoach.web.keys import CLOCK, HUB, SESSIONS, SETTINGS
+from ecoach.keys import CLOCK, HUB, SESSIONS, SETTINGS
 from ecoach.web.render import render
 from ecoach.web.security import get_coach, require_coach
 

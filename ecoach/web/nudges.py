@@ -22,7 +22,7 @@ from ecoach.logbook import nudge_queries, queries
 from ecoach.logbook.models import Coachee, Engagement
 from ecoach.logbook.nudge_models import NudgePlan
 from ecoach.web import nudges_coachee
-from ecoach.web.keys import CLOCK, HUB, I18N, OUTBOX, SESSIONS, SETTINGS
+from ecoach.keys import CLOCK, HUB, I18N, OUTBOX, SESSIONS, SETTINGS
 from ecoach.web.nudges_coachee import FLASH, flash as _flash
 from ecoach.web.render import gettext_for, render
 from ecoach.web.security import get_coach, require_coach

@@ -18,7 +18,7 @@ from ecoach.core.nudge_rules import PauseTokenError, make_pause_token, read_paus
 from ecoach.logbook import nudge_queries, queries
 from ecoach.logbook.models import Engagement
 from ecoach.logbook.nudge_models import NudgePlan
-from ecoach.web.keys import CLOCK, HUB, I18N, SESSIONS, SETTINGS
+from ecoach.keys import CLOCK, HUB, I18N, SESSIONS, SETTINGS
 from ecoach.web.render import render, set_language
 
 FLASH = "flash_nudges"

@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from ecoach.core.types import LANGUAGES
-from ecoach.web.keys import CLOCK, I18N, SESSIONS, SETTINGS
+from ecoach.keys import CLOCK, I18N, SESSIONS, SETTINGS
 from ecoach.web.labels import channel_labels
 from ecoach.web.security import COACH, csrf_token, current_coach
 

@@ -13,7 +13,7 @@ from babel.dates import format_date, format_timedelta
 
 from ecoach.core.agreements import Tally, tally
 from ecoach.logbook import availability_queries as aq
-from ecoach.web.keys import CLOCK, SESSIONS, SETTINGS
+from ecoach.keys import CLOCK, SESSIONS, SETTINGS
 from ecoach.web.render import page_language, render
 from ecoach.web.security import get_coach, require_coach
 

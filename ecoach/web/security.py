@@ -24,7 +24,7 @@ from cryptography.fernet import Fernet
 from ecoach.core.tokens import same_secret
 from ecoach.logbook import queries
 from ecoach.logbook.models import Coach
-from ecoach.web.keys import SESSIONS, SETTINGS
+from ecoach.keys import SESSIONS, SETTINGS
 
 log = logging.getLogger(__name__)
 

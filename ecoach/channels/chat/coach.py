@@ -14,7 +14,7 @@ from ecoach.channels.chat.endpoint import max_frame
 from ecoach.channels.chat.protocol import HISTORY_LIMIT, Connection, Frame, FrameError, int_field
 from ecoach.core.hub import coach_topic
 from ecoach.logbook import queries
-from ecoach.web.keys import HUB, I18N, SESSIONS, SETTINGS, reply_context
+from ecoach.keys import HUB, I18N, SESSIONS, SETTINGS, reply_context
 from ecoach.web.security import current_coach, same_origin
 
 log = logging.getLogger(__name__)

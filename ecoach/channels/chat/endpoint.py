@@ -16,7 +16,7 @@ from ecoach.actions.exchanges import NewExchange, check_client_id, check_message
 from ecoach.channels.chat.protocol import HISTORY_LIMIT, Connection, Frame, FrameError, int_field
 from ecoach.core.hub import engagement_topic
 from ecoach.logbook import queries
-from ecoach.web.keys import CLOCK, HUB, I18N, SESSIONS, SETTINGS, WRITER
+from ecoach.keys import CLOCK, HUB, I18N, SESSIONS, SETTINGS, WRITER
 
 log = logging.getLogger(__name__)
 

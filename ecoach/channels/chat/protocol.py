@@ -27,7 +27,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from ecoach.actions.errors import ActionError, N_
 from ecoach.core.hub import Hub, Subscription
-from ecoach.web.keys import SOCKETS
+from ecoach.keys import SOCKETS
 
 log = logging.getLogger(__name__)
 

@@ -20,10 +20,10 @@ from email.message import Message
 from email.parser import BytesParser
 from email.utils import getaddresses
 
-from ecoach.channels.mail.body import MailAttachment, MailBody, read_body
-from ecoach.channels.mail.charsets import clean_line, clean_text, decode_bytes
-from ecoach.channels.mail.policy import MAIL_POLICY
-from ecoach.channels.mail.quoting import fold_quotes
+from ecoach.core.mail.body import MailAttachment, MailBody, read_body
+from ecoach.core.mail.charsets import clean_line, clean_text, decode_bytes
+from ecoach.core.mail.policy import MAIL_POLICY
+from ecoach.core.mail.quoting import fold_quotes
 from ecoach.core.text import normalise_message, sanitize_html
 
 log = logging.getLogger(__name__)

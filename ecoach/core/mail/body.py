@@ -14,8 +14,8 @@ from email import policy
 from email.message import Message
 from email.parser import BytesParser
 
-from ecoach.channels.mail.charsets import clean_line, decode_bytes
-from ecoach.channels.mail.quoting import html_to_text
+from ecoach.core.mail.charsets import clean_line, decode_bytes
+from ecoach.core.mail.quoting import html_to_text
 
 MAX_DEPTH = 30
 MAX_PARTS = 500
