@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from ecoach.settings import Settings, SettingsError, load_settings
@@ -105,10 +106,11 @@ def _with_db(settings: Settings, work: Callable[[Any], Awaitable[Any]]) -> Any:
     return asyncio.run(run())
 
 
-def _now():  # type: ignore[no-untyped-def]
-    from ecoach.core.clock import SystemClock
+def _now(settings: Settings) -> datetime:
+    """Now by the clock the server uses (``[clock]`` may set another moment for tests)."""
+    from ecoach.core.clock import make_clock
 
-    return SystemClock().now()
+    return make_clock(settings.clock.start_at, runs=settings.clock.runs).now()
 
 
 def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
@@ -132,7 +134,7 @@ def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
 def cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
     from ecoach.demo import ensure_demo
 
-    info = _with_db(settings, lambda s: ensure_demo(s, settings.resolved_secret(), _now()))
+    info = _with_db(settings, lambda s: ensure_demo(s, settings.resolved_secret(), _now(settings)))
     print(f"Demo coach login: {settings.base_url}/login")
     print(f"  e-mail:   {info.email}")
     print(f"  password: {info.password}")
@@ -170,7 +172,7 @@ def cmd_coach_add(settings: Settings, args: argparse.Namespace) -> int:
         coach = await do_add_coach(
             session, name=args.name, email=args.email, password=password,
             language=args.language or settings.default_language,
-            time_zone=args.time_zone or settings.default_time_zone, now=_now(),
+            time_zone=args.time_zone or settings.default_time_zone, now=_now(settings),
         )
         await session.commit()
         return coach
@@ -188,7 +190,7 @@ def cmd_coach_token(settings: Settings, args: argparse.Namespace) -> int:
         coach = await queries.get_coach_by_email(session, args.email)
         if coach is None:
             raise CliError(f"no coach with e-mail {args.email}")
-        token = await do_create_api_token(session, coach.id, args.name, _now())
+        token = await do_create_api_token(session, coach.id, args.name, _now(settings))
         await session.commit()
         return token
 
@@ -208,7 +210,7 @@ def cmd_engagement_add(settings: Settings, args: argparse.Namespace) -> int:
             session, coach, coachee_name=args.name, coachee_email=args.email,
             language=args.language, time_zone=args.time_zone,
             sponsor_name=args.sponsor_name, sponsor_email=args.sponsor_email,
-            now=_now(), link_days=settings.chat_link_days, secret=settings.resolved_secret(),
+            now=_now(settings), link_days=settings.chat_link_days, secret=settings.resolved_secret(),
         )
         await session.commit()
         return created
@@ -258,7 +260,7 @@ def cmd_tasks_retry(settings: Settings, args: argparse.Namespace) -> int:
 
     async def work(session):  # type: ignore[no-untyped-def]
         try:
-            task = await do_retry_task(session, args.task_id, _now())
+            task = await do_retry_task(session, args.task_id, _now(settings))
         except TaskError as exc:
             raise CliError(str(exc)) from None
         await session.commit()

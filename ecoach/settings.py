@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import secrets
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -253,6 +254,36 @@ class AgreementSettings(BaseModel):
     report_months: int = Field(12, ge=1, le=60, description="Months shown on the commitments report")
 
 
+class ClockSettings(BaseModel):
+    """For tests and demonstrations only: run as if it were another moment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: str = Field(
+        "", description="Run as if it were this instant (ISO 8601 with its offset, e.g. 2026-03-29T01:30:00+01:00); "
+        "empty: the real time. For tests and demonstrations only"
+    )
+    runs: bool = Field(False, description="With start set: time runs on from it at the real pace; false: it stands still")
+
+    @field_validator("start")
+    @classmethod
+    def _instant(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            return value
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError("must be an ISO 8601 instant like 2026-03-29T01:30:00+01:00") from None
+        if moment.tzinfo is None:
+            raise ValueError("needs a UTC offset, e.g. 2026-03-29T01:30:00+01:00 or ...Z")
+        return value
+
+    @property
+    def start_at(self) -> datetime | None:
+        return datetime.fromisoformat(self.start) if self.start else None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ECOACH_", extra="forbid", env_nested_delimiter="__"
@@ -307,6 +338,9 @@ class Settings(BaseSettings):
     )
     agreements: AgreementSettings = Field(
         default_factory=AgreementSettings, description="Availability agreements and response-time commitments"
+    )
+    clock: ClockSettings = Field(
+        default_factory=ClockSettings, description="Tests and demonstrations only: run at another moment"
     )
 
     @field_validator("default_time_zone")
