@@ -263,7 +263,9 @@ class ClockSettings(BaseModel):
         "", description="Run as if it were this instant (ISO 8601 with its offset, e.g. 2026-03-29T01:30:00+01:00); "
         "empty: the real time. For tests and demonstrations only"
     )
-    runs: bool = Field(False, description="With start set: time runs on from it at the real pace; false: it stands still")
+    runs: bool = Field(
+        False, description="With start set: time runs on from it at the real pace; false: it stands still"
+    )
 
     @field_validator("start")
     @classmethod
