@@ -73,7 +73,7 @@ def to_csv(invoices: Iterable[Invoice], language: str = "nl",
     comma = words.language == "nl"
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";" if comma else ",", lineterminator="\r\n")
-    writer.writerow([words(column) for column in COLUMNS])
+    writer.writerow([words.gettext(column) for column in COLUMNS])
     invoices = list(invoices)
     all_totals = list(totals) if totals is not None else [compute(invoice) for invoice in invoices]
     for invoice, invoice_totals in zip(invoices, all_totals, strict=True):

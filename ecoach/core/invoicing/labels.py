@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Callable
-
 from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
 
@@ -40,13 +38,10 @@ class Words:
         self.locale = LOCALES[self.language]
         self._ = gettext_for(self.language)
 
-    def __call__(self, message: str, **params: object) -> str:
+    def gettext(self, message: str, **params: object) -> str:
+        """``message`` translated (babel extracts the calls by this name), with ``params``."""
         text = self._(message)
         return text % params if params else text
-
-    @property
-    def gettext(self) -> Callable[[str], str]:
-        return self._
 
     def money(self, value: Decimal) -> str:
         return format_currency(value, "EUR", locale=self.locale)

@@ -74,9 +74,10 @@ def _start(invoice: Invoice, words: Words, fonts: Fonts) -> _Page:
     pdf.set_author(invoice.seller.name)
     pdf.set_creator("ecoach")
     pdf.set_lang(invoice.language)
+    kvk, vat_label = words.gettext("KvK"), words.gettext("VAT number")
     pdf.footer_text = " · ".join(
-        [invoice.seller.name, f"{words('KvK')} {invoice.seller.kvk}",
-         f"{words('VAT number')} {invoice.seller.vat_number}", f"IBAN {invoice.seller.iban}"])
+        [invoice.seller.name, f"{kvk} {invoice.seller.kvk}",
+         f"{vat_label} {invoice.seller.vat_number}", f"IBAN {invoice.seller.iban}"])
     pdf.add_page()
     return pdf
 
@@ -89,6 +90,7 @@ def _text(pdf: FPDF, text: str, size: float = 9.5, bold: bool = False, height: f
 
 def _seller(pdf: FPDF, invoice: Invoice, words: Words) -> None:
     seller = invoice.seller
+    kvk, vat_label = words.gettext("KvK"), words.gettext("VAT number")
     top = pdf.get_y()
     _text(pdf, seller.trade_name or seller.name, size=15, bold=True, height=7, width=95)
     address = [seller.address.street, *([seller.address.extra] if seller.address.extra else []),
@@ -97,7 +99,7 @@ def _seller(pdf: FPDF, invoice: Invoice, words: Words) -> None:
         address.insert(0, seller.name)
     _text(pdf, "\n".join(address), width=95)
     below = pdf.get_y()
-    facts = [f"{words('KvK')} {seller.kvk}", f"{words('VAT number')} {seller.vat_number}",
+    facts = [f"{kvk} {seller.kvk}", f"{vat_label} {seller.vat_number}",
              f"IBAN {seller.iban}", *([f"BIC {seller.bic}"] if seller.bic else []), seller.email,
              *([seller.phone] if seller.phone else [])]
     pdf.set_xy(pdf.w - pdf.r_margin - 70, top)
@@ -113,33 +115,34 @@ def _title(pdf: FPDF, invoice: Invoice, words: Words) -> None:
 
 
 def _facts(invoice: Invoice, words: Words) -> list[tuple[str, str]]:
-    label = words("Credit note number") if invoice.is_credit_note else words("Invoice number")
-    facts = [(label, invoice.number), (words("Date"), words.date(invoice.issue_date))]
+    label = words.gettext("Credit note number") if invoice.is_credit_note else words.gettext("Invoice number")
+    facts = [(label, invoice.number), (words.gettext("Date"), words.date(invoice.issue_date))]
     if invoice.due_date and not invoice.is_credit_note:
-        facts.append((words("Due date"), words.date(invoice.due_date)))
+        facts.append((words.gettext("Due date"), words.date(invoice.due_date)))
     if invoice.period_start and invoice.period_end:
-        facts.append((words("Period"), f"{words.date(invoice.period_start)} – {words.date(invoice.period_end)}"))
-    facts.append((words("Client number"), invoice.client.number))
+        facts.append((words.gettext("Period"), f"{words.date(invoice.period_start)} – {words.date(invoice.period_end)}"))
+    facts.append((words.gettext("Client number"), invoice.client.number))
     if invoice.client.reference:
-        facts.append((words("Your reference"), invoice.client.reference))
+        facts.append((words.gettext("Your reference"), invoice.client.reference))
     if invoice.client.order_reference:
-        facts.append((words("Order number"), invoice.client.order_reference))
+        facts.append((words.gettext("Order number"), invoice.client.order_reference))
     if invoice.credited:
-        facts.append((words("Credits invoice"),
+        facts.append((words.gettext("Credits invoice"),
                       f"{invoice.credited.number} ({words.date(invoice.credited.issue_date)})"))
     return facts
 
 
 def _client_and_facts(pdf: FPDF, invoice: Invoice, words: Words) -> None:
     client = invoice.client
+    kvk, vat_label, attn = words.gettext("KvK"), words.gettext("VAT number"), words.gettext("Attn.")
     top = pdf.get_y()
-    lines = [client.name, *([f"{words('Attn.')} {client.contact}"] if client.contact else []),
+    lines = [client.name, *([f"{attn} {client.contact}"] if client.contact else []),
              client.address.street, *([client.address.extra] if client.address.extra else []),
              f"{client.address.postal_code} {client.address.city}"]
     if client.address.country != invoice.seller.address.country:
         lines.append(client.address.country)
-    lines += [f"{words('VAT number')} {client.vat_number}"] if client.vat_number else []
-    lines += [f"{words('KvK')} {client.kvk}"] if client.kvk else []
+    lines += [f"{vat_label} {client.vat_number}"] if client.vat_number else []
+    lines += [f"{kvk} {client.kvk}"] if client.kvk else []
     _text(pdf, "\n".join(lines), width=85)
     below = pdf.get_y()
     pdf.set_y(top)
@@ -173,8 +176,8 @@ def _vat_cell(line: Line, words: Words) -> str:
 
 def _lines(pdf: FPDF, invoice: Invoice, totals: Totals, words: Words) -> None:
     pdf.set_font(FAMILY, "", 8.8)
-    headings = [words("Description"), words("Date"), words("Quantity"), words("Price"), words("VAT"),
-                words("Amount")]
+    headings = [words.gettext("Description"), words.gettext("Date"), words.gettext("Quantity"), words.gettext("Price"), words.gettext("VAT"),
+                words.gettext("Amount")]
     with pdf.table(col_widths=(70, 20, 18, 28, 18, 22), text_align=("LEFT", "LEFT", "RIGHT", "RIGHT",
                    "RIGHT", "RIGHT"), borders_layout="HORIZONTAL_LINES", line_height=4.6,
                    padding=(1.2, 1, 1.2, 1), headings_style=_heading_style()) as table:
@@ -204,20 +207,22 @@ def _total_row(pdf: FPDF, label: str, value: str, bold: bool = False) -> None:
 
 def _totals(pdf: FPDF, invoice: Invoice, totals: Totals, words: Words) -> None:
     sign = invoice.sign
-    _total_row(pdf, words("Subtotal excl. VAT"), words.money(sign * totals.net))
+    _total_row(pdf, words.gettext("Subtotal excl. VAT"), words.money(sign * totals.net))
     for part in totals.breakdown:
         base = words.money(sign * part.taxable)
         if part.vat.category is VatCategory.standard:
-            label = words("VAT %(rate)s%% on %(base)s", rate=words.number(part.vat.rate), base=base)
+            label = words.gettext("VAT %(rate)s%% on %(base)s", rate=words.number(part.vat.rate), base=base)
         else:
-            label = words("%(category)s, on %(base)s", category=words.vat_name(part.vat.category), base=base)
+            label = words.gettext("VAT %(category)s on %(base)s", category=words.vat_name(part.vat.category),
+                                  base=base)
         _total_row(pdf, label, words.money(sign * part.tax))
-    _total_row(pdf, words("Total incl. VAT"), words.money(sign * totals.gross), bold=True)
+    _total_row(pdf, words.gettext("Total incl. VAT"), words.money(sign * totals.gross), bold=True)
     pdf.ln(3)
     for part in totals.breakdown:
         if part.vat.exemption_reason:
             pdf.set_text_color(*GREY)
-            _text(pdf, f"{words.vat_name(part.vat.category)}: {part.vat.exemption_reason}", size=8.5)
+            name = words.vat_name(part.vat.category)
+            _text(pdf, f"{name[:1].upper()}{name[1:]}: {part.vat.exemption_reason}", size=8.5)
             pdf.set_text_color(0, 0, 0)
 
 
@@ -225,15 +230,15 @@ def _payment(pdf: FPDF, invoice: Invoice, totals: Totals, words: Words) -> None:
     pdf.ln(4)
     seller = invoice.seller
     if invoice.is_credit_note:
-        text = words("We credit %(amount)s of invoice %(invoice)s; it is set off or paid back to you.",
+        text = words.gettext("We credit %(amount)s of invoice %(invoice)s; it is set off or paid back to you.",
                      amount=words.money(totals.payable), invoice=invoice.credited.number if invoice.credited else "")
     elif totals.payable > 0 and invoice.due_date is not None:
-        text = words("Please pay %(amount)s by %(date)s to IBAN %(iban)s in the name of %(name)s, "
+        text = words.gettext("Please pay %(amount)s by %(date)s to IBAN %(iban)s in the name of %(name)s, "
                      "quoting invoice number %(number)s.", amount=words.money(totals.payable),
                      date=words.date(invoice.due_date), iban=seller.iban, name=seller.name,
                      number=invoice.number)
     else:
-        text = words("Nothing is left to pay on this invoice.")
+        text = words.gettext("Nothing is left to pay on this invoice.")
     _text(pdf, text)
     if invoice.note:
         pdf.ln(3)

@@ -21,6 +21,7 @@ from decimal import Decimal
 from lxml import etree
 
 from ecoach.core.invoicing.amounts import Totals, compute
+from ecoach.core.invoicing.labels import Words
 from ecoach.core.invoicing.model import CURRENCY, Address, Client, Invoice, Line, Seller, Vat
 
 NLCIUS = "urn:cen.eu:en16931:2017#compliant#urn:fdc:nen.nl:nlcius:v1.0"
@@ -32,10 +33,6 @@ CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
 CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
 KVK_SCHEME = "0106"  # ISO 6523 ICD of the Dutch chamber of commerce register
 SEPA_CREDIT_TRANSFER = "58"  # UNCL4461
-_PAYMENT_TERMS_CREDIT = {
-    "nl": "Het bedrag van deze creditnota wordt verrekend of teruggestort.",
-    "en": "The amount of this credit note is set off or paid back.",
-}
 
 
 def customization_id(invoice: Invoice) -> str:
@@ -169,7 +166,9 @@ def _payment(root: etree._Element, invoice: Invoice) -> None:
     _sub(means, "cbc:PaymentID", invoice.number)
     _sub(_sub(means, "cac:PayeeFinancialAccount"), "cbc:ID", invoice.seller.iban)
     if invoice.is_credit_note:
-        _sub(_sub(root, "cac:PaymentTerms"), "cbc:Note", _PAYMENT_TERMS_CREDIT[invoice.language])
+        # BR-CO-25: a positive amount due needs a due date or payment terms.
+        terms = Words(invoice.language).gettext("The amount of this credit note is set off or paid back.")
+        _sub(_sub(root, "cac:PaymentTerms"), "cbc:Note", terms)
 
 
 def _category(parent: etree._Element, tag: str, vat: Vat, *, with_reason: bool) -> None:
