@@ -42,7 +42,7 @@ class _Page(FPDF):
         self.set_y(-14)
         self.set_font(FAMILY, "", 7.5)
         self.set_text_color(*GREY)
-        self.cell(0, 5, self.footer_text, align="C")
+        self.cell(0, 5, f"{self.footer_text} · {self.page_no()}/{{nb}}", align="C")
 
 
 def to_pdf(invoice: Invoice, totals: Totals | None = None, fonts: Fonts = Fonts()) -> bytes:
@@ -143,16 +143,16 @@ def _client_and_facts(pdf: FPDF, invoice: Invoice, words: Words) -> None:
         lines.append(client.address.country)
     lines += [f"{vat_label} {client.vat_number}"] if client.vat_number else []
     lines += [f"{kvk} {client.kvk}"] if client.kvk else []
-    _text(pdf, "\n".join(lines), width=85)
+    _text(pdf, "\n".join(lines), width=80)
     below = pdf.get_y()
     pdf.set_y(top)
     for label, value in _facts(invoice, words):
-        pdf.set_x(pdf.w - pdf.r_margin - 80)
+        pdf.set_x(pdf.w - pdf.r_margin - 90)
         pdf.set_font(FAMILY, "", 9)
         pdf.set_text_color(*GREY)
-        pdf.cell(34, 4.8, label)
+        pdf.cell(33, 4.8, label)
         pdf.set_text_color(0, 0, 0)
-        pdf.multi_cell(46, 4.8, value, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.multi_cell(57, 4.8, value, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_y(max(below, pdf.get_y()) + 8)
 
 
@@ -178,7 +178,7 @@ def _lines(pdf: FPDF, invoice: Invoice, totals: Totals, words: Words) -> None:
     pdf.set_font(FAMILY, "", 8.8)
     headings = [words.gettext("Description"), words.gettext("Date"), words.gettext("Quantity"), words.gettext("Price"), words.gettext("VAT"),
                 words.gettext("Amount")]
-    with pdf.table(col_widths=(70, 20, 18, 28, 18, 22), text_align=("LEFT", "LEFT", "RIGHT", "RIGHT",
+    with pdf.table(col_widths=(60, 22, 16, 31, 21, 24), text_align=("LEFT", "LEFT", "RIGHT", "RIGHT",
                    "RIGHT", "RIGHT"), borders_layout="HORIZONTAL_LINES", line_height=4.6,
                    padding=(1.2, 1, 1.2, 1), headings_style=_heading_style()) as table:
         table.row(headings)
