@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from ecoach.core.invoicing.errors import InvoiceError, N_
+from ecoach.core.invoicing.errors import N_, InvoiceError
 from ecoach.core.invoicing.model import Invoice, Line, Vat, VatCategory
 
 CENT = Decimal("0.01")
@@ -104,12 +104,13 @@ def compute(invoice: Invoice) -> Totals:
         vat = invoice.lines[indexes[0]].vat
         taxable = sum((nets[i] for i in indexes), Decimal("0"))
         tax = money(taxable * vat.rate / HUNDRED)
-        for i, share in zip(indexes, _share([nets[i] for i in indexes], vat.rate, tax)):
+        for i, share in zip(indexes, _share([nets[i] for i in indexes], vat.rate, tax), strict=True):
             vat_of_line[i] = share
         breakdown.append(VatBreakdown(vat, taxable, tax))
     breakdown.sort(key=lambda b: _breakdown_order(b.vat))
     totals = Totals(
-        lines=tuple(LineAmounts(line, net, tax) for line, net, tax in zip(invoice.lines, nets, vat_of_line)),
+        lines=tuple(LineAmounts(line, net, tax)
+                    for line, net, tax in zip(invoice.lines, nets, vat_of_line, strict=True)),
         breakdown=tuple(breakdown),
         net=sum(nets, Decimal("0")),
         vat=sum((b.tax for b in breakdown), Decimal("0")),

@@ -4,7 +4,8 @@ it on unchanged."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def N_(message: str) -> str:  # noqa: N802 - the gettext marker babel extracts

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+
 from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
 

@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from ecoach.core.invoicing.amounts import compute
-from ecoach.core.invoicing.errors import InvoiceError, N_
+from ecoach.core.invoicing.errors import N_, InvoiceError
 from ecoach.core.invoicing.model import Client, CreditedInvoice, DocumentKind, Invoice, Line, Seller, Unit, Vat
 
 

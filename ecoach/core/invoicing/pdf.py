@@ -20,7 +20,7 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from ecoach.core.invoicing.amounts import Totals, compute
-from ecoach.core.invoicing.errors import InvoiceError, N_
+from ecoach.core.invoicing.errors import N_, InvoiceError
 from ecoach.core.invoicing.labels import Words
 from ecoach.core.invoicing.model import Invoice, Line, VatCategory
 
@@ -120,7 +120,8 @@ def _facts(invoice: Invoice, words: Words) -> list[tuple[str, str]]:
     if invoice.due_date and not invoice.is_credit_note:
         facts.append((words.gettext("Due date"), words.date(invoice.due_date)))
     if invoice.period_start and invoice.period_end:
-        facts.append((words.gettext("Period"), f"{words.date(invoice.period_start)} – {words.date(invoice.period_end)}"))
+        period = f"{words.date(invoice.period_start)} – {words.date(invoice.period_end)}"
+        facts.append((words.gettext("Period"), period))
     facts.append((words.gettext("Client number"), invoice.client.number))
     if invoice.client.reference:
         facts.append((words.gettext("Your reference"), invoice.client.reference))
@@ -176,8 +177,8 @@ def _vat_cell(line: Line, words: Words) -> str:
 
 def _lines(pdf: FPDF, invoice: Invoice, totals: Totals, words: Words) -> None:
     pdf.set_font(FAMILY, "", 8.8)
-    headings = [words.gettext("Description"), words.gettext("Date"), words.gettext("Quantity"), words.gettext("Price"), words.gettext("VAT"),
-                words.gettext("Amount")]
+    headings = [words.gettext("Description"), words.gettext("Date"), words.gettext("Quantity"),
+                words.gettext("Price"), words.gettext("VAT"), words.gettext("Amount")]
     with pdf.table(col_widths=(60, 22, 16, 31, 21, 24), text_align=("LEFT", "LEFT", "RIGHT", "RIGHT",
                    "RIGHT", "RIGHT"), borders_layout="HORIZONTAL_LINES", line_height=4.6,
                    padding=(1.2, 1, 1.2, 1), headings_style=_heading_style()) as table:
