@@ -103,6 +103,7 @@ def scenarios() -> dict[str, Invoice]:
                                               "\u202e € ë ï\n=cmd|' /C calc'!A0")], coachee(
             name="Robert'); DROP TABLE clients;-- <x>", number="=1+1")),
         "credit_note": credit_note_for(mixed, number="2026-C001", issue_date=date(2026, 12, 5)),
+        "zero_rated_and_21": invoice([session("40.00", Vat.zero(), text="Export van werkboeken"), session()]),
         "monthly_subscription": invoice([Line("Abonnement mailcoaching (3 maanden)", D("1"), Unit.month,
                                               D("249.00"), Vat.standard(21), start=date(2026, 11, 1),
                                               end=date(2026, 11, 30))], coachee()),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -98,3 +100,13 @@ def test_input_is_normalised() -> None:
     assert clean_text("  a\x00b \u202e\r\n c\ufffe ") == "ab \u202e c"
     assert clean_text("a\r\nb\rc", multiline=True) == "a\nb\nc"
     assert Line("x", "2.50", Unit.hour, "80", Vat.standard()).quantity == D("2.50")  # type: ignore[arg-type]
+
+
+def test_the_invoicing_core_imports_nothing_of_ecoach_outside_core() -> None:
+    package = Path(__file__).resolve().parents[1] / "ecoach" / "core" / "invoicing"
+    for module in package.glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [
+                alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            for name in names:
+                assert not name.startswith("ecoach") or name.startswith("ecoach.core"), (module.name, name)
