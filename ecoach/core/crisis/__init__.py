@@ -47,12 +47,14 @@ def _languages(language: str | None) -> tuple[str, ...]:
     return LANGUAGES
 
 
-def explain(text: str, language: str | None = None, *, include_quoted: bool = True) -> list[Finding]:
+def explain(text: str, language: str | None = None, *, include_quoted: bool = True,
+            limit: int | None = None) -> list[Finding]:
     """Every match in ``text``, in order, each with the reason it does not count (or
-    ``None``); matches in quoted text are marked ``quoted``."""
+    ``None``); matches in quoted text are marked ``quoted``. With ``limit``, a rule is
+    not looked for any more once that many of its matches counted."""
     lexicon = load(_languages(language))
     own, quoted = split_own_text(text)
-    found = list(findings(lexicon, text, own))
+    found = list(findings(lexicon, text, own, limit=limit))
     if include_quoted and quoted:
         found.extend(findings(lexicon, text, quoted, quoted=True))
         found.sort(key=lambda f: f.start)
@@ -63,13 +65,13 @@ def detect(text: str, language: str | None = None) -> list[CrisisSignal]:
     """The crisis signals in the writer's own words, one per rule that fired, in the order
     they first appear; empty when there are none. ``language`` is the engagement's."""
     by_rule: dict[str, list[Finding]] = {}
-    for finding in explain(text, language, include_quoted=False):
+    for finding in explain(text, language, include_quoted=False, limit=_MAX_SPANS):
         if finding.suppressed is None:
             by_rule.setdefault(finding.rule.name, []).append(finding)
     signals = []
     for matches in by_rule.values():
         rule = matches[0].rule
-        spans = tuple((f.start, f.end) for f in matches[:_MAX_SPANS])
+        spans = tuple((f.start, f.end) for f in matches)
         signals.append(CrisisSignal(rule.category, rule.name, rule.kind, rule.language, spans,
                                     tuple(text[s:e] for s, e in spans)))
     return signals

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
 from importlib import resources
@@ -31,6 +31,7 @@ LANGUAGES = ("nl", "en")
 _WORD = r"[^ .]{1,40}"
 _MACRO = re.compile(r"\{([A-Za-z_]+)\}")
 _GAP = re.compile(r"\s*\{gap:(\d)\}\s*")
+_LETTERS = re.compile(r"[a-z]{2,}")
 _UNBOUNDED = re.compile(r"(?<!\\)[*+]|\{\d*,\}")
 _FILLERS = ("echt|waar|echt waar|serieus|gewoon|gwn|ofzo|hoor|nu|meer|zijn|gaan|eigenlijk|tbh|honestly|really|"
             "now|lol|idk|anymore|en|maar|want|and|but|so|because")
@@ -88,6 +89,7 @@ class Lexicon:
     idioms: re.Pattern[str]
     idiom_names: dict[str, str]  # by regex group name
     scope: Scope
+    vocabulary: frozenset[str]  # the letter runs of every rule, to read "diiie" as "die"
 
 
 def _expand(pattern: str, macros: dict[str, str], where: str, gap_prefix: str | None = None) -> tuple[str, list[str]]:
@@ -131,46 +133,49 @@ def _words(alternatives: list[str]) -> re.Pattern[str]:
     return re.compile(rf"(?<= )(?:{body})(?= )")
 
 
-def _read(language: str) -> dict:  # type: ignore[type-arg]
+def _read(language: str) -> str:
     source = resources.files(__package__).joinpath("lexicon", f"{language}.toml")
     try:
-        return tomllib.loads(source.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as error:
+        return source.read_text(encoding="utf-8")
+    except OSError as error:
         raise LexiconError(f"lexicon/{language}.toml: {error}") from None
 
 
 @cache
 def load(languages: tuple[str, ...] = LANGUAGES) -> Lexicon:
-    """All languages' rules, idioms and scope words in one compiled lexicon."""
-    rules: list[Rule] = []
-    idiom_branches: list[str] = []
-    idiom_names: dict[str, str] = {}
-    negation: set[str] = set()
-    breakers: dict[str, frozenset[str]] = {}
-    carry: set[str] = set()
-    scope_phrases: dict[str, list[str]] = {}
-    for language in languages:
-        data = _read(language)
-        macros = {name: str(value) for name, value in data.get("macros", {}).items()}
-        scope_data = dict(data.get("scope", {}))
-        negation.update(scope_data.pop("negation", []))
-        breakers[language] = frozenset(scope_data.pop("breakers", []))
-        carry.update(scope_data.pop("carry", []))
-        for key, values in scope_data.items():
-            scope_phrases.setdefault(key, []).extend(_expand(v, macros, f"{language}:scope.{key}")[0] for v in values)
-        rules.extend(_rule(entry, language, macros) for entry in data.get("rule", []))
-        for entry in data.get("idiom", []):
-            group = f"i{len(idiom_names)}"
-            idiom_names[group] = f"{language}:{entry['id']}"
-            body = "|".join(_expand(p, macros, idiom_names[group])[0] for p in entry["patterns"])
-            idiom_branches.append(f"(?P<{group}>{body})")
-    phrases = {key: _words(values) for key, values in scope_phrases.items()}
+    """The packaged lexicons of these languages, compiled into one (once per process)."""
+    return build({language: _read(language) for language in languages})
+
+
+@dataclass
+class _Parts:
+    rules: list[Rule] = field(default_factory=list)
+    idioms: list[str] = field(default_factory=list)
+    idiom_names: dict[str, str] = field(default_factory=dict)
+    negation: set[str] = field(default_factory=set)
+    breakers: dict[str, frozenset[str]] = field(default_factory=dict)
+    carry: set[str] = field(default_factory=set)
+    phrases: dict[str, list[str]] = field(default_factory=dict)
+
+
+def build(sources: dict[str, str]) -> Lexicon:
+    """One lexicon from the TOML text of each language; a clear LexiconError when a file
+    cannot be used."""
+    parts = _Parts()
+    for language, text in sources.items():
+        try:
+            _add(parts, language, tomllib.loads(text))
+        except tomllib.TOMLDecodeError as error:
+            raise LexiconError(f"lexicon/{language}.toml: {error}") from None
+        except (KeyError, TypeError, AttributeError) as error:
+            raise LexiconError(f"lexicon/{language}.toml: missing or malformed entry: {error}") from None
+    compiled = {key: _words(values) for key, values in parts.phrases.items()}
     none = _words([])
-    scope = Scope(frozenset(negation), breakers, frozenset(carry),
-                  phrases.pop("denial_after", none), phrases.pop("past", none), phrases.pop("recent", none), phrases)
+    scope = Scope(frozenset(parts.negation), parts.breakers, frozenset(parts.carry), compiled.pop("denial_after", none),
+                  compiled.pop("past", none), compiled.pop("recent", none), compiled)
     starting: dict[str, list[Rule]] = {}
     anywhere: list[Rule] = []
-    for rule in rules:
+    for rule in parts.rules:
         for name in rule.cancelled_by:
             if name not in scope.contexts:
                 raise LexiconError(f"{rule.name}: cancelled_by names no [scope] list: {name!r}")
@@ -179,8 +184,25 @@ def load(languages: tuple[str, ...] = LANGUAGES) -> Lexicon:
             anywhere.append(rule)
         for key in keys or ():
             starting.setdefault(key, []).append(rule)
-    return Lexicon(tuple(rules), {k: tuple(v) for k, v in starting.items()}, tuple(anywhere),
-                   _words(idiom_branches), idiom_names, scope)
+    vocabulary = frozenset(word for rule in parts.rules for word in _LETTERS.findall(rule.regex.pattern))
+    return Lexicon(tuple(parts.rules), {k: tuple(v) for k, v in starting.items()}, tuple(anywhere),
+                   _words(parts.idioms), parts.idiom_names, scope, vocabulary)
+
+
+def _add(parts: _Parts, language: str, data: dict) -> None:  # type: ignore[type-arg]
+    macros = {name: str(value) for name, value in data.get("macros", {}).items()}
+    scope = dict(data.get("scope", {}))
+    parts.negation.update(scope.pop("negation", []))
+    parts.breakers[language] = frozenset(scope.pop("breakers", []))
+    parts.carry.update(scope.pop("carry", []))
+    for key, values in scope.items():
+        parts.phrases.setdefault(key, []).extend(_expand(v, macros, f"{language}:scope.{key}")[0] for v in values)
+    parts.rules.extend(_rule(entry, language, macros) for entry in data.get("rule", []))
+    for entry in data.get("idiom", []):
+        group = f"i{len(parts.idiom_names)}"
+        parts.idiom_names[group] = f"{language}:{entry['id']}"
+        body = "|".join(_expand(p, macros, parts.idiom_names[group])[0] for p in entry["patterns"])
+        parts.idioms.append(f"(?P<{group}>{body})")
 
 
 def _rule(entry: dict, language: str, macros: dict[str, str]) -> Rule:  # type: ignore[type-arg]

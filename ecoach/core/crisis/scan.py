@@ -110,11 +110,14 @@ def _suppressed(lexicon: Lexicon, w: Words, match: re.Match[str], rule: Rule, fi
     return None
 
 
-def findings(lexicon: Lexicon, text: str, spans: list[tuple[int, int]], quoted: bool = False) -> Iterator[Finding]:
+def findings(lexicon: Lexicon, text: str, spans: list[tuple[int, int]], quoted: bool = False,
+             limit: int | None = None) -> Iterator[Finding]:
     """Every match of every rule in the given spans of ``text``, in order of where they
-    begin. At each word only the rules that can begin there are tried."""
-    w = words(text, spans)
+    begin; a rule is no longer tried once ``limit`` of its matches counted. At each word
+    only the rules that can begin there are tried."""
+    w = words(text, spans, lexicon.vocabulary)
     reach: dict[str, int] = {}  # how far each rule's last match went
+    counted: dict[str, int] = {}
     line = w.line
     starting = lexicon.starting
     for first, word in enumerate(w.tokens):
@@ -127,8 +130,10 @@ def findings(lexicon: Lexicon, text: str, spans: list[tuple[int, int]], quoted: 
             if match is None:
                 continue
             last = w.token_at(match.end() - 1) + 1
-            if reach.get(rule.name, -1) >= last:
+            if reach.get(rule.name, -1) >= last or (limit is not None and counted.get(rule.name, 0) >= limit):
                 continue  # the tail of the same rule's previous match ("einde aan" in "een einde aan")
             reach[rule.name] = last
             reason = "quoted" if quoted else _suppressed(lexicon, w, match, rule, first, last)
+            if reason is None:
+                counted[rule.name] = counted.get(rule.name, 0) + 1
             yield Finding(rule, w.start[first], w.end[last - 1], reason)

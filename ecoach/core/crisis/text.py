@@ -26,10 +26,12 @@ from dataclasses import dataclass
 
 _INVISIBLE = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
 _APOSTROPHES = "'\u2019\u2018`\u00b4\u02bc"
-# A word: letters, digits, combining marks, apostrophes and invisible characters (a lone
-# surrogate included); anything else that is not a space is a token of its own.
+_IN_WORD = rf"[\w\u0300-\u036f{_INVISIBLE}\ud800-\udfff{_APOSTROPHES}]"
+# A token: four or more letters spelled out one by one ("K I L L"), a word (letters,
+# digits, combining marks, apostrophes and invisible characters, lone surrogates included)
+# with any hyphenated parts ("self-harm"), or any other character that is not a space.
 _TOKEN = re.compile(
-    rf"[\w\u0300-\u036f{_INVISIBLE}\ud800-\udfff{_APOSTROPHES}]+|[^\w\s]"
+    rf"(?<!\w)[^\W\d_](?: [^\W\d_]){{3,}}(?!\w)|{_IN_WORD}+(?:-{_IN_WORD}+)*|[^\w\s]"
 )
 _SENTENCE_END = frozenset(".!?;\u2026")
 _DROPPED = frozenset("\"\u201c\u201d\u201e\u00ab\u00bb*_()[]{}<>|~^")
@@ -38,8 +40,6 @@ _LEET = str.maketrans("013457@$", "oieastas")
 _REPEATS = re.compile(r"([^\W\d_])\1\1")
 _REPEATS_RUN = re.compile(r"(.)\1{2,}")
 _NEWLINE = re.compile(r"\n")
-# Text that may need words joined: a hyphen inside a word, or single letters in a row.
-_JOINABLE = re.compile(r"\w-\w|(?<!\w)\w \w \w \w(?!\w)")
 _HOMOGLYPHS = dict(zip("аеорсухіјѕԁɡοαειντκρ", "aeopcyxijsdgoaeivtkp"))
 BOUNDARY = "."
 
@@ -68,14 +68,18 @@ class _FoldTable(dict[int, str]):
 _FOLD = _FoldTable()
 
 
-def canonical_word(word: str, repeats: bool = True) -> str:
+def canonical_word(word: str, repeats: bool = True, vocabulary: frozenset[str] = frozenset()) -> str:
     """One word in the lexicon's spelling (``repeats``: the text may have letters three
-    times in a row, so cut them)."""
+    times in a row; a stretched word is cut to the lexicon's word when ``vocabulary`` has
+    it with single letters there, "diiie" -> "die", else to double ones, "dooood" -> "dood")."""
     folded = word.lower() if word.isascii() and word.isalpha() else word.translate(_FOLD)
+    if len(folded) > 1 and ("-" in folded or " " in folded):
+        folded = folded.replace("-", "").replace(" ", "")
     if not folded.isalpha() and any(c.isdigit() for c in folded) and any(c.isalpha() for c in folded):
         folded = folded.translate(_LEET)
-    if repeats and len(folded) > 2:
-        folded = _REPEATS_RUN.sub(r"\1\1", folded)
+    if repeats and len(folded) > 2 and _REPEATS_RUN.search(folded):
+        single = _REPEATS_RUN.sub(r"\1", folded)
+        folded = single if single in vocabulary else _REPEATS_RUN.sub(r"\1\1", folded)
     return folded
 
 
@@ -120,35 +124,9 @@ def _line_breaks(text: str, begin: int, end: int, starts: list[int]) -> tuple[se
     return hard, soft
 
 
-def _joined(text: str, raw: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
-    """Join "self-harm" into one word, and "K I L L" (four or more single letters)."""
-    out: list[tuple[str, int, int]] = []
-    k = 0
-    while k < len(raw):
-        word, start, end = raw[k]
-        parts = [word]
-        run = k + 1
-        while (run + 1 < len(raw) and raw[run][0] == "-" and raw[run][1] == end
-               and raw[run + 1][1] == raw[run][2] and raw[run + 1][0][0].isalnum() and parts[-1][-1:].isalnum()):
-            parts.append(raw[run + 1][0])
-            end = raw[run + 1][2]
-            run += 2
-        if run == k + 1 and len(word) == 1 and word.isalpha():
-            while (run < len(raw) and len(raw[run][0]) == 1 and raw[run][0].isalpha()
-                   and raw[run][1] == raw[run - 1][2] + 1 and text[raw[run][1] - 1] == " "):
-                parts.append(raw[run][0])
-                run += 1
-            if run - k < 4:
-                parts, run = [word], k + 1
-            end = raw[run - 1][2]
-        out.append(("".join(parts), start, end))
-        k = run
-    return out
-
-
-def words(text: str, spans: list[tuple[int, int]]) -> Words:
+def words(text: str, spans: list[tuple[int, int]], vocabulary: frozenset[str] = frozenset()) -> Words:
     """The canonical words of the given (start, end) spans of ``text``; each span is its
-    own paragraph."""
+    own paragraph. ``vocabulary``: the lexicon's words, to read stretched words by."""
     tokens: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
@@ -156,8 +134,6 @@ def words(text: str, spans: list[tuple[int, int]]) -> Words:
     repeats = _REPEATS.search(text) is not None
     for begin, end in spans:
         raw = [(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text, begin, end)]
-        if _JOINABLE.search(text, begin, end):
-            raw = _joined(text, raw)
         hard, soft = _line_breaks(text, begin, end, [r[1] for r in raw]) if "\n" in text else (set(), set())
         hard.add(0)
         for k, (token, start, stop) in enumerate(raw):
@@ -165,7 +141,7 @@ def words(text: str, spans: list[tuple[int, int]]) -> Words:
                 tokens.append(BOUNDARY)
                 starts.append(start)
                 ends.append(start)
-            word = token.lower() if not repeats and token.isascii() and token.isalpha() else _word(token, repeats)
+            word = token.lower() if not repeats and token.isascii() and token.isalpha() else _word(token, repeats, vocabulary)
             if not word or (word == BOUNDARY and (not tokens or tokens[-1] == BOUNDARY)):
                 continue
             if k in soft or word == BOUNDARY:
@@ -184,9 +160,9 @@ def words(text: str, spans: list[tuple[int, int]]) -> Words:
     return Words(tuple(tokens), tuple(starts), tuple(ends), tuple(at), line, tuple(sorted(set(sentences))))
 
 
-def _word(token: str, repeats: bool) -> str:
+def _word(token: str, repeats: bool, vocabulary: frozenset[str]) -> str:
     if token in _DROPPED:
         return ""
     if token in _SENTENCE_END:
         return BOUNDARY
-    return canonical_word(token, repeats)
+    return canonical_word(token, repeats, vocabulary)
