@@ -174,3 +174,10 @@ def test_a_configured_resource_round_trips() -> None:
                                          "phones": "+31 6 1234 5678", "categories": ["danger"]})
     assert resource.tel_links() == ("tel:+31612345678",)
     assert CrisisResource.from_dict(resource.to_dict()) == resource
+
+
+def test_the_default_resources_do_not_fire_themselves() -> None:
+    # A reply that carries an automatic mail's resources along unquoted is no crisis.
+    for resources in (default_resources("nl"), default_resources("en")):
+        for resource in resources:
+            assert detect(f"{resource.name}. {resource.description}", None) == []

@@ -3,6 +3,9 @@
 These are defaults only. Each coach configures their own list (their practice's agreements
 with the client, a local crisis service, their own phone for office hours); the defaults
 are shown until they do. They are data, not interface text: name, when to contact, how.
+Their wording never fires ``detect`` itself (a test holds it), so a coachee's reply that
+carries them along unquoted does not raise a false alarm; a coach's own texts may, which is
+one more reason the wiring should leave out what ecoach itself sent.
 
     resources = configured or default_resources(engagement.language)
     for resource in relevant(resources, {signal.category for signal in signals}):
@@ -90,8 +93,8 @@ DEFAULT_RESOURCES: dict[str, tuple[CrisisResource, ...]] = {
     "nl": (
         CrisisResource(
             "113 Zelfmoordpreventie",
-            "Denk je aan zelfmoord, of maak je je zorgen om iemand? Bel 113 of gratis 0800-0113, "
-            "of chat via 113.nl. Dag en nacht bereikbaar, anoniem.",
+            "Loop je rond met gedachten over zelfmoord, of maak je je zorgen om iemand? Bel 113 of "
+            "gratis 0800-0113, of chat via 113.nl. Dag en nacht bereikbaar, anoniem.",
             ("113", "0800-0113"), "https://www.113.nl", _SUICIDE),
         CrisisResource(
             "112",
@@ -106,8 +109,8 @@ DEFAULT_RESOURCES: dict[str, tuple[CrisisResource, ...]] = {
     "en": (
         CrisisResource(
             "113 Suicide Prevention (113 Zelfmoordpreventie)",
-            "Thinking about suicide, or worried about someone? Call 113 or 0800-0113 (free), or chat "
-            "at 113.nl. Day and night, anonymous, and they help in English too.",
+            "Is suicide on your mind, or are you worried about someone? Call 113 or 0800-0113 (free), "
+            "or chat at 113.nl. Day and night, anonymous, and they help in English too.",
             ("113", "0800-0113"), "https://www.113.nl", _SUICIDE),
         CrisisResource(
             "112 (emergency)",
