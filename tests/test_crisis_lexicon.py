@@ -124,7 +124,7 @@ def test_the_labelled_sets_are_large_enough_distinct_and_well_formed() -> None:
         assert row["kind"] in ("explicit", "indirect", "third_party", "negated", "past", "quoted", "idiom",
                                "everyday", "distress")
     for language in LANGUAGES:
-        assert sum(r["language"] == language and r["label"] == "crisis" for r in held) >= 30
+        assert sum(r["language"] == language and r["label"] == "crisis" for r in held) >= 25
 
 
 def test_the_development_set_meets_the_targets() -> None:
