@@ -31,6 +31,7 @@ def reasons(text: str) -> set[str | None]:
     ("Ik heb zelfmoordgedachten.", Category.SUICIDAL),
     ("ik ben suicidaal", Category.SUICIDAL),
     ("Ik wil mijn leven beëindigen.", Category.SUICIDAL),
+    ("ik wil me gwn van kant maken", Category.SUICIDAL),
     ("I want to kill myself.", Category.SUICIDAL),
     ("i wanna die", Category.SUICIDAL),
     ("kms", Category.SUICIDAL),
@@ -43,13 +44,16 @@ def reasons(text: str) -> set[str | None]:
     ("Ik heb zin om mezelf pijn te doen.", Category.SELF_HARM),
     ("I cut myself again last night.", Category.SELF_HARM),
     ("The urge to self-harm is strong today.", Category.SELF_HARM),
-    # violence to others
+    # violence to others, in each Dutch verb order
     ("Ik ga hem echt iets aandoen.", Category.VIOLENCE),
+    ("Ik ben bang dat ik iemand iets ga aandoen.", Category.VIOLENCE),
+    ("Ik ben zo kwaad dat ik haar wel iets kan aandoen.", Category.VIOLENCE),
     ("I'm afraid I'll hurt someone.", Category.VIOLENCE),
     # acute danger, abuse
     ("Mijn man slaat me.", Category.DANGER),
     ("Hij heeft gedreigd me te vermoorden.", Category.DANGER),
     ("He threatened to kill me.", Category.DANGER),
+    ("My husband says he'll kill me if I leave him.", Category.DANGER),  # not the "will kill me if I forget" joke
     ("I don't feel safe at home.", Category.DANGER),
 ])
 def test_explicit_statements_fire_with_their_category(text: str, category: Category) -> None:
