@@ -179,6 +179,7 @@ def test_mixed_languages_are_both_checked() -> None:
     assert fires("Sorry voor de late reactie, I've been cutting myself again.", "nl") == {Category.SELF_HARM}
     assert fires("Honestly ik wil gewoon dood.", "en") == {Category.SUICIDAL}
     assert fires("ik wil dood", None) == fires("ik wil dood", "de") == {Category.SUICIDAL}
+    assert fires("ik wil dood", "nl-BE") == fires("ik wil dood", "../../etc/passwd") == {Category.SUICIDAL}
 
 
 def test_a_signal_names_its_rule_and_where_it_is() -> None:

@@ -17,22 +17,25 @@ linear in the text's length (see ``bench/crisis.py``).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-from ecoach.core.crisis.lexicon import LANGUAGES, Category, LexiconError, load
+from ecoach.core.crisis.lexicon import LANGUAGES, Category, LexiconError, has_lexicon, load
 from ecoach.core.crisis.scan import Finding, findings
 from ecoach.core.mail.quoting import split_own_text
 
 __all__ = ["Category", "CrisisSignal", "Finding", "LexiconError", "detect", "explain"]
 
 _MAX_SPANS = 20
+_LANGUAGE_CODE = re.compile(r"[a-z]{2,3}")  # it becomes part of a file name
 
 
 @dataclass(frozen=True)
 class CrisisSignal:
     """One rule that fired: ``rule`` is ``<language>:<id>`` from the lexicon, ``kind`` is
-    ``explicit`` or ``indirect`` (or ``third_party``), ``spans`` the (start, end) offsets of
-    each match in the text given to ``detect`` (at most 20), ``excerpts`` the text there."""
+    ``explicit`` or ``indirect``, ``language`` the lexicon's (not necessarily the
+    engagement's), ``spans`` the (start, end) offsets of each match in the text given to
+    ``detect`` (at most 20 per rule), ``excerpts`` the text there."""
 
     category: Category
     rule: str
@@ -43,8 +46,12 @@ class CrisisSignal:
 
 
 def _languages(language: str | None) -> tuple[str, ...]:
-    # A lexicon for another language would be checked first, Dutch and English always.
-    return LANGUAGES
+    """Dutch and English always (coachees mix them); before them the engagement's own
+    language ("de", "fr-BE" -> "fr") when a lexicon for it is packaged."""
+    primary = (language or "").split("-")[0].split("_")[0].lower()
+    if primary in LANGUAGES or not _LANGUAGE_CODE.fullmatch(primary) or not has_lexicon(primary):
+        return LANGUAGES
+    return (primary, *LANGUAGES)
 
 
 def explain(text: str, language: str | None = None, *, include_quoted: bool = True,

@@ -133,6 +133,11 @@ def _words(alternatives: list[str]) -> re.Pattern[str]:
     return re.compile(rf"(?<= )(?:{body})(?= )")
 
 
+@cache
+def has_lexicon(language: str) -> bool:
+    return resources.files(__package__).joinpath("lexicon", f"{language}.toml").is_file()
+
+
 def _read(language: str) -> str:
     source = resources.files(__package__).joinpath("lexicon", f"{language}.toml")
     try:

@@ -5,8 +5,9 @@ The canonical spelling is what the lexicon's patterns are written against: lower
 no diacritics ("suïcide" -> "suicide"), no apostrophes ("don't" -> "dont", "zo'n" ->
 "zon"), words joined by a hyphen written as one ("self-harm" -> "selfharm"), letters
 spelled out one by one joined ("K I L L" -> "kill"), digits inside a word read as the
-letters they stand for ("su1c1de" -> "suicide"), and runs of three or more of the same
-letter cut to two ("dooood" -> "dood"). Characters nobody sees (zero-width spaces and
+letters they stand for ("su1c1de" -> "suicide"), and stretched words read back (a run of
+three or more of a letter becomes one when that makes a lexicon word, "diiie" -> "die",
+else two, "dooood" -> "dood"). Characters nobody sees (zero-width spaces and
 joiners, soft hyphens, direction marks, NUL and other control characters, lone surrogates)
 are dropped inside a word, so they cannot split one. Look-alike Cyrillic and Greek letters
 are read as Latin ones.
@@ -141,7 +142,10 @@ def words(text: str, spans: list[tuple[int, int]], vocabulary: frozenset[str] = 
                 tokens.append(BOUNDARY)
                 starts.append(start)
                 ends.append(start)
-            word = token.lower() if not repeats and token.isascii() and token.isalpha() else _word(token, repeats, vocabulary)
+            if not repeats and token.isascii() and token.isalpha():
+                word = token.lower()  # the common case, without a call
+            else:
+                word = _word(token, repeats, vocabulary)
             if not word or (word == BOUNDARY and (not tokens or tokens[-1] == BOUNDARY)):
                 continue
             if k in soft or word == BOUNDARY:
