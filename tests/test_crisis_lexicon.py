@@ -51,6 +51,7 @@ def test_every_compiled_pattern_has_only_bounded_repetition() -> None:
     ('[[rule]]\nid = "x"\ncategory = "suicidal"\npatterns = ["ik w{1,}"]', "unbounded repetition"),
     ('[macros]\nA = "x*"\n[[rule]]\nid = "x"\ncategory = "suicidal"\npatterns = ["{A}"]', "unbounded repetition"),
     ('[[rule]]\nid = "x"\ncategory = "sad"\npatterns = ["ik"]', "unknown category 'sad'"),
+    ('[[rule]]\nid = "x"\ncategory = "suicidal"\nkind = "vague"\npatterns = ["ik"]', "kind must be explicit or indirect"),
     ('[[rule]]\nid = "x"\ncategory = "suicidal"\npatterns = ["{ME} dood"]', "unknown macro {ME}"),
     ('[[rule]]\nid = "x"\ncategory = "suicidal"\npatterns = ["wil {gap:9} dood"]', "1 to 6 words"),
     ('[[rule]]\nid = "x"\ncategory = "suicidal"\npatterns = ["(wil"]', "en:x: missing )"),

@@ -1,5 +1,6 @@
 """The crisis lexicon: curated phrases per language in ``lexicon/<language>.toml``, compiled
-once into a few regular expressions.
+once per process into one regular expression per rule (see ``dispatch.py`` for which rules
+are tried at a word).
 
 Each file has ``[macros]`` (named pattern pieces), ``[scope]`` (the words and phrases that
 cancel a match: negation, the past that is over, a joke) and lists of ``[[rule]]`` (a
@@ -217,5 +218,8 @@ def _rule(entry: dict, language: str, macros: dict[str, str]) -> Rule:  # type: 
         category = Category(entry["category"])
     except ValueError:
         raise LexiconError(f"{name}: unknown category {entry['category']!r}") from None
-    return Rule(name, category, entry.get("kind", "explicit"), language, _words([p for p, _ in patterns]),
+    kind = entry.get("kind", "explicit")
+    if kind not in ("explicit", "indirect"):
+        raise LexiconError(f"{name}: kind must be explicit or indirect, not {kind!r}")
+    return Rule(name, category, kind, language, _words([p for p, _ in patterns]),
                 tuple(g for _, gaps in patterns for g in gaps), tuple(entry.get("cancelled_by", ())))
