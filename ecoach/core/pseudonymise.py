@@ -1,0 +1,281 @@
+"""Anonymised export for supervision and intervision: pseudonyms for personal data.
+
+``pseudonymise(texts, language=..., people=..., organisations=..., marks=..., keep=...)``
+takes the exchanges the coach selected (Dutch and/or English) and gives them back with every
+name, e-mail address, phone number, address, organisation, bank account, BSN and date of
+birth replaced, plus each replacement (where, what kind, which pseudonym) for the preview.
+
+Pseudonyms, in the export's language (catalogue ``pseudonyms.po``):
+- people, organisations and places get letters, because text must stay readable:
+  "Persoon A" / "Person A", "Organisatie A", "Plaats A". The engagement's known people take
+  the first letters in the order given (pass the coachee first: the coachee is then
+  "Persoon A" in every export of the engagement), then unknown names by first appearance.
+- contact data get numbered tokens in brackets: "[e-mail 1]", "[telefoon 2]" / "[phone 2]",
+  "[adres 1]", "[link 1]", "[rekeningnummer 1]", "[BSN 1]", "[geboortedatum 1]", and what
+  the coach marked without a kind "[weggelaten 1]" / "[redacted 1]".
+The same person, address or number gets the same pseudonym in every text of one export.
+Pseudonyms are never detected again, so running the output through once more changes nothing.
+
+Invisible characters (zero-width spaces and joiners, direction marks, soft hyphens, NUL) are
+looked through: "Ja\\u200bn" is found as "Jan" and replaced with the invisible character.
+Everything outside the replaced spans is returned exactly as given.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+
+from ecoach.core.i18n import gettext_for
+from ecoach.core.pii import known, lexicon, names, patterns, resolve
+from ecoach.core.pii.spans import KINDS, OTHER, PERSON, Found
+
+__all__ = ["KnownPerson", "RangeMark", "StringMark", "Replacement", "Pseudonymised",
+           "PseudonymiseError", "pseudonymise", "KINDS"]
+
+
+def N_(message: str) -> str:
+    """Marks a label for the catalogue; it is translated when an export is rendered."""
+    return message
+
+
+LETTER_LABELS = {"person": N_("Person %(letter)s"), "organisation": N_("Organisation %(letter)s"),
+                 "place": N_("Place %(letter)s")}
+NUMBER_LABELS = {"email": N_("[e-mail %(number)s]"), "phone": N_("[phone %(number)s]"),
+                 "address": N_("[address %(number)s]"), "url": N_("[link %(number)s]"),
+                 "iban": N_("[bank account %(number)s]"), "bsn": N_("[citizen service number %(number)s]"),
+                 "birthdate": N_("[date of birth %(number)s]"), "other": N_("[redacted %(number)s]")}
+
+_INVISIBLE = re.compile("[\x00\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+
+
+class PseudonymiseError(ValueError):
+    """A mark or name the coach gave cannot be used; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class KnownPerson:
+    """Someone the engagement knows: coachee, coach, sponsor, or a name the coach added."""
+
+    name: str
+    emails: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class RangeMark:
+    """Characters ``start``..``end`` of text number ``text_index``, marked by the coach."""
+
+    text_index: int
+    start: int
+    end: int
+    kind: str = OTHER
+
+
+@dataclass(frozen=True)
+class StringMark:
+    """A literal string the coach marked: replaced wherever it occurs (any case)."""
+
+    text: str
+    kind: str = OTHER
+
+
+@dataclass(frozen=True)
+class Replacement:
+    text_index: int
+    start: int  # in the text as given
+    end: int
+    kind: str
+    pseudonym: str
+    original: str
+    out_start: int  # in the pseudonymised text, for highlighting the preview
+    out_end: int
+    by_coach: bool
+
+
+@dataclass(frozen=True)
+class Pseudonymised:
+    texts: tuple[str, ...]
+    replacements: tuple[Replacement, ...]
+
+    def in_text(self, index: int) -> list[Replacement]:
+        return [r for r in self.replacements if r.text_index == index]
+
+
+class _View:
+    """A text without its invisible characters, and the way back to the text's offsets."""
+
+    def __init__(self, text: str) -> None:
+        removed = [m.start() for m in _INVISIBLE.finditer(text)]
+        self.text = _INVISIBLE.sub("", text) if removed else text
+        self._gaps = [pos - i for i, pos in enumerate(removed)]  # view offset of each removal
+
+    def start(self, offset: int) -> int:
+        return offset + bisect.bisect_right(self._gaps, offset)
+
+    def end(self, offset: int) -> int:
+        return self.start(offset - 1) + 1 if offset else 0
+
+    def back(self, f: Found) -> Found:
+        if not self._gaps:
+            return f
+        return Found(self.start(f.start), self.end(f.end), f.kind, f.key, f.suffix, f.coach)
+
+
+def pseudonymise(texts: Sequence[str], *, language: str = "nl", people: Sequence[KnownPerson] = (),
+                 organisations: Sequence[str] = (), marks: Sequence[RangeMark | StringMark] = (),
+                 keep: Sequence[str] = ()) -> Pseudonymised:
+    """Replace the personal data in ``texts`` consistently; ``keep`` lists strings found by
+    mistake that the coach wants left as they are (marks still apply to them)."""
+    _check(texts, marks)
+    views = [_View(t) for t in texts]
+    matcher, reserved, known_aliases = _known_matcher(people, organisations)
+    found = [_find(v.text, matcher) for v in views]
+    echo = _echo_matcher(views, found)
+    found = [f + echo.find(v.text) for v, f in zip(views, found)]
+    kept = {" ".join(k.casefold().split()) for k in keep if k.strip()}
+    spans = []
+    for i, (text, view, found_here) in enumerate(zip(texts, views, found)):
+        back = [view.back(f) for f in found_here]
+        back = [f for f in back if " ".join(text[f.start:f.end].casefold().split()) not in kept]
+        spans.append(resolve.merge(text, back + _coach_marks(i, text, marks)))
+    person_of = resolve.cluster_people([f for s in spans for f in s], known_aliases)
+    numbers = resolve.number_in_order(spans, reserved, person_of)
+    return _render(texts, spans, numbers, person_of, language)
+
+
+def _check(texts: Sequence[str], marks: Sequence[RangeMark | StringMark]) -> None:
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise PseudonymiseError(f"text {i + 1} is not text but {type(text).__name__}")
+    for mark in marks:
+        if mark.kind not in KINDS:
+            raise PseudonymiseError(f"unknown kind {mark.kind!r} for a mark; use one of {', '.join(KINDS)}")
+        if isinstance(mark, StringMark):
+            if not mark.text.strip():
+                raise PseudonymiseError("a marked string is empty")
+        elif not 0 <= mark.text_index < len(texts):
+            raise PseudonymiseError(f"a mark points to text {mark.text_index + 1}, but there are {len(texts)}")
+        elif not 0 <= mark.start < mark.end <= len(texts[mark.text_index]):
+            raise PseudonymiseError(
+                f"a mark from {mark.start} to {mark.end} lies outside text {mark.text_index + 1} "
+                f"({len(texts[mark.text_index])} characters) or is empty")
+
+
+def _known_matcher(people: Sequence[KnownPerson], organisations: Sequence[str]):  # type: ignore[no-untyped-def]
+    """The known names as one matcher; the (kind, key) pairs that take the first letters;
+    each folded person variant -> that person's key."""
+    variants, reserved, aliases = [], [], {}
+    for i, person in enumerate(people):
+        if not person.name.strip() and not person.emails:
+            raise PseudonymiseError(f"known person {i + 1} has neither a name nor an e-mail address")
+        key = f"{resolve.KNOWN_PREFIX}{i}"
+        reserved.append((PERSON, key))
+        for surface in known.person_variants(person.name):
+            variants.append(known.variant(surface, PERSON, key))
+            aliases.setdefault(surface.casefold(), key)
+        variants += [known.Variant(e.strip(), "email", e.strip().casefold(), True) for e in person.emails if e.strip()]
+    for name in organisations:
+        key = known.organisation_key(name)
+        if key:
+            reserved.append(("organisation", key))
+            variants += [known.variant(s, "organisation", key) for s in known.organisation_variants(name)]
+    return known.VariantMatcher(variants), reserved, aliases
+
+
+def _find(text: str, matcher: known.VariantMatcher) -> list[Found]:
+    found = patterns.find_contact_data(text) + names.find_names(text, _label_words()) + matcher.find(text)
+    return _unprotected(text, found)
+
+
+def _unprotected(text: str, found: list[Found]) -> list[Found]:
+    """Drop what lies on a pseudonym already there (idempotence)."""
+    protected = [(m.start(), m.end()) for m in _label_pattern().finditer(text)]
+    if not protected:
+        return found
+    starts = [s for s, _ in protected]
+
+    def clear(f: Found) -> bool:
+        i = bisect.bisect_left(starts, f.end)
+        return not any(s < f.end and f.start < e for s, e in protected[max(0, i - 2):i])
+
+    return [f for f in found if clear(f)]
+
+
+def _echo_matcher(views: Sequence[_View], found: Sequence[Sequence[Found]]) -> known.VariantMatcher:
+    """Names found somewhere are hidden everywhere: also at the start of a sentence, where
+    the detector alone would not call a word a name (same case only)."""
+    variants = []
+    for view, spans in zip(views, found):
+        for f in spans:
+            if f.kind in ("person", "organisation", "place") and not f.key.startswith(resolve.KNOWN_PREFIX):
+                surface = " ".join(view.text[f.start:f.end].split())
+                forms = known.person_variants(surface) if f.kind == PERSON else [surface]
+                variants += [known.Variant(s, f.kind, f.key if s == surface else s.casefold(), False)
+                             for s in forms if not lexicon.is_common(s)]
+    return known.VariantMatcher(variants)
+
+
+def _coach_marks(index: int, text: str, marks: Sequence[RangeMark | StringMark]) -> list[Found]:
+    found = []
+    for mark in marks:
+        if isinstance(mark, RangeMark):
+            if mark.text_index == index:
+                key = " ".join(text[mark.start:mark.end].casefold().split())
+                found.append(Found(mark.start, mark.end, mark.kind, key, coach=True))
+            continue
+        literal = mark.text.strip()
+        pattern = re.escape(literal)
+        pattern = (r"(?<!\w)" if literal[0].isalnum() else "") + pattern + (r"(?!\w)" if literal[-1].isalnum() else "")
+        key = " ".join(literal.casefold().split())
+        found += [Found(m.start(), m.end(), mark.kind, key, coach=True)
+                  for m in re.finditer(pattern, text, re.I)]
+    return found
+
+
+def _render(texts: Sequence[str], spans: Sequence[Sequence[Found]], numbers: dict[tuple[str, str], int],
+            person_of: dict[str, str], language: str) -> Pseudonymised:
+    gettext = gettext_for(language)
+    out_texts, replacements = [], []
+    for i, text in enumerate(texts):
+        pieces, pos, length = [], 0, 0
+        for f in spans[i]:
+            key = person_of.get(f.key, f.key) if f.kind == PERSON else f.key
+            label = _label(gettext, f.kind, numbers[(f.kind, key)]) + f.suffix
+            pieces += [text[pos:f.start], label]
+            out_start = length + f.start - pos
+            length = out_start + len(label)
+            replacements.append(Replacement(i, f.start, f.end, f.kind, label, text[f.start:f.end],
+                                            out_start, length, f.coach))
+            pos = f.end
+        pieces.append(text[pos:])
+        out_texts.append("".join(pieces))
+    return Pseudonymised(tuple(out_texts), tuple(replacements))
+
+
+def _label(gettext, kind: str, number: int) -> str:  # type: ignore[no-untyped-def]
+    if kind in LETTER_LABELS:
+        return gettext(LETTER_LABELS[kind]) % {"letter": resolve.letters(number)}
+    return gettext(NUMBER_LABELS[kind]) % {"number": number + 1}
+
+
+def _template_regex(template: str, fill: str) -> str:
+    return fill.join(re.escape(piece) for piece in re.split(r"%\(\w+\)s", template))
+
+
+@cache
+def _label_pattern() -> re.Pattern[str]:
+    parts = set()
+    for language in ("nl", "en"):
+        gettext = gettext_for(language)
+        parts |= {r"(?<!\w)" + _template_regex(gettext(t), "[A-Z]{1,3}") + r"(?!\w)" for t in LETTER_LABELS.values()}
+        parts |= {_template_regex(gettext(t), r"\d{1,6}") for t in NUMBER_LABELS.values()}
+    return re.compile("|".join(sorted(parts)))
+
+
+@cache
+def _label_words() -> frozenset[str]:
+    """'Persoon', 'Person', ...: never a name, so 'Persoon A' is not hidden again."""
+    return frozenset(gettext_for(lang)(t).split()[0] for lang in ("nl", "en") for t in LETTER_LABELS.values())
