@@ -105,12 +105,17 @@ class Pseudonymised:
 
 
 class _View:
-    """A text without its invisible characters, and the way back to the text's offsets."""
+    """What the detectors read: the text without its invisible characters and with the
+    pseudonyms already in it blanked out (a lower-case word of the same length, so they
+    are neither found again nor change how the words around them are read); and the way
+    back to the text's own offsets."""
 
     def __init__(self, text: str) -> None:
         removed = [m.start() for m in _INVISIBLE.finditer(text)]
-        self.text = _INVISIBLE.sub("", text) if removed else text
+        view = _INVISIBLE.sub("", text) if removed else text
         self._gaps = [pos - i for i, pos in enumerate(removed)]  # view offset of each removal
+        self.protected = [(m.start(), m.end()) for m in _label_pattern().finditer(view)]
+        self.text = _blank(view, self.protected)
 
     def start(self, offset: int) -> int:
         return offset + bisect.bisect_right(self._gaps, offset)
@@ -132,9 +137,9 @@ def pseudonymise(texts: Sequence[str], *, language: str = "nl", people: Sequence
     _check(texts, marks)
     views = [_View(t) for t in texts]
     matcher, reserved, known_aliases = _known_matcher(people, organisations)
-    found = [_find(v.text, matcher) for v in views]
+    found = [_find(v, matcher) for v in views]
     echo = _echo_matcher(views, found)
-    found = [f + echo.find(v.text) for v, f in zip(views, found)]
+    found = [f + _unprotected(v, echo.find(v.text)) for v, f in zip(views, found)]
     kept = {" ".join(k.casefold().split()) for k in keep if k.strip()}
     spans = []
     for i, (text, view, found_here) in enumerate(zip(texts, views, found)):
@@ -185,14 +190,31 @@ def _known_matcher(people: Sequence[KnownPerson], organisations: Sequence[str]):
     return known.VariantMatcher(variants), reserved, aliases
 
 
-def _find(text: str, matcher: known.VariantMatcher) -> list[Found]:
-    found = patterns.find_contact_data(text) + names.find_names(text, _label_words()) + matcher.find(text)
-    return _unprotected(text, found)
+def _blank(text: str, spans: Sequence[tuple[int, int]]) -> str:
+    """Each span becomes a lower-case word of its length: read as any other word."""
+    if not spans:
+        return text
+    pieces, pos = [], 0
+    for start, end in sorted(spans):
+        start = max(start, pos)
+        if end > start:
+            pieces += [text[pos:start], "x" * (end - start)]
+            pos = end
+    return "".join(pieces) + text[pos:]
 
 
-def _unprotected(text: str, found: list[Found]) -> list[Found]:
-    """Drop what lies on a pseudonym already there (idempotence)."""
-    protected = [(m.start(), m.end()) for m in _label_pattern().finditer(text)]
+def _find(view: _View, matcher: known.VariantMatcher) -> list[Found]:
+    """Contact data first; names are then read with the contact data blanked out, as they
+    will be in the output, so that a second run reads every word the way the first did."""
+    contact = patterns.find_contact_data(view.text)
+    blanked = _blank(view.text, [(f.start, f.end) for f in contact])
+    found = contact + names.find_names(blanked, _label_words()) + matcher.find(view.text)
+    return _unprotected(view, found)
+
+
+def _unprotected(view: _View, found: list[Found]) -> list[Found]:
+    """Drop what touches a pseudonym already there (idempotence)."""
+    protected = view.protected
     if not protected:
         return found
     starts = [s for s, _ in protected]
@@ -214,7 +236,7 @@ def _echo_matcher(views: Sequence[_View], found: Sequence[Sequence[Found]]) -> k
                 surface = " ".join(view.text[f.start:f.end].split())
                 forms = known.person_variants(surface) if f.kind == PERSON else [surface]
                 variants += [known.Variant(s, f.kind, f.key if s == surface else s.casefold(), False)
-                             for s in forms if not lexicon.is_common(s)]
+                             for s in forms if s == surface or not lexicon.is_common(s)]
     return known.VariantMatcher(variants)
 
 

@@ -21,8 +21,14 @@ WORDS_DIR = Path(__file__).resolve().parent / "words"
 
 # Words that put a name after them even at the start of a sentence ("Mevrouw Jansen belde").
 TITLES = frozenset("""
-meneer mijnheer mevrouw juffrouw dhr dhr. mevr mevr. mw mw. dr dr. drs drs. ir ir. ing ing. prof
+heer meneer mijnheer mevrouw juffrouw dhr dhr. mevr mevr. mw mw. dr dr. drs drs. ir ir. ing ing. prof
 prof. mr mr. mrs mrs. ms ms. miss sir madam dokter professor oom tante opa oma
+""".split())
+
+# Verbs after which a first name that is also a word is the subject: "Rose said", "Roos zei".
+SPEECH_VERBS = frozenset("""
+said says asked asks told tells thinks thought feels felt wrote writes called calls wants wanted
+zei zegt vroeg vraagt vindt vond schreef schrijft belde belt denkt dacht voelt voelde wil wilde
 """.split())
 
 # Words that open a mail or chat line and are followed by the addressee's name.
@@ -49,7 +55,7 @@ PLACE_CONTEXT = frozenset("in uit naar te bij rond nabij vanuit from to near aro
 # Words before or after capitalised words that make them an organisation.
 ORGANISATION_PREFIXES = frozenset("""
 stichting gemeente vereniging ministerie universiteit hogeschool ziekenhuis provincie waterschap
-coöperatie cooperatie zorggroep ggz rabobank bureau foundation university hospital council
+coöperatie cooperatie zorggroep ggz bureau foundation university hospital council
 college academie academy school
 """.split())
 ORGANISATION_SUFFIXES = frozenset("""

@@ -20,6 +20,7 @@ from ecoach.core.pii.spans import ORGANISATION, PERSON, PLACE, Found
 
 _WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|['’-](?=[^\W\d_]))*")
 _POSSESSIVE = re.compile(r"['’]s$")
+_CONTRACTION = re.compile(r"I['’]|[^'’]+['’](?:m|ve|d|ll|re|t)$")  # I'm, I've, We're, Don't
 _SENTENCE_END = set(".!?:;…\"“”‘'([•*–—-")
 _NAME = r"[A-Z][\w&'’-]*"
 _JOIN = r"(?:[A-Z][\w&'’-]*|&|en|and|van|de|der|den|het|voor|of|the|'t)"
@@ -39,16 +40,19 @@ class Token:
     word: str
     starts_sentence: bool
     after: str  # the previous word, lower case, or "" at the start
+    before: str  # the next word, lower case
 
 
 def tokenise(text: str) -> list[Token]:
+    matches = list(_WORD.finditer(text))
     tokens: list[Token] = []
     prev_end, prev_word = 0, ""
-    for m in _WORD.finditer(text):
+    for i, m in enumerate(matches):
         word = _POSSESSIVE.sub("", m.group())
         gap = text[prev_end:m.start()]
+        following = matches[i + 1].group().casefold() if i + 1 < len(matches) else ""
         tokens.append(Token(m.start(), m.start() + len(word), word,
-                            _starts_sentence(gap, prev_word, not tokens), prev_word))
+                            _starts_sentence(gap, prev_word, not tokens), prev_word, following))
         prev_end, prev_word = m.end(), word.casefold()
     return tokens
 
@@ -72,11 +76,16 @@ def _is_name_word(tok: Token, protected: frozenset[str]) -> bool:
     folded = tok.word.casefold()
     if not _capitalised(tok.word) or len(tok.word) < 2 or folded in lexicon.not_names() or tok.word in protected:
         return False
+    if _CONTRACTION.match(tok.word):
+        return False
     if not tok.starts_sentence or tok.after in lexicon.TITLES or tok.after.rstrip(".") in lexicon.TITLES:
         return True
     if tok.after in lexicon.CLOSINGS:
         return True
-    return folded in lexicon.first_names() and folded not in lexicon.common_words()
+    if folded not in lexicon.first_names():
+        return False
+    # "Rose said ...": a first name that is also a word is a name before a verb of speech.
+    return folded not in lexicon.common_words() or tok.before in lexicon.SPEECH_VERBS
 
 
 def find_names(text: str, protected: frozenset[str] = frozenset()) -> list[Found]:
@@ -100,7 +109,7 @@ def _groups(text: str, tokens: list[Token], protected: frozenset[str]) -> list[l
             i += len(joined)
             continue
         gap = text[current[-1].end:tok.start] if current else ""
-        adjacent = gap == " " or (gap == ". " and len(current[-1].word) == 1)
+        adjacent = gap == " " or (gap in (". ", ".") and len(current[-1].word) == 1)
         if _is_name_word(tok, protected) or _is_initial(text, tok, tokens, i, protected):
             if not adjacent and current:
                 groups.append(current)
@@ -129,7 +138,8 @@ def _interfix_run(text: str, tokens: list[Token], i: int, current: list[Token],
             head = tokens[i + size]
             surname = head.word.casefold() in lexicon.surnames()
             joined = bool(current) and text[current[-1].end:run[0].start] == " "
-            if _capitalised(head.word) and head.word not in protected and (joined or surname):
+            plain = head.word.casefold() in lexicon.not_names() or head.word in protected
+            if _capitalised(head.word) and not plain and (joined or surname):
                 return [*run, head]
     return []
 

@@ -47,6 +47,7 @@ _STREET = re.compile(
     r"\b(?:(?:[A-Z][\w'’.-]{0,30}|van|de|der|den|het|'t|la|le)\s){0,3}"
     r"[A-Z][\w'’-]{0,30}?(?:" + "|".join(lexicon.STREET_SUFFIXES) + r")"
     r"\s{1,3}\d{1,5}(?:\s?[a-zA-Z]\b|[-/ ]?(?:hs|bis|[IVX]{1,4}|\d{1,4})\b)?")
+_POSTBOX = re.compile(r"\b(?:Postbus|P\.?O\.? Box|PO Box)\s{1,3}\d{1,6}\b", re.I)
 _NUMBERED = re.compile(r"\b((?:[A-Z][\w'’-]{1,30}\s){0,2}[A-Z][\w'’-]{2,30})\s{1,3}\d{1,5}[a-zA-Z]?\b")
 _EN_STREET = re.compile(
     r"\b\d{1,5}[a-zA-Z]?,?\s(?:[A-Z][\w'’-]{1,30}\s){1,3}(?:Street|St|Road|Rd|Avenue|Ave|Lane|Ln|"
@@ -138,7 +139,7 @@ def find_birthdates(text: str) -> list[Found]:
 def find_addresses(text: str) -> list[Found]:
     """Street and number, Dutch and UK postcodes (with the town after a Dutch one); parts
     that follow each other ("Kerkstraat 12, 3511 AB Utrecht") become one address."""
-    parts = [(m.start(), m.end()) for rx in (_STREET, _EN_STREET, _POSTCODE) for m in rx.finditer(text)]
+    parts = [(m.start(), m.end()) for rx in (_STREET, _EN_STREET, _POSTCODE, _POSTBOX) for m in rx.finditer(text)]
     parts += _known_streets(text)
     merged: list[list[int]] = []
     for start, end in sorted(parts):
