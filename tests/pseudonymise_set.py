@@ -133,6 +133,36 @@ EN = [
     "I'm meeting my mentor at the Starbucks on Friday before the review.",
 ]
 
+# Written after the rules were last tuned, and not tuned on since: the fairer figure.
+NL_HELD_OUT = [
+    "Vandaag had ik een functioneringsgesprek met [[person|Henk Smit]]. Hij vond mijn inzet 'voldoende'.",
+    "[[person|Annelies]] van de personeelsafdeling wil dat ik een re-integratieplan maak.",
+    "Mijn schoonmoeder [[person|Truus]] komt drie weken logeren. Ik zie er erg tegenop.",
+    "We verhuizen naar [[address|Dorpsweg 7a]] in [[place|Leusden]], dichter bij mijn ouders.",
+    "Je kunt mijn man bereiken op [[phone|06 - 98 76 54 32]] als ik er niet ben.",
+    "Bij [[organisation|Gemeente Amersfoort]] zoeken ze een beleidsmedewerker, zal ik solliciteren?",
+    "[[person|Youssef]] heeft me gevraagd om mee te gaan naar de training in [[place|Den Bosch]].",
+    "De vergadering met dhr. [[person|Brouwer]] en mw. [[person|Kuipers]] liep helemaal uit de hand.",
+    "Zou je de afspraak kunnen bevestigen op [[email|m.dekker@hotmail.com]]? Dank je wel!",
+    "Ik heb gisteren met mijn zus [[person|Ilse]] gebeld, en dat luchtte enorm op.",
+    "Het was een zware week. Vrijdag ben ik vroeg naar huis gegaan omdat ik hoofdpijn had.",
+    "Via [[url|https://calendly.com/marieke-jansen-coaching]] kan ik een nieuwe afspraak plannen, toch?",
+]
+EN_HELD_OUT = [
+    "Today I had my appraisal with [[person|Gareth Jones]]. He called my effort 'adequate'.",
+    "[[person|Hannah]] from HR wants me to draw up a return-to-work plan.",
+    "My mother-in-law [[person|Margaret]] is staying with us for three weeks. I'm dreading it.",
+    "We're moving to [[address|17 Church Lane]], [[place|Harrogate]], closer to my parents.",
+    "You can reach my husband on [[phone|07700 900456]] if I'm not around.",
+    "[[organisation|Leeds City Council]] is hiring a policy officer, should I apply?",
+    "[[person|Yusuf]] asked me to join him at the training in [[place|Birmingham]].",
+    "The meeting with Mr [[person|Brown]] and Ms [[person|Kowalski]] got completely out of hand.",
+    "Could you confirm the appointment at [[email|m.dixon@hotmail.co.uk]]? Thanks!",
+    "I called my sister [[person|Isla]] yesterday and it was such a relief.",
+    "It's been a heavy week. On Friday I went home early with a headache.",
+    "Can I book a new session via [[url|https://calendly.com/david-turner-coaching]]?",
+]
+
 
 @dataclass(frozen=True)
 class Case:
@@ -160,7 +190,11 @@ def parse(language: str, marked: str) -> Case:
 
 
 def cases() -> list[Case]:
-    return [parse("nl", t) for t in NL] + [parse("en", t) for t in EN]
+    return [parse("nl", t) for t in NL + NL_HELD_OUT] + [parse("en", t) for t in EN + EN_HELD_OUT]
+
+
+def held_out() -> list[Case]:
+    return [parse("nl", t) for t in NL_HELD_OUT] + [parse("en", t) for t in EN_HELD_OUT]
 
 
 @dataclass

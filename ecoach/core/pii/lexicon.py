@@ -121,6 +121,12 @@ def interfixes() -> frozenset[str]:
 
 
 @cache
+def interfix_heads() -> frozenset[str]:
+    """The first words of the tussenvoegsels: most words need no further look."""
+    return frozenset(i.split()[0] for i in interfixes())
+
+
+@cache
 def places() -> frozenset[str]:
     return (_deduce_list("locations", "lst_placename", "lst_residence")
             | _deduce_list("locations", "lst_placename", "lst_municipality"))

@@ -26,7 +26,9 @@ _NAME = r"[A-Z][\w&'’-]*"
 _JOIN = r"(?:[A-Z][\w&'’-]*|&|en|and|van|de|der|den|het|voor|of|the|'t)"
 _ORG_BY_SUFFIX = re.compile(
     rf"{_NAME}(?:\s{_JOIN}){{0,3}}\s(?:B\.V\.|B\.V|BV|N\.V\.|NV|V\.O\.F\.|VOF|Inc\.?|Ltd\.?|LLC|GmbH|"
-    rf"plc|Corp\.?|LLP|AG|S\.A\.|Groep|Group|Holding|Consultancy|Consulting)(?![\w])")
+    rf"plc|Corp\.?|LLP|AG|S\.A\.|Groep|Group|Holding|Consultancy|Consulting|Council|Trust|Partners|"
+    rf"Foundation|Agency|Authority|Bank|Hospital|University|College|Ziekenhuis|Zorg|Advocaten|"
+    rf"Accountants)(?![\w])")
 _ORG_BY_PREFIX = re.compile(
     rf"(?i:\b(?:stichting|gemeente|vereniging|ministerie van|universiteit(?: van)?|hogeschool|"
     rf"ziekenhuis|provincie|waterschap|zorggroep|university of|foundation|hospital|academie))"
@@ -52,8 +54,8 @@ def tokenise(text: str) -> list[Token]:
         gap = text[prev_end:m.start()]
         following = matches[i + 1].group().casefold() if i + 1 < len(matches) else ""
         tokens.append(Token(m.start(), m.start() + len(word), word,
-                            _starts_sentence(gap, prev_word, not tokens), prev_word, following))
-        prev_end, prev_word = m.end(), word.casefold()
+                            _starts_sentence(gap, prev_word, not tokens), prev_word.casefold(), following))
+        prev_end, prev_word = m.end(), word
     return tokens
 
 
@@ -64,7 +66,8 @@ def _starts_sentence(gap: str, prev_word: str, first: bool) -> bool:
     if not stripped or stripped[-1] not in _SENTENCE_END:
         return False
     # "dr. Jansen", "J. de Vries", "mevr. Bos": the dot ends an abbreviation, not a sentence.
-    abbreviation = len(prev_word) == 1 or f"{prev_word}." in lexicon.TITLES
+    initial = len(prev_word) == 1 and prev_word.isupper()
+    abbreviation = initial or f"{prev_word.casefold()}." in lexicon.TITLES
     return not (stripped == "." and abbreviation)
 
 
@@ -76,8 +79,8 @@ def _is_name_word(tok: Token, protected: frozenset[str]) -> bool:
     folded = tok.word.casefold()
     if not _capitalised(tok.word) or len(tok.word) < 2 or folded in lexicon.not_names() or tok.word in protected:
         return False
-    if _CONTRACTION.match(tok.word):
-        return False
+    if _CONTRACTION.match(tok.word) or (len(tok.word.split("-")[0]) > 1 and tok.word.split("-")[0].isupper()):
+        return False  # I'm, We're; API-token, HR-adviseur
     if not tok.starts_sentence or tok.after in lexicon.TITLES or tok.after.rstrip(".") in lexicon.TITLES:
         return True
     if tok.after in lexicon.CLOSINGS:
@@ -128,6 +131,8 @@ def _interfix_run(text: str, tokens: list[Token], i: int, current: list[Token],
                   protected: frozenset[str]) -> list[Token]:
     """'van der' + 'Berg' after a first name, or before a known surname ('met de Vries')."""
     inter = lexicon.interfixes()
+    if tokens[i].word.casefold() not in lexicon.interfix_heads():
+        return []
     for size in (3, 2, 1):
         if i + size >= len(tokens):
             continue

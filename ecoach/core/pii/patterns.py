@@ -31,10 +31,10 @@ _URL_TRAILING = ".,;:!?)]}'\"’”»"
 _SERVICE_NUMBERS = {phonenumbers.PhoneNumberType.TOLL_FREE, phonenumbers.PhoneNumberType.PREMIUM_RATE,
                     phonenumbers.PhoneNumberType.SHARED_COST}
 # Numbers written like phone numbers that libphonenumber calls invalid (made up, mistyped):
-# international with + or 00, or Dutch ten digits starting with 0.
+# international with + or 00, or ten or eleven digits starting with 0 (Dutch, British).
 _PHONE_LIKE = re.compile(
     r"(?<![\w+])(?:(?:\+|00)[1-9]\d{0,2}[\s.-]{0,2}(?:\(0\)[\s.-]{0,2})?\d(?:[\s.-]?\d){6,11}"
-    r"|0[1-9](?:[\s.-]{0,3}\d){8})(?!\w)")
+    r"|0[1-9](?:[\s.-]{0,3}\d){8,9})(?!\w)")
 
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b", re.I)
 _NL_IBAN_FORM = re.compile(r"NL\d{2}[A-Z]{4}\d{10}")
@@ -80,8 +80,8 @@ def find_urls(text: str) -> list[Found]:
     found = []
     for m in _URL.finditer(text):
         raw = m.group().rstrip(_URL_TRAILING)
-        if len(raw) > 3:
-            key = re.sub(r"^(?:https?://)?(?:www\.)?", "", raw.casefold()).rstrip("/")
+        key = re.sub(r"^(?:https?://)?(?:www\.)?", "", raw.casefold()).rstrip("/")
+        if len(key) > 3:
             found.append(Found(m.start(), m.start() + len(raw), URL, key))
     return found
 
