@@ -4,10 +4,11 @@
 
 Quality: recall and precision per kind on the labelled nl/en set (tests/pseudonymise_set.py),
 each language as one export with its engagement's known people. A gold span is recalled when
-the replacements cover all of it; a replacement is correct when it overlaps a gold span, so
-precision counts the ordinary words it hid. ``held-out`` is the part of the set written after
-the rules were last tuned. Speed: texts per second for exports of the whole set (about 100
-texts) and of 2,000 texts, and for one 1 MB text.
+the replacements cover all of it ("as kind": by a replacement of its own kind, so the
+pseudonym says the right thing, e.g. "Organisatie A" rather than "Persoon C"); a replacement
+is correct when it overlaps a gold span, so precision counts the ordinary words it hid.
+"held-out" is the part of the set written last and never tuned on. Speed: texts per second
+for an export of the whole set (144 texts) and of 2,000 texts, and for one 1 MB text.
 """
 
 from __future__ import annotations
@@ -41,11 +42,12 @@ def quality(labelled, verbose: bool) -> dict[str, Score]:  # type: ignore[no-unt
 
 def print_scores(title: str, scores: dict[str, Score], texts: int) -> None:
     print(f"\n{title} ({texts} texts)")
-    print(f"  {'kind':<14}{'gold':>6}{'recall':>9}{'replaced':>10}{'precision':>11}")
-    for kind, s in sorted(scores.items()):
-        print(f"  {kind:<14}{s.gold:>6}{s.recall:>9.2f}{s.predicted:>10}{s.precision:>11.2f}")
-    total = Score(*(sum(getattr(s, f) for s in scores.values()) for f in ("gold", "recalled", "predicted", "correct")))
-    print(f"  {'all':<14}{total.gold:>6}{total.recall:>9.2f}{total.predicted:>10}{total.precision:>11.2f}")
+    print(f"  {'kind':<14}{'gold':>6}{'recall':>9}{'as kind':>9}{'replaced':>10}{'precision':>11}")
+    fields = ("gold", "recalled", "predicted", "correct", "same_kind")
+    total = Score(*(sum(getattr(s, f) for s in scores.values()) for f in fields))
+    for kind, s in [*sorted(scores.items()), ("all", total)]:
+        as_kind = f"{s.same_kind / s.gold:.2f}" if s.gold else "-"
+        print(f"  {kind:<14}{s.gold:>6}{s.recall:>9.2f}{as_kind:>9}{s.predicted:>10}{s.precision:>11.2f}")
 
 
 def speed(repeat: int) -> None:

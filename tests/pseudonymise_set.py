@@ -133,8 +133,9 @@ EN = [
     "I'm meeting my mentor at the Starbucks on Friday before the review.",
 ]
 
-# Written after the rules were last tuned, and not tuned on since: the fairer figure.
-NL_HELD_OUT = [
+# A first batch written after the rules were tuned on the texts above; the rules were then
+# tuned on it too (its first score: recall 0.86, precision 1.00).
+NL += [
     "Vandaag had ik een functioneringsgesprek met [[person|Henk Smit]]. Hij vond mijn inzet 'voldoende'.",
     "[[person|Annelies]] van de personeelsafdeling wil dat ik een re-integratieplan maak.",
     "Mijn schoonmoeder [[person|Truus]] komt drie weken logeren. Ik zie er erg tegenop.",
@@ -148,7 +149,7 @@ NL_HELD_OUT = [
     "Het was een zware week. Vrijdag ben ik vroeg naar huis gegaan omdat ik hoofdpijn had.",
     "Via [[url|https://calendly.com/marieke-jansen-coaching]] kan ik een nieuwe afspraak plannen, toch?",
 ]
-EN_HELD_OUT = [
+EN += [
     "Today I had my appraisal with [[person|Gareth Jones]]. He called my effort 'adequate'.",
     "[[person|Hannah]] from HR wants me to draw up a return-to-work plan.",
     "My mother-in-law [[person|Margaret]] is staying with us for three weeks. I'm dreading it.",
@@ -161,6 +162,32 @@ EN_HELD_OUT = [
     "I called my sister [[person|Isla]] yesterday and it was such a relief.",
     "It's been a heavy week. On Friday I went home early with a headache.",
     "Can I book a new session via [[url|https://calendly.com/david-turner-coaching]]?",
+]
+
+# Written last and never tuned on: the fairer figure (bench/pseudonymise.py, "held-out").
+NL_HELD_OUT = [
+    "ik had het er met [[person|Marloes]] over en ze snapte er niks van 🙄 echt frustrerend",
+    "Volgens [[person|Gert-Jan]] moet ik meer 'zichtbaar' zijn in het MT. Wat bedoelt hij daarmee?",
+    "Mijn buurvrouw, [[person|Ria van Leeuwen]], past woensdag op de kinderen zodat ik kan sporten.",
+    "Ik sta ingeschreven bij [[organisation|Randstad]] en bij [[organisation|Tempo-Team]], maar er gebeurt weinig.",
+    "Wil je mij bellen op [[phone|0646123987]]? Liefst na zessen.",
+    "Sorry voor de late reactie! Het was druk op de [[address|Mariaplaats 3]], daar zit ons kantoor.",
+    "Mijn ex, [[person|Dennis]], wil de kinderen met Pasen. Daar ben ik het niet mee eens.",
+    "Na het gesprek met [[person|Van Rijn]] ben ik naar buiten gelopen en heb ik een uur gewandeld.",
+    "Het onderzoek van [[organisation|Arbo Unie]] zei dat ik 50% kan werken. Mijn baas vindt dat te weinig.",
+    "Mijn coach bij de vorige werkgever, [[person|Ingrid]], gaf me ooit dezelfde tip.",
+]
+EN_HELD_OUT = [
+    "talked to [[person|Megan]] about it and she just didn't get it 🙄 so frustrating",
+    "According to [[person|Stuart]] I need to be more 'visible' to the exec team. What does he mean?",
+    "My neighbour, [[person|Brenda O'Neill]], is watching the kids on Wednesday so I can go to the gym.",
+    "I'm registered with [[organisation|Hays]] and [[organisation|Reed]], but nothing is happening.",
+    "Could you ring me on [[phone|+353 87 123 4567]]? Ideally after six.",
+    "Sorry for the late reply! It's been hectic at [[address|10 Canal Street]], where our office is.",
+    "My ex, [[person|Darren]], wants the kids at Easter. I don't agree with that.",
+    "After the meeting with [[person|McAllister]] I walked out and went for an hour-long walk.",
+    "The occupational health report from [[organisation|Medigold Health]] says I can work half time.",
+    "My coach at my previous employer, [[person|Fiona]], once gave me the same tip.",
 ]
 
 
@@ -203,6 +230,7 @@ class Score:
     recalled: int = 0
     predicted: int = 0
     correct: int = 0
+    same_kind: int = 0  # gold spans replaced by a span of their own kind
 
     @property
     def recall(self) -> float:
@@ -225,6 +253,7 @@ def score(case: Case, replaced: list[tuple[int, int, str]], scores: dict[str, Sc
         s.gold += 1
         if all(i in covered for i in range(start, end)):
             s.recalled += 1
+            s.same_kind += any(k == kind and a < end and start < b for a, b, k in replaced)
         elif misses is not None:
             misses.append(f"{kind}: {case.text[start:end]!r} in {case.text[:60]!r}")
     for start, end, kind in replaced:

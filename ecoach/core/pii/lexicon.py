@@ -52,6 +52,9 @@ ORGANISATION_CONTEXT = (
 # After these a capitalised word that is a known place is a place, not a person.
 PLACE_CONTEXT = frozenset("in uit naar te bij rond nabij vanuit from to near around at".split())
 
+# After these a capitalised word that is no person's name is taken for a town ("in Leeds").
+IN_PLACE = frozenset("in te uit nabij near around outside".split())
+
 # Words before or after capitalised words that make them an organisation.
 ORGANISATION_PREFIXES = frozenset("""
 stichting gemeente vereniging ministerie universiteit hogeschool ziekenhuis provincie waterschap

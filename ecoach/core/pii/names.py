@@ -173,10 +173,13 @@ def _classify(text: str, tokens: list[Token], group: list[Token]) -> Found:
     before_words = before.split()
     if any(before.rstrip().endswith(c) for c in lexicon.ORGANISATION_CONTEXT):
         return Found(start, end, ORGANISATION, organisation_key(surface))
-    if folded in lexicon.places():
-        after_place_word = bool(before_words) and before_words[-1] in lexicon.PLACE_CONTEXT
-        if after_place_word or (folded not in lexicon.first_names() and folded not in lexicon.surnames()):
-            return Found(start, end, PLACE, folded)
+    after_place_word = bool(before_words) and before_words[-1] in lexicon.PLACE_CONTEXT
+    person_like = folded in lexicon.first_names() or folded in lexicon.surnames()
+    if folded in lexicon.places() and (after_place_word or not person_like):
+        return Found(start, end, PLACE, folded)
+    # "in Gent", "near Leeds": a town the Dutch list does not know
+    if before_words and before_words[-1] in lexicon.IN_PLACE and not person_like and len(group) == 1:
+        return Found(start, end, PLACE, folded)
     return Found(start, end, PERSON, folded)
 
 
