@@ -27,27 +27,13 @@ import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
 
-from ecoach.core.i18n import gettext_for
-from ecoach.core.pii import known, lexicon, names, patterns, resolve
+from ecoach.core.pii import known, labels, lexicon, names, patterns, resolve
 from ecoach.core.pii.spans import KINDS, OTHER, PERSON, Found
 
 __all__ = ["KnownPerson", "RangeMark", "StringMark", "Replacement", "Pseudonymised",
            "PseudonymiseError", "pseudonymise", "KINDS"]
 
-
-def N_(message: str) -> str:
-    """Marks a label for the catalogue; it is translated when an export is rendered."""
-    return message
-
-
-LETTER_LABELS = {"person": N_("Person %(letter)s"), "organisation": N_("Organisation %(letter)s"),
-                 "place": N_("Place %(letter)s")}
-NUMBER_LABELS = {"email": N_("[e-mail %(number)s]"), "phone": N_("[phone %(number)s]"),
-                 "address": N_("[address %(number)s]"), "url": N_("[link %(number)s]"),
-                 "iban": N_("[bank account %(number)s]"), "bsn": N_("[citizen service number %(number)s]"),
-                 "birthdate": N_("[date of birth %(number)s]"), "other": N_("[redacted %(number)s]")}
 
 _INVISIBLE = re.compile("[\x00\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 
@@ -114,7 +100,7 @@ class _View:
         removed = [m.start() for m in _INVISIBLE.finditer(text)]
         view = _INVISIBLE.sub("", text) if removed else text
         self._gaps = [pos - i for i, pos in enumerate(removed)]  # view offset of each removal
-        self.protected = [(m.start(), m.end()) for m in _label_pattern().finditer(view)]
+        self.protected = [(m.start(), m.end()) for m in labels.label_pattern().finditer(view)]
         self.text = _blank(view, self.protected)
 
     def start(self, offset: int) -> int:
@@ -208,7 +194,7 @@ def _find(view: _View, matcher: known.VariantMatcher) -> list[Found]:
     will be in the output, so that a second run reads every word the way the first did."""
     contact = patterns.find_contact_data(view.text)
     blanked = _blank(view.text, [(f.start, f.end) for f in contact])
-    found = contact + names.find_names(blanked, _label_words()) + matcher.find(view.text)
+    found = contact + names.find_names(blanked, labels.label_words()) + matcher.find(view.text)
     return _unprotected(view, found)
 
 
@@ -259,13 +245,12 @@ def _coach_marks(index: int, text: str, marks: Sequence[RangeMark | StringMark])
 
 def _render(texts: Sequence[str], spans: Sequence[Sequence[Found]], numbers: dict[tuple[str, str], int],
             person_of: dict[str, str], language: str) -> Pseudonymised:
-    gettext = gettext_for(language)
     out_texts, replacements = [], []
     for i, text in enumerate(texts):
         pieces, pos, length = [], 0, 0
         for f in spans[i]:
             key = person_of.get(f.key, f.key) if f.kind == PERSON else f.key
-            label = _label(gettext, f.kind, numbers[(f.kind, key)]) + f.suffix
+            label = labels.label(language, f.kind, numbers[(f.kind, key)]) + f.suffix
             pieces += [text[pos:f.start], label]
             out_start = length + f.start - pos
             length = out_start + len(label)
@@ -275,29 +260,3 @@ def _render(texts: Sequence[str], spans: Sequence[Sequence[Found]], numbers: dic
         pieces.append(text[pos:])
         out_texts.append("".join(pieces))
     return Pseudonymised(tuple(out_texts), tuple(replacements))
-
-
-def _label(gettext, kind: str, number: int) -> str:  # type: ignore[no-untyped-def]
-    if kind in LETTER_LABELS:
-        return gettext(LETTER_LABELS[kind]) % {"letter": resolve.letters(number)}
-    return gettext(NUMBER_LABELS[kind]) % {"number": number + 1}
-
-
-def _template_regex(template: str, fill: str) -> str:
-    return fill.join(re.escape(piece) for piece in re.split(r"%\(\w+\)s", template))
-
-
-@cache
-def _label_pattern() -> re.Pattern[str]:
-    parts = set()
-    for language in ("nl", "en"):
-        gettext = gettext_for(language)
-        parts |= {r"(?<!\w)" + _template_regex(gettext(t), "[A-Z]{1,3}") + r"(?!\w)" for t in LETTER_LABELS.values()}
-        parts |= {_template_regex(gettext(t), r"\d{1,6}") for t in NUMBER_LABELS.values()}
-    return re.compile("|".join(sorted(parts)))
-
-
-@cache
-def _label_words() -> frozenset[str]:
-    """'Persoon', 'Person', ...: never a name, so 'Persoon A' is not hidden again."""
-    return frozenset(gettext_for(lang)(t).split()[0] for lang in ("nl", "en") for t in LETTER_LABELS.values())

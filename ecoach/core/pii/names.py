@@ -21,6 +21,7 @@ from ecoach.core.pii.spans import ORGANISATION, PERSON, PLACE, Found
 _WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|['’-](?=[^\W\d_]))*")
 _POSSESSIVE = re.compile(r"['’]s$")
 _CONTRACTION = re.compile(r"I['’]|[^'’]+['’](?:m|ve|d|ll|re|t)$")  # I'm, I've, We're, Don't
+_LONGEST_NAME = 7  # words: "Anna Maria van der Berg-Jansen"; longer runs are several names
 _SENTENCE_END = set(".!?:;…\"“”‘'([•*–—-")
 _NAME = r"[A-Z][\w&'’-]*"
 _JOIN = r"(?:[A-Z][\w&'’-]*|&|en|and|van|de|der|den|het|voor|of|the|'t)"
@@ -113,6 +114,7 @@ def _groups(text: str, tokens: list[Token], protected: frozenset[str]) -> list[l
             continue
         gap = text[current[-1].end:tok.start] if current else ""
         adjacent = gap == " " or (gap in (". ", ".") and len(current[-1].word) == 1)
+        adjacent = adjacent and len(current) < _LONGEST_NAME
         if _is_name_word(tok, protected) or _is_initial(text, tok, tokens, i, protected):
             if not adjacent and current:
                 groups.append(current)
