@@ -16,6 +16,15 @@ Pseudonyms, in the export's language (catalogue ``pseudonyms.po``):
 The same person, address or number gets the same pseudonym in every text of one export.
 Pseudonyms are never detected again, so running the output through once more changes nothing.
 
+What is replaced: the known people in all their forms ("Jan", "De Vries", "Jans", "jan", the
+joined forms e-mail addresses use), names found by ``pii.names`` (see there), every e-mail
+address and every link (a path or a domain may name someone), phone numbers (help lines such
+as 0800-0113 and 112 stay readable), street addresses, Dutch and UK postcodes, IBANs, nine-digit
+numbers that pass the BSN elfproef, and dates next to "geboren"/"born". Recall comes first;
+the coach reviews the preview, marks what was missed (``RangeMark``, ``StringMark``) and lists
+false alarms in ``keep``. The caller passes plain text (an exchange's text, not its HTML) and
+leaves private notes out.
+
 Invisible characters (zero-width spaces and joiners, direction marks, soft hyphens, NUL) are
 looked through: "Ja\\u200bn" is found as "Jan" and replaced with the invisible character.
 Everything outside the replaced spans is returned exactly as given.

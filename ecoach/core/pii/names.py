@@ -109,13 +109,14 @@ def _groups(text: str, tokens: list[Token], protected: frozenset[str]) -> list[l
         tok = tokens[i]
         joined = _interfix_run(text, tokens, i, current, protected)
         if joined:
+            if current and not _adjacent(text, current, joined[0].start):
+                groups.append(current)  # "Jan, de Vries": two names
+                current = []
             current += joined
             i += len(joined)
             continue
-        gap = text[current[-1].end:tok.start] if current else ""
-        adjacent = gap == " " or (gap in (". ", ".") and len(current[-1].word) == 1)
-        adjacent = adjacent and len(current) < _LONGEST_NAME
-        if _is_name_word(tok, protected) or _is_initial(text, tok, tokens, i, protected):
+        adjacent = bool(current) and _adjacent(text, current, tok.start) and len(current) < _LONGEST_NAME
+        if _is_name_word(tok, protected) or _is_initial(text, tok, tokens, i):
             if not adjacent and current:
                 groups.append(current)
                 current = []
@@ -127,6 +128,12 @@ def _groups(text: str, tokens: list[Token], protected: frozenset[str]) -> list[l
     if current:
         groups.append(current)
     return [_trim(g) for g in groups if _trim(g)]
+
+
+def _adjacent(text: str, current: list[Token], start: int) -> bool:
+    """One space between two words of a name, or the dot of an initial ("J. Vries")."""
+    gap = text[current[-1].end:start]
+    return gap == " " or (gap in (". ", ".") and len(current[-1].word) == 1)
 
 
 def _interfix_run(text: str, tokens: list[Token], i: int, current: list[Token],
@@ -144,14 +151,14 @@ def _interfix_run(text: str, tokens: list[Token], i: int, current: list[Token],
         if words.casefold() in inter and not words[0].isupper() and spaced:
             head = tokens[i + size]
             surname = head.word.casefold() in lexicon.surnames()
-            joined = bool(current) and text[current[-1].end:run[0].start] == " "
+            joined = bool(current) and _adjacent(text, current, run[0].start)
             plain = head.word.casefold() in lexicon.not_names() or head.word in protected
             if _capitalised(head.word) and not plain and (joined or surname):
                 return [*run, head]
     return []
 
 
-def _is_initial(text: str, tok: Token, tokens: list[Token], i: int, protected: frozenset[str]) -> bool:
+def _is_initial(text: str, tok: Token, tokens: list[Token], i: int) -> bool:
     """'J.' before a name word or a tussenvoegsel: 'J. de Vries', 'J.P. Balkenende'."""
     if len(tok.word) != 1 or not tok.word.isupper() or text[tok.end:tok.end + 1] != ".":
         return False
