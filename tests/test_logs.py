@@ -71,4 +71,5 @@ def test_an_unknown_log_format_is_refused_in_one_line() -> None:
     done = subprocess.run([sys.executable, "-m", "ecoach", "migrate"], env=env, capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 2
-    assert done.stderr.strip() == "ecoach: setting 'log_format' (env ECOACH_LOG_FORMAT): Input should be 'text' or 'json'"
+    expected = "ecoach: setting 'log_format' (env ECOACH_LOG_FORMAT): Input should be 'text' or 'json'"
+    assert done.stderr.strip() == expected

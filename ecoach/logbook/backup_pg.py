@@ -60,9 +60,10 @@ def _tool(name: str, url: str, file: Path) -> str:
     return found
 
 
-def _run(command: list[str], url: str, **kwargs) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
+def _run(command: list[str], url: str) -> subprocess.CompletedProcess[str]:
+    """Run a libpq tool on ``url``'s database; never waits for a password prompt."""
     env = {**os.environ, **libpq_env(url)}
-    done = subprocess.run([command[0], "--no-password", *command[1:]], env=env, capture_output=True, text=True, **kwargs)
+    done = subprocess.run([command[0], "--no-password", *command[1:]], env=env, capture_output=True, text=True)
     if done.returncode != 0:
         name = Path(command[0]).name
         raise BackupError(f"{name} failed: {done.stderr.strip() or f'exit status {done.returncode}'}")
