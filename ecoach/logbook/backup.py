@@ -65,8 +65,11 @@ class Snapshot:
         return self
 
 
+PLURALS = {"coach": "coaches", "engagement": "engagements", "exchange": "exchanges"}
+
+
 def holds(counts: dict[str, int]) -> str:
-    return ", ".join(f"{n:,} {table}{'' if n == 1 else 's'}" for table, n in counts.items())
+    return ", ".join(f"{n:,} {table if n == 1 else PLURALS[table]}" for table, n in counts.items())
 
 
 def migration_state(revisions: tuple[str, ...], what: str) -> str:
