@@ -45,7 +45,7 @@ TASK_MODULES = (maintenance, notify, commitment_tasks, booking_tasks, nudge_task
 
 
 def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
-    app = web.Application(client_max_size=max(1024**2, settings.max_message_chars * 8))
+    app = web.Application(client_max_size=settings.max_request_bytes)
     app[SETTINGS] = settings
     app[CLOCK] = clock or clock_for(settings)
     app[HUB] = Hub()

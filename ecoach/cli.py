@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
+from ecoach.logs import configure_logging
 from ecoach.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("ecoach")
@@ -28,11 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"ecoach: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per claim tick otherwise
+    configure_logging(settings)
     try:
         return int(args.func(settings, args) or 0)
     except CliError as exc:
@@ -79,9 +76,11 @@ def _parser() -> argparse.ArgumentParser:
     eadd.add_argument("--sponsor-email", default="")
     eadd.set_defaults(func=cmd_engagement_add)
     _add_tasks_commands(sub)
+    from ecoach.cli_ops import add_ops_commands
     from ecoach.cli_quarantine import add_quarantine_commands
 
     add_quarantine_commands(sub)
+    add_ops_commands(sub)
     return parser
 
 
@@ -154,8 +153,15 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     if args.demo:
         cmd_demo(settings, args)
     app = build_app(settings)
-    print(f"ecoach is running on http://{settings.host}:{settings.port} (Ctrl+C to stop)", flush=True)
-    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+    running = f"ecoach is running on http://{settings.host}:{settings.port}"
+    if settings.log_format == "json":  # stdout and stderr often end up in one stream: JSON only
+        log.info(running)
+    else:
+        print(f"{running} (Ctrl+C to stop)", flush=True)
+    from ecoach.cli_ops import serving
+
+    with serving(settings):  # ecoach restore can tell that this server uses the database
+        web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
     return 0
 
 

@@ -1,8 +1,10 @@
 """Typed settings: one schema, a documented default per key.
 
-Sources, strongest first: ``ECOACH_*`` environment variables, the TOML file named by
-``ECOACH_CONFIG`` (default ``config/ecoach.toml`` when present), then the defaults below.
-``config/ecoach.example.toml`` documents every key.
+Sources, strongest first: ``ECOACH_*`` environment variables, files in the directory named
+by ``ECOACH_SECRETS_DIR`` (one file per top-level key, named ``ecoach_<key>``, e.g. Docker's
+``/run/secrets/ecoach_database_url``), the TOML file named by ``ECOACH_CONFIG`` (default
+``config/ecoach.toml`` when present), then the defaults below. ``config/ecoach.example.toml``
+documents every key.
 """
 
 from __future__ import annotations
@@ -328,6 +330,10 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Logging level"
     )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Log lines on stderr: text, or json (one object a line: time, level, logger, "
+        "message, exception)"
+    )
     mail: MailSettings = Field(default_factory=MailSettings, description="The mail channel")
     scheduler: SchedulerSettings = Field(
         default_factory=SchedulerSettings, description="The durable task runner"
@@ -371,7 +377,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         path = Path(os.environ.get("ECOACH_CONFIG", DEFAULT_CONFIG))
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, file_secret_settings]
         if path.is_file():
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
@@ -379,6 +385,12 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def max_request_bytes(self) -> int:
+        """The largest request body the web server reads (deploy/nginx.conf's client_max_body_size
+        matches it at the defaults)."""
+        return max(1024**2, self.max_message_chars * 8)
 
     @property
     def is_sqlite(self) -> bool:
@@ -404,6 +416,11 @@ def load_settings(**overrides: object) -> Settings:
     config = os.environ.get("ECOACH_CONFIG")
     if config and not Path(config).is_file():
         raise SettingsError(f"ECOACH_CONFIG: file {config!r} does not exist")
+    secrets_dir = os.environ.get("ECOACH_SECRETS_DIR")
+    if secrets_dir:
+        if not Path(secrets_dir).is_dir():
+            raise SettingsError(f"ECOACH_SECRETS_DIR: directory {secrets_dir!r} does not exist")
+        overrides.setdefault("_secrets_dir", secrets_dir)
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
@@ -424,6 +441,8 @@ def example_toml() -> str:
         "# and change what you need; every key below shows its default. Each key can also be",
         "# set with an environment variable: ECOACH_<KEY IN CAPITALS>, e.g. ECOACH_PORT=9000;",
         "# keys in a [section] use a double underscore: ECOACH_MAIL__SMTP_HOST=relay.example.org.",
+        "# Secrets can come from files instead: with ECOACH_SECRETS_DIR=/run/secrets, the file",
+        "# /run/secrets/ecoach_database_url sets database_url (any top-level key: ecoach_<key>).",
         "",
     ]
     _describe(Settings, lines, env="ECOACH_", section="")
