@@ -14,7 +14,7 @@ from ecoach.actions.engagements import check_chat_token
 from ecoach.actions.errors import ActionError, N_, NotFound
 from ecoach.actions.exchanges import NewExchange, check_client_id, check_message, exchange_dict
 from ecoach.channels.chat.protocol import HISTORY_LIMIT, Connection, Frame, FrameError, int_field
-from ecoach.core.hub import engagement_topic
+from ecoach.core import topics
 from ecoach.logbook import queries
 from ecoach.keys import CLOCK, HUB, I18N, SESSIONS, SETTINGS, WRITER
 
@@ -44,7 +44,16 @@ async def coachee_socket(request: web.Request) -> web.StreamResponse:
     engagement_id, expires_at = engagement.id, link.expires_at
     conn = Connection(request, ws, app[I18N].gettext(engagement.language))
     hub = app[HUB]
-    sub = hub.subscribe(engagement_topic(engagement_id), f"chatlink:{engagement_id}")
+    sub = hub.subscribe(topics.engagement(engagement_id), topics.chat_link(engagement_id))
+    # A revocation committed between the check above and the subscription would never
+    # reach this socket: look once more, now that it listens.
+    async with app[SESSIONS]() as session:
+        try:
+            await check_chat_token(session, token, app[CLOCK].now())
+        except ActionError as exc:
+            hub.unsubscribe(sub)
+            await conn.reject(exc)
+            return ws
 
     def on_event(event: Frame) -> Frame | None:
         if event.get("type") == "revoked":
