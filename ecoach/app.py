@@ -66,7 +66,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     app.cleanup_ctx.append(_events)
     app.cleanup_ctx.append(_writer)
     app.cleanup_ctx.append(_mail)
-    app.cleanup_ctx.append(_tasks)  # after _mail: task handlers may wake the outbox
+    app.cleanup_ctx.append(_tasks)  # after _mail: mail a task queues wakes the outbox (topics.OUTBOX)
     app.on_shutdown.append(_close_sockets)
     for module in (health, auth, inbox, coach_chat, coachee, chat_endpoint, api, mail_pages, nudges_web,
                    availability_web, report_web, booking_web, booking_coach_web):
