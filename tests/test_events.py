@@ -20,6 +20,7 @@ from ecoach.actions.unit import emit, on_commit, unit_of_work
 from ecoach.core import topics
 from ecoach.core.events import PAYLOAD_LIMIT, Event, EventBus, decode, encode
 from ecoach.core.hub import Hub, Subscription
+from ecoach.core.tokens import token_digest
 from ecoach.logbook.db import session_factory
 from ecoach.logbook.models import Engagement
 from ecoach.logbook.pg_events import APPLICATION_NAME, PgEventBus, asyncpg_dsn
@@ -83,8 +84,9 @@ async def test_a_rolled_back_action_publishes_nothing(  # type: ignore[no-untype
     coach = await make_coach()
     created = await make_engagement(coach)
     eid = created.engagement.id
-    here = hub.subscribe(topics.engagement(eid), topics.chat_link(eid), topics.coach(coach.id))
-    there = other_hub.subscribe(topics.engagement(eid), topics.chat_link(eid), topics.coach(coach.id))
+    link = topics.chat_link(token_digest(created.chat_token))
+    here = hub.subscribe(topics.engagement(eid), link, topics.coach(coach.id))
+    there = other_hub.subscribe(topics.engagement(eid), link, topics.coach(coach.id))
     called: list[str] = []
 
     with pytest.raises(Boom):
@@ -121,8 +123,10 @@ async def test_every_kind_of_event_reaches_the_other_process(  # type: ignore[no
     under 8,000 bytes, so the receiver reads the row)."""
     other_hub, _ = other
     coach = await make_coach()
-    eid = (await make_engagement(coach)).engagement.id
-    there = other_hub.subscribe(topics.engagement(eid), topics.chat_link(eid), topics.coach(coach.id))
+    created = await make_engagement(coach)
+    eid = created.engagement.id
+    link = topics.chat_link(token_digest(created.chat_token))
+    there = other_hub.subscribe(topics.engagement(eid), link, topics.coach(coach.id))
     long_text = "Een lang verhaal. " * 1000  # about 18,000 characters
     async with unit_of_work(pg_sessions) as session:
         engagement = await session.get(Engagement, eid)

@@ -100,9 +100,12 @@ async def do_revoke_chat_links(session: AsyncSession, engagement: Engagement, *,
         update(ChatLink)
         .where(ChatLink.engagement_id == engagement.id, ChatLink.revoked_at.is_(None))
         .values(revoked_at=now)
+        .returning(ChatLink.token_hash)
+        .execution_options(synchronize_session=False)
     )
-    if revoked.rowcount:
-        emit(session, topics.chat_link(engagement.id), {"type": "revoked"})
+    digests = list(revoked.scalars())
+    if digests:
+        emit(session, [topics.chat_link(digest) for digest in digests], {"type": "revoked"})
 
 
 async def check_chat_token(session: AsyncSession, token: str, now: datetime) -> tuple[ChatLink, Engagement]:

@@ -45,6 +45,12 @@ class Hub:
             self._subs[topic].add(sub)
         return sub
 
+    def add_topics(self, sub: Subscription, *topics: str) -> None:
+        """Also deliver these topics' events to ``sub`` from now on."""
+        sub.topics = (*sub.topics, *topics)
+        for topic in topics:
+            self._subs[topic].add(sub)
+
     def unsubscribe(self, sub: Subscription) -> None:
         for topic in sub.topics:
             subs = self._subs.get(topic)

@@ -25,10 +25,11 @@ def engagement(engagement_id: int) -> str:
     return f"engagement:{engagement_id}"
 
 
-def chat_link(engagement_id: int) -> str:
-    """The chat link of an engagement: ``revoked`` closes every coachee socket opened with
-    the link that was revoked or replaced."""
-    return f"chatlink:{engagement_id}"
+def chat_link(token_digest: str) -> str:
+    """One chat link, by its token's digest: ``revoked`` closes every coachee socket opened
+    with it when it is withdrawn or replaced. (A socket listens here before it checks the
+    link, so a revocation committed meanwhile cannot slip by.)"""
+    return f"chatlink:{token_digest}"
 
 
 def is_local(topic: str) -> bool:
