@@ -5,7 +5,8 @@ action registers an event on the session (``ecoach.actions.unit.emit``, like Zul
 ``send_event_on_commit``); the hooks below hand the events to the bus:
 - just before the commit, inside the transaction (``EventBus.stage``: on PostgreSQL the
   NOTIFY that other processes receive, which PostgreSQL itself delivers only on commit);
-- right after the commit, to this process's subscribers (``EventBus.committed``);
+- once the committed transaction has ended, to this process's subscribers
+  (``EventBus.committed``), in the order they were registered;
 - on a rollback, or when the session closes without committing, they are forgotten.
 
 Callbacks registered with ``add_callback`` run after the commit as well (in-process work
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -39,10 +41,6 @@ def add_event(session: Session, item: Event) -> None:
 
 def add_callback(session: Session, fn: Callable[[], None]) -> None:
     session.info.setdefault(CALLBACKS, []).append(fn)
-
-
-def pending_events(session: Session) -> list[Event]:
-    return list(session.info.get(PENDING, ()))
 
 
 @event.listens_for(EventSession, "before_commit")
