@@ -18,7 +18,7 @@ from ecoach.actions.engagements import do_change_status, do_revoke_chat_links
 from ecoach.actions.exchanges import NewExchange, exchange_event, record_exchanges
 from ecoach.actions.unit import emit, on_commit, unit_of_work
 from ecoach.core import topics
-from ecoach.core.events import PAYLOAD_LIMIT, Event, EventBus, decode, encode
+from ecoach.core.events import PAYLOAD_LIMIT, Event, EventBus, Remote, decode, encode, origin_of
 from ecoach.core.hub import Hub, Subscription
 from ecoach.core.tokens import token_digest
 from ecoach.logbook.db import session_factory
@@ -189,12 +189,17 @@ async def test_local_topics_stay_in_their_process(pg_sessions, hub, other) -> No
 
 def test_the_wire_form_stays_under_the_notify_limit() -> None:
     small = Event(("coach:1", "local:outbox"), {"type": "status", "status": "paused"})
-    assert decode(encode("p1", small)).__dict__ == {"origin": "p1", "topics": ("coach:1",),
-                                                    "data": small.data, "ref": None}
+    local = Event(("local:outbox",), {"type": "mail_queued"})
+    [payload] = encode("p1", [small, local, small])  # one payload for a whole transaction
+    assert origin_of(payload) == "p1"
+    assert decode(payload) == [Remote(("coach:1",), small.data)] * 2
     big = Event(("engagement:2",), {"type": "exchange", "text": "x" * 10_000}, ref=("exchange", 42))
-    wire = encode("p1", big)
-    assert len(wire.encode()) <= PAYLOAD_LIMIT and decode(wire).ref == ("exchange", 42)
     unknown = Event(("engagement:2",), {"type": "notice", "text": "é" * 5000})  # 10,000 bytes, no reference
-    remote = decode(encode("p1", unknown))
-    assert remote is not None and remote.data is None and remote.ref is None  # the receiver resyncs
-    assert decode("not json") is None
+    many = [Event(("coach:1",), {"type": "exchange", "text": "y" * 1000, "n": n}) for n in range(20)]
+    payloads = encode("p1", [big, unknown, *many])
+    assert len(payloads) > 1 and all(len(p.encode()) <= PAYLOAD_LIMIT for p in payloads)
+    remotes = [remote for p in payloads for remote in decode(p) or ()]
+    assert remotes[0] == Remote(("engagement:2",), None, ("exchange", 42))  # read again by the receiver
+    assert remotes[1] == Remote(("engagement:2",), None, None)  # the receiver resyncs these topics
+    assert [r.data["n"] for r in remotes[2:]] == list(range(20))  # every one, in order
+    assert decode("p1 not json") is None

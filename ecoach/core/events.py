@@ -15,10 +15,11 @@ Two hooks let other parts see every committed event of this process, in commit o
 Events arriving from other processes are published to the hub, not to these hooks: each
 event is seen by the hooks exactly once, in the process that committed it.
 
-Other processes get an event as a short JSON payload (PostgreSQL NOTIFY carries under
-8,000 bytes). An event too large for that is sent as a reference ``ref = (kind, id)`` and
-the receiver reads the row again; one that has no reference makes its topics' sockets
-resync from the logbook. Nothing is dropped silently.
+Other processes get a transaction's events as a few short JSON payloads (PostgreSQL NOTIFY
+carries under 8,000 bytes; as many events per payload as fit). An event too large for
+that is sent as a reference ``ref = (kind, id)`` and the receiver reads the row again; one
+that has no reference makes its topics' sockets resync from the logbook. Nothing is
+dropped silently.
 """
 
 from __future__ import annotations
@@ -96,38 +97,69 @@ class EventBus:
 
 
 # --- the wire form between processes -----------------------------------------------------
+#
+# A payload is "<origin> <JSON list of entries>": the sender's origin first, so a process
+# skips its own payloads without parsing them; then as many of a transaction's events as
+# fit, each ``{"t": topics, "d": data}``, or ``{"t": topics, "r": [kind, id]}`` (read it
+# again), or ``{"t": topics}`` (resync these topics).
 
 
 @dataclass(frozen=True)
 class Remote:
     """An event as another process sent it."""
 
-    origin: str
     topics: tuple[str, ...]
     data: dict[str, Any] | None  # None: read ``ref`` again, or resync when there is none
     ref: tuple[str, int] | None = None
 
 
-def encode(origin: str, event: Event, limit: int = PAYLOAD_LIMIT) -> str:
-    """The event as one payload under ``limit`` bytes: whole, else by reference, else a
-    request to resync its topics."""
+def encode(origin: str, events: Sequence[Event], limit: int = PAYLOAD_LIMIT) -> list[str]:
+    """Payloads of at most ``limit`` bytes for the events other processes get, in order."""
+    payloads: list[str] = []
+    batch: list[str] = []
+    size = len(origin) + 3
+    for event in events:
+        if not event.shared:
+            continue
+        entry = _entry(event, limit - len(origin) - 3)
+        length = len(entry.encode())
+        if batch and size + length + 1 > limit:
+            payloads.append(f"{origin} [{','.join(batch)}]")
+            batch, size = [], len(origin) + 3
+        batch.append(entry)
+        size += length + 1
+    if batch:
+        payloads.append(f"{origin} [{','.join(batch)}]")
+    return payloads
+
+
+def _entry(event: Event, limit: int) -> str:
+    """One event: whole, else by reference, else a request to resync its topics."""
     topics = [topic for topic in event.topics if not is_local(topic)]
-    whole = _dumps({"o": origin, "t": topics, "d": event.data})
+    whole = _dumps({"t": topics, "d": event.data})
     if len(whole.encode()) <= limit:
         return whole
     if event.ref is not None:
-        return _dumps({"o": origin, "t": topics, "r": list(event.ref)})
+        return _dumps({"t": topics, "r": list(event.ref)})
     log.warning("event %s too large to send whole and without a reference: its topics resync",
                 event.data.get("type"))
-    return _dumps({"o": origin, "t": topics})
+    return _dumps({"t": topics})
 
 
-def decode(payload: str) -> Remote | None:
+def origin_of(payload: str) -> str:
+    return payload.partition(" ")[0]
+
+
+def decode(payload: str) -> list[Remote] | None:
+    """The events of a payload, in order; None when it cannot be read."""
     try:
-        raw = json.loads(payload)
-        ref = raw.get("r")
-        return Remote(origin=str(raw["o"]), topics=tuple(str(t) for t in raw["t"]), data=raw.get("d"),
-                      ref=(str(ref[0]), int(ref[1])) if ref else None)
+        entries = json.loads(payload.partition(" ")[2])
+        found = []
+        for raw in entries:
+            ref = raw.get("r")
+            found.append(Remote(topics=tuple(str(t) for t in raw["t"]), data=raw.get("d"),
+                                ref=(str(ref[0]), int(ref[1])) if ref else None))
+        return found
     except (ValueError, KeyError, TypeError, IndexError, AttributeError):
         log.error("unreadable event payload: %.200r", payload)
         return None

@@ -29,10 +29,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import asyncpg
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.util import await_only
 
-from ecoach.core.events import Event, EventBus, decode, encode
+from ecoach.core.events import Event, EventBus, Remote, decode, encode
 from ecoach.core.hub import Hub
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "ecoach_events"
 APPLICATION_NAME = "ecoach-events"
 CONNECT_SECONDS = 10.0
-_NOTIFY = text(f"SELECT pg_notify('{CHANNEL}', p) FROM unnest(CAST(:payloads AS text[])) AS p")
+_NOTIFY = f"SELECT pg_notify('{CHANNEL}', p) FROM unnest($1::text[]) AS p"
 
 Resolver = Callable[[int], Awaitable[dict[str, Any] | None]]
 
@@ -58,6 +58,7 @@ class PgEventBus(EventBus):
         self._ping = ping_seconds
         self._backoff_max = backoff_max
         self.origin = origin or secrets.token_hex(8)  # marks what this process sent
+        self._own = self.origin + " "
         self._resolvers: dict[str, Resolver] = {}
         self._incoming: asyncio.Queue[str] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
@@ -73,9 +74,12 @@ class PgEventBus(EventBus):
 
     def stage(self, session: Any, events: Sequence[Event]) -> None:
         super().stage(session, events)
-        payloads = [encode(self.origin, event) for event in events if event.shared]
+        payloads = encode(self.origin, events)
         if payloads:
-            session.execute(_NOTIFY, {"payloads": payloads})
+            # On the transaction's own connection, straight to asyncpg (a prepared statement):
+            # this runs for every transaction with events, the chat's included.
+            driver = session.connection().connection.driver_connection
+            await_only(driver.execute(_NOTIFY, payloads))
 
     # --- receiving ----------------------------------------------------------------------
 
@@ -136,24 +140,21 @@ class PgEventBus(EventBus):
             conn.terminate()
 
     def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
-        self._incoming.put_nowait(payload)
+        if not payload.startswith(self._own):  # this process delivered its own already
+            self._incoming.put_nowait(payload)
 
     async def _consume(self) -> None:
         """One at a time, in arrival order (a reference is read before the next event)."""
         while True:
             payload = await self._incoming.get()
-            try:
-                await self._deliver(payload)
-            except Exception:  # noqa: BLE001 - e.g. the database is away while reading a reference
-                log.exception("event from another process could not be delivered; its topics resync")
-                remote = decode(payload)
-                if remote is not None:
+            for remote in decode(payload) or ():
+                try:
+                    await self._deliver(remote)
+                except Exception:  # noqa: BLE001 - e.g. the database is away while reading a reference
+                    log.exception("event from another process could not be delivered; its topics resync")
                     self.hub.resync(remote.topics)
 
-    async def _deliver(self, payload: str) -> None:
-        remote = decode(payload)
-        if remote is None or remote.origin == self.origin:
-            return
+    async def _deliver(self, remote: Remote) -> None:
         data = remote.data
         if data is None:
             if not self.hub.has_subscribers(remote.topics):
