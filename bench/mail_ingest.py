@@ -41,7 +41,9 @@ from ecoach.actions.coaches import do_add_coach  # noqa: E402
 from ecoach.actions.engagements import do_create_engagement  # noqa: E402
 from ecoach.channels.mail.imap import ImapIngest, fetched_bodies, uid_set  # noqa: E402
 from ecoach.core.clock import SystemClock  # noqa: E402
-from ecoach.core.hub import Hub, coach_topic  # noqa: E402
+from ecoach.core.events import EventBus  # noqa: E402
+from ecoach.core.hub import Hub  # noqa: E402
+from ecoach.core.topics import coach as coach_topic  # noqa: E402
 from ecoach.logbook.db import create_engine, migrate, session_factory  # noqa: E402
 from ecoach.settings import Settings  # noqa: E402
 from tests.dovecot import Dovecot, ImapAccount  # noqa: E402
@@ -123,7 +125,7 @@ async def ecoach_ingest(db_url: str, account: ImapAccount, count: int, coach_id:
     hub = Hub()
     events = hub.subscribe(coach_topic(coach_id))
     settings = settings_for(db_url, account)
-    reader = ImapIngest(settings, settings.mail.mailboxes[0], session_factory(engine), hub, SystemClock())
+    reader = ImapIngest(settings, settings.mail.mailboxes[0], session_factory(engine, EventBus(hub)), SystemClock())
     profiler = cProfile.Profile() if profile else None
     if profiler:
         profiler.enable()
@@ -161,7 +163,7 @@ async def pipeline_alone(db_url: str, raws: list[bytes], account: ImapAccount) -
     settings = settings_for(db_url, account)
     started = time.perf_counter()
     for i in range(0, len(raws), BATCH):
-        await take_in_mails(sessions, Hub(), raws[i:i + BATCH], source="bench", settings=settings,
+        await take_in_mails(sessions, raws[i:i + BATCH], source="bench", settings=settings,
                             clock=SystemClock())
     elapsed = time.perf_counter() - started
     await engine.dispose()

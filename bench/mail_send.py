@@ -41,7 +41,6 @@ from ecoach.actions.mail_outbox import do_enqueue_mail  # noqa: E402
 from ecoach.core.mail.compose import compose_mail  # noqa: E402
 from ecoach.channels.mail.outbox import OutboxDispatcher  # noqa: E402
 from ecoach.core.clock import SystemClock  # noqa: E402
-from ecoach.core.hub import Hub  # noqa: E402
 from ecoach.logbook.db import create_engine, migrate, session_factory  # noqa: E402
 from ecoach.settings import MailSettings  # noqa: E402
 from tests.smtp_relay import SmtpRelay  # noqa: E402
@@ -92,7 +91,7 @@ async def queue(db_url: str, mails: int, coachees: int) -> list[tuple[bytes, str
 async def through_outbox(db_url: str, relay: SmtpRelay, mails: int) -> float:
     engine = create_engine(db_url)
     settings = MailSettings(enabled=True, domain="coaching.test", smtp_host=relay.host, smtp_port=relay.port)
-    dispatcher = OutboxDispatcher(session_factory(engine), settings, SystemClock(), Hub())
+    dispatcher = OutboxDispatcher(session_factory(engine), settings, SystemClock())
     started = time.perf_counter()
     sent = 0
     while True:

@@ -1,4 +1,4 @@
-"""The composition root: builds the engine, hub, writer and web application."""
+"""The composition root: builds the engine, event bus, writer and web application."""
 
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ from pathlib import Path
 from aiohttp import WSCloseCode, web
 
 from ecoach.actions import notify
-from ecoach.actions.exchanges import ExchangeWriter
+from ecoach.actions.exchange_writer import ExchangeWriter
+from ecoach.actions.exchanges import exchange_event
 from ecoach.channels.chat import endpoint as chat_endpoint
+from ecoach.core import topics
 from ecoach.core.clock import Clock, make_clock
+from ecoach.core.events import EventBus
 from ecoach.core.hub import Hub
 from ecoach.logbook.db import create_engine, migrate, session_factory
 from ecoach.scheduler import commitments as commitment_tasks
@@ -32,7 +35,7 @@ from ecoach.web import booking as booking_web
 from ecoach.web import booking_coach as booking_coach_web
 from ecoach.web.i18n import I18n
 from ecoach.keys import (
-    CLOCK, ENGINE, HUB, I18N, MAIL_READERS, OUTBOX, SESSIONS, SETTINGS, SOCKETS, TASK_RUNNER, WRITER,
+    BUS, CLOCK, ENGINE, HUB, I18N, MAIL_READERS, OUTBOX, SESSIONS, SETTINGS, SOCKETS, TASK_RUNNER, WRITER,
 )
 
 log = logging.getLogger(__name__)
@@ -49,19 +52,21 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     app[SETTINGS] = settings
     app[CLOCK] = clock or clock_for(settings)
     app[HUB] = Hub()
+    app[BUS] = event_bus(settings, app[HUB])
     app[I18N] = I18n()
     app[SOCKETS] = weakref.WeakSet()
     app.middlewares.append(errors.error_middleware)
     security.setup(
         app,
-        settings.resolved_secret(),
+        settings.resolved_secret(),  # the one time the secret is resolved; settings.secret after
         max_age=settings.session_max_age_hours * 3600,
         secure=settings.secure_cookies,
     )
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_events)
     app.cleanup_ctx.append(_writer)
     app.cleanup_ctx.append(_mail)
-    app.cleanup_ctx.append(_tasks)  # after _mail: task handlers may wake the outbox
+    app.cleanup_ctx.append(_tasks)  # after _mail: mail a task queues wakes the outbox (topics.OUTBOX)
     app.on_shutdown.append(_close_sockets)
     for module in (health, auth, inbox, coach_chat, coachee, chat_endpoint, api, mail_pages, nudges_web,
                    availability_web, report_web, booking_web, booking_coach_web):
@@ -77,6 +82,14 @@ def clock_for(settings: Settings) -> Clock:
         log.warning("the clock is set to %s (%s), not the real time", start.isoformat(),
                     "running" if settings.clock.runs else "standing still")
     return make_clock(start, runs=settings.clock.runs)
+def event_bus(settings: Settings, hub: Hub) -> EventBus:
+    """Every process's events to every process on PostgreSQL; one process's otherwise."""
+    if settings.is_sqlite or settings.events.fanout == "local":
+        return EventBus(hub)
+    from ecoach.logbook.pg_events import PgEventBus
+
+    return PgEventBus(hub, settings.database_url, ping_seconds=settings.events.ping_seconds,
+                      backoff_max=settings.events.reconnect_max_seconds)
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -85,9 +98,24 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     if settings.auto_migrate:
         await migrate(engine)
     app[ENGINE] = engine
-    app[SESSIONS] = session_factory(engine)
+    app[SESSIONS] = session_factory(engine, app[BUS])
     yield
     await engine.dispose()
+
+
+async def _events(app: web.Application) -> AsyncIterator[None]:
+    """Receive the events other server processes commit (PostgreSQL)."""
+    bus = app[BUS]
+    add_resolver = getattr(bus, "add_resolver", None)
+    if add_resolver is not None:
+        async def exchange(exchange_id: int):  # type: ignore[no-untyped-def]
+            async with app[SESSIONS]() as session:
+                return await exchange_event(session, exchange_id)
+
+        add_resolver("exchange", exchange)
+    await bus.start()
+    yield
+    await bus.stop()
 
 
 async def _writer(app: web.Application) -> AsyncIterator[None]:
@@ -96,23 +124,19 @@ async def _writer(app: web.Application) -> AsyncIterator[None]:
     if settings.mail.enabled:
         from ecoach.actions.notify import notify_after_record
 
-        async def after_record(session, recorded, now):  # type: ignore[no-untyped-def]
-            return await notify_after_record(session, recorded, hub=app[HUB], settings=settings, now=now)
+        hub = app[HUB]
 
-    writer = ExchangeWriter(
-        app[SESSIONS], app[HUB], app[CLOCK], after_record=after_record,
-        on_committed=lambda _queued: _wake_outbox(app),
-    )
+        def online(engagement_id: int) -> bool:  # the coachee has the chat open in this process
+            return hub.subscriber_count(topics.engagement(engagement_id)) > 0
+
+        async def after_record(session, recorded, now):  # type: ignore[no-untyped-def]
+            return await notify_after_record(session, recorded, settings=settings, now=now, online=online)
+
+    writer = ExchangeWriter(app[SESSIONS], app[CLOCK], after_record=after_record)
     writer.start()
     app[WRITER] = writer
     yield
     await writer.stop()
-
-
-def _wake_outbox(app: web.Application) -> None:
-    outbox = app.get(OUTBOX)
-    if outbox is not None:
-        outbox.wake()  # type: ignore[attr-defined]
 
 
 async def _mail(app: web.Application) -> AsyncIterator[None]:
@@ -124,20 +148,24 @@ async def _mail(app: web.Application) -> AsyncIterator[None]:
     from ecoach.channels.mail.imap import ImapIngest
     from ecoach.channels.mail.outbox import OutboxDispatcher
 
-    dispatcher = OutboxDispatcher(app[SESSIONS], settings.mail, app[CLOCK], app[HUB])
+    dispatcher = OutboxDispatcher(app[SESSIONS], settings.mail, app[CLOCK])
     dispatcher.start()
     app[OUTBOX] = dispatcher
-    readers = [ImapIngest(settings, box, app[SESSIONS], app[HUB], app[CLOCK], wake=dispatcher.wake)
-               for box in settings.mail.mailboxes]
+    app[HUB].listen(topics.OUTBOX, lambda _event: dispatcher.wake())  # a mail was queued here
+    # Every process runs a reader per mailbox; one at a time reads it (the others stand by).
+    readers = [ImapIngest(settings, box, app[SESSIONS], app[CLOCK]) for box in settings.mail.mailboxes]
     app[MAIL_READERS] = readers
     for reader in readers:
         reader.start()
     lmtp = None
-    if settings.mail.lmtp_enabled:
+    if settings.mail.lmtp_enabled and settings.mail.lmtp_process == settings.process_name:
         from ecoach.channels.mail.lmtp import LmtpServer
 
-        lmtp = LmtpServer(settings, app[SESSIONS], app[HUB], app[CLOCK], wake=dispatcher.wake)
+        lmtp = LmtpServer(settings, app[SESSIONS], app[CLOCK])
         await lmtp.start()
+    elif settings.mail.lmtp_enabled:
+        log.info("LMTP listens in process %r (mail.lmtp_process), not in this one (%r)",
+                 settings.mail.lmtp_process, settings.process_name)
     yield
     if lmtp is not None:
         await lmtp.stop()
@@ -159,8 +187,7 @@ async def _tasks(app: web.Application) -> AsyncIterator[None]:
     """The durable task runner; without ``scheduler.enabled`` it exists but only runs when
     called (``run_once``), e.g. in tests that move the clock by hand."""
     settings = app[SETTINGS]
-    runner = TaskRunner(app[SESSIONS], task_registry(settings), settings, app[CLOCK], app[HUB],
-                        outbox=app.get(OUTBOX))
+    runner = TaskRunner(app[SESSIONS], task_registry(settings), settings, app[CLOCK])
     app[TASK_RUNNER] = runner
     if settings.scheduler.enabled:
         runner.start()

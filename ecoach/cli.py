@@ -48,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(metavar="command")
     serve = sub.add_parser("serve", help="run the web server")
     serve.add_argument("--demo", action="store_true", help="create demo data first and print its logins")
+    serve.add_argument("--name", help="this process's name (process_name), e.g. for mail.lmtp_process")
     serve.set_defaults(func=cmd_serve)
     sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(func=cmd_migrate)
     sub.add_parser("demo", help="create demo data (idempotent)").set_defaults(func=cmd_demo)
@@ -85,7 +86,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _with_db(settings: Settings, work: Callable[[Any], Awaitable[Any]]) -> Any:
+    """Run ``work(session)`` in one unit of work: it commits when ``work`` returns, and the
+    events it registers reach the running servers (on PostgreSQL)."""
     from ecoach.actions.errors import ActionError
+    from ecoach.actions.unit import unit_of_work
+    from ecoach.app import event_bus
+    from ecoach.core.hub import Hub
     from ecoach.logbook.db import create_engine, migrate, session_factory
 
     async def run() -> Any:
@@ -93,7 +99,7 @@ def _with_db(settings: Settings, work: Callable[[Any], Awaitable[Any]]) -> Any:
         try:
             if settings.auto_migrate:
                 await migrate(engine)
-            async with session_factory(engine)() as session:
+            async with unit_of_work(session_factory(engine, event_bus(settings, Hub()))) as session:
                 return await work(session)
         except ActionError as exc:
             raise CliError(str(exc)) from None
@@ -152,6 +158,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     if args.demo:
         cmd_demo(settings, args)
+    if args.name:
+        settings = settings.model_copy(update={"process_name": args.name})
     app = build_app(settings)
     running = f"ecoach is running on http://{settings.host}:{settings.port}"
     if settings.log_format == "json":  # stdout and stderr often end up in one stream: JSON only
@@ -180,7 +188,6 @@ def cmd_coach_add(settings: Settings, args: argparse.Namespace) -> int:
             language=args.language or settings.default_language,
             time_zone=args.time_zone or settings.default_time_zone, now=_now(settings),
         )
-        await session.commit()
         return coach
 
     coach = _with_db(settings, work)
@@ -197,7 +204,6 @@ def cmd_coach_token(settings: Settings, args: argparse.Namespace) -> int:
         if coach is None:
             raise CliError(f"no coach with e-mail {args.email}")
         token = await do_create_api_token(session, coach.id, args.name, _now(settings))
-        await session.commit()
         return token
 
     print(_with_db(settings, work))
@@ -218,7 +224,6 @@ def cmd_engagement_add(settings: Settings, args: argparse.Namespace) -> int:
             sponsor_name=args.sponsor_name, sponsor_email=args.sponsor_email,
             now=_now(settings), link_days=settings.chat_link_days, secret=settings.resolved_secret(),
         )
-        await session.commit()
         return created
 
     created = _with_db(settings, work)
@@ -269,7 +274,6 @@ def cmd_tasks_retry(settings: Settings, args: argparse.Namespace) -> int:
             task = await do_retry_task(session, args.task_id, _now(settings))
         except TaskError as exc:
             raise CliError(str(exc)) from None
-        await session.commit()
         return task
 
     task = _with_db(settings, work)

@@ -43,7 +43,6 @@ def cmd_quarantine_give(settings: Settings, args: argparse.Namespace) -> int:
 
     async def work(session):  # type: ignore[no-untyped-def]
         entry = await do_hand_to_coach(session, args.entry_id, args.coach)
-        await session.commit()
         return entry
 
     entry = _with_db(settings, work)

@@ -55,6 +55,8 @@ DEMO_SESSION = {"name": "Videosessie", "channel": "video", "duration_minutes": "
 
 
 async def ensure_demo(session: AsyncSession, secret: str, now: datetime) -> DemoInfo:
+    """The demo coach, coachees, logbooks and booking links, in the caller's transaction
+    (nothing twice when run again)."""
     coach = await queries.get_coach_by_email(session, DEMO_EMAIL)
     if coach is None:
         coach = await do_add_coach(
@@ -89,7 +91,6 @@ async def ensure_demo(session: AsyncSession, secret: str, now: datetime) -> Demo
         links.append((name, token))
     booking = await _sessions(session, coach, [(name, await _engagement_for(session, coach, name))
                                                 for name, *_ in COACHEES[:1]], secret, now)
-    await session.commit()
     return DemoInfo(DEMO_EMAIL, DEMO_PASSWORD, links, booking)
 
 

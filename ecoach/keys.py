@@ -5,9 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from ecoach.actions.exchanges import ExchangeWriter
+from ecoach.actions.exchange_writer import ExchangeWriter
 from ecoach.actions.replies import ReplyContext
 from ecoach.core.clock import Clock
+from ecoach.core.events import EventBus
 from ecoach.core.hub import Hub
 from ecoach.scheduler.runner import TaskRunner
 from ecoach.settings import Settings
@@ -16,15 +17,18 @@ from ecoach.web.i18n import I18n
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
-HUB = web.AppKey("hub", Hub)
+HUB = web.AppKey("hub", Hub)  # this process's subscribers (sockets); events arrive after commit
+# Delivers committed events to the hub, and on PostgreSQL to and from the other processes.
+BUS = web.AppKey("bus", EventBus)
 WRITER = web.AppKey("writer", ExchangeWriter)
 CLOCK = web.AppKey("clock", Clock)
 I18N = web.AppKey("i18n", I18n)
 SOCKETS = web.AppKey("sockets", set)  # open websockets, closed on shutdown
-# The mail outbox dispatcher (present when the mail channel is enabled): ``wake()`` after
-# queueing a mail delivers it at once.
+# The mail outbox dispatcher (present when the mail channel is enabled); a committed
+# ``topics.OUTBOX`` event (a queued mail) wakes it.
 OUTBOX = web.AppKey("outbox", object)
-# The IMAP readers (mail channel): each has ``box.name`` and ``problem`` (None when fine).
+# The IMAP readers (mail channel): each has ``box.name``, ``state`` (reading, or standby
+# while another process reads the mailbox) and ``problem`` (None when fine).
 MAIL_READERS = web.AppKey("mail_readers", list)
 # The durable task runner (always present; started when scheduler.enabled): ``wake()``
 # after committing a task due now runs it at once.
@@ -33,6 +37,5 @@ TASK_RUNNER = web.AppKey("task_runner", TaskRunner)
 
 def reply_context(app: web.Application) -> ReplyContext:
     return ReplyContext(
-        sessions=app[SESSIONS], writer=app[WRITER], hub=app[HUB], clock=app[CLOCK],
-        settings=app[SETTINGS], outbox=app.get(OUTBOX),
+        sessions=app[SESSIONS], writer=app[WRITER], clock=app[CLOCK], settings=app[SETTINGS],
     )

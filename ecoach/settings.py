@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -96,7 +96,15 @@ class MailSettings(BaseModel):
     mailboxes: list[Mailbox] = Field(
         default_factory=list, description="IMAP mailboxes to read ([[mail.mailboxes]] tables)"
     )
+    reader_lease_seconds: float = Field(
+        30.0, ge=1, description="One process at a time reads each IMAP mailbox; when it dies, another takes "
+        "over within about 1.3 times this many seconds"
+    )
     lmtp_enabled: bool = Field(False, description="Accept mail over LMTP from your own MTA")
+    lmtp_process: str = Field(
+        "", description="With several server processes: the process_name of the one that listens for LMTP "
+        "(the others do not); empty: the process without a name"
+    )
     lmtp_host: str = Field("127.0.0.1", description="LMTP listen address")
     lmtp_port: int = Field(8024, ge=1, le=65535, description="LMTP listen port")
     lmtp_coach_email: str = Field(
@@ -117,6 +125,22 @@ class MailSettings(BaseModel):
     @property
     def sender(self) -> str:
         return self.from_address or f"{self.reply_local}@{self.domain}"
+
+
+class EventSettings(BaseModel):
+    """Realtime events (chat, inbox updates, revocations) between server processes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fanout: Literal["auto", "local"] = Field(
+        "auto", description="auto: on PostgreSQL every process gets every event (LISTEN/NOTIFY); "
+        "local: only the process that caused it (one process)"
+    )
+    ping_seconds: float = Field(
+        10.0, gt=0, description="How often the connection that receives other processes' events is checked; "
+        "after it drops, every open page resyncs"
+    )
+    reconnect_max_seconds: float = Field(30.0, gt=0, description="Longest wait between reconnection attempts")
 
 
 class SchedulerSettings(BaseModel):
@@ -298,6 +322,10 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL: sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db",
     )
     host: str = Field("127.0.0.1", description="Address the web server listens on")
+    process_name: str = Field(
+        "", description="This server process's name (also: ecoach serve --name), e.g. to choose the one that "
+        "listens for LMTP; empty: none"
+    )
     port: int = Field(8080, ge=1, le=65535, description="Port the web server listens on")
     public_url: str = Field(
         "", description="Base URL used in links sent to coachees; empty means http://host:port"
@@ -350,6 +378,11 @@ class Settings(BaseSettings):
     clock: ClockSettings = Field(
         default_factory=ClockSettings, description="Tests and demonstrations only: run at another moment"
     )
+    events: EventSettings = Field(
+        default_factory=EventSettings, description="Realtime events between server processes"
+    )
+
+    _secret: str | None = PrivateAttr(None)
 
     @field_validator("default_time_zone")
     @classmethod
@@ -397,18 +430,28 @@ class Settings(BaseSettings):
         return self.database_url.startswith("sqlite")
 
     def resolved_secret(self) -> str:
-        """The secret key, created in ``secret_key_file`` on first use."""
-        if self.secret_key:
-            return self.secret_key
-        path = Path(self.secret_key_file)
-        if path.is_file():
-            return path.read_text().strip()
-        key = secrets.token_urlsafe(48)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(key + "\n")
-        return key
+        """Resolve the secret key, once (``build_app`` and the commands do it at start-up):
+        ``secret_key``, else ``secret_key_file``, created on first use. Later calls, and
+        ``secret``, return the key resolved then: no file is read per request."""
+        if self._secret is None:
+            self._secret = self.secret_key or _read_or_create(Path(self.secret_key_file))
+        return self._secret
+
+    @property
+    def secret(self) -> str:
+        """The secret key resolved at start-up (resolved now if nothing did yet)."""
+        return self._secret if self._secret is not None else self.resolved_secret()
+
+
+def _read_or_create(path: Path) -> str:
+    if path.is_file():
+        return path.read_text().strip()
+    key = secrets.token_urlsafe(48)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return key
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -33,10 +33,14 @@ from ecoach.actions.engagements import NewEngagement, do_create_engagement
 from ecoach.actions.errors import ActionError
 from ecoach.actions.exchanges import NewExchange, Recorded, record_exchanges
 from ecoach.core.clock import FixedClock
+from ecoach.core.events import EventBus
 from ecoach.core.hub import Hub
 from ecoach.logbook.db import create_engine, migrate, session_factory
 from ecoach.logbook.models import Coach
 from tests.pg import start_cluster
+
+# Fixtures of real servers that tests share (the ``dovecot`` mailbox).
+pytest_plugins = ("tests.dovecot",)
 
 START = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
 PASSWORD = "correct horse battery"
@@ -196,8 +200,9 @@ async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture
-def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return session_factory(engine)
+def sessions(engine: AsyncEngine, hub: Hub) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose committed events reach ``hub`` (as in one server process)."""
+    return session_factory(engine, EventBus(hub))
 
 
 @pytest.fixture

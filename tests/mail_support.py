@@ -120,7 +120,8 @@ def dsn(original_message_id: str, *, action: str = "failed", status: str = "5.1.
 
 
 async def take(world: World, sessions, hub: Hub, clock: FixedClock, raw: bytes, **kw: Any) -> Outcome:  # type: ignore[no-untyped-def]
-    return await take_in_mail(sessions, hub, raw, source="test", settings=world.settings, clock=clock, **kw)
+    """Take one mail in; its events reach the hub of ``sessions``' event bus (``hub``, in tests)."""
+    return await take_in_mail(sessions, raw, source="test", settings=world.settings, clock=clock, **kw)
 
 
 async def count(sessions, model, *where) -> int:  # type: ignore[no-untyped-def]

@@ -32,7 +32,7 @@ def nudge_settings(db_url: str, **overrides: Any) -> Settings:
 def nudge_runner(sessions, settings: Settings, clock: FixedClock, hub) -> TaskRunner:  # type: ignore[no-untyped-def]
     registry = TaskRegistry()
     nudge_tasks.register_tasks(registry)
-    return TaskRunner(sessions, registry, settings, clock, hub, jitter=lambda: 0.0)
+    return TaskRunner(sessions, registry, settings, clock, jitter=lambda: 0.0)
 
 
 def go(clock: FixedClock, moment: datetime) -> None:

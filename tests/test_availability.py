@@ -219,7 +219,7 @@ async def test_absence_reply_once_per_engagement_per_absence(db_url, clock, sess
         await session.commit()
 
     async def take(raw: bytes) -> None:
-        await take_in_mail(sessions, hub, raw, source="test", settings=settings, clock=clock)
+        await take_in_mail(sessions, raw, source="test", settings=settings, clock=clock)
 
     await take(mail("sanne@example.org", "<m1@example.org>"))
     await take(mail("sanne@example.org", "<m2@example.org>"))

@@ -276,7 +276,7 @@ async def test_reminders_by_chat_and_held_through_the_task_runner(
     config = settings(db_url, reminder_channel="chat")
     s = await setup(sessions, make_coach, make_engagement, clock.now())
     booking = (await book(sessions, ctx(config, clock.now()), s.tokens[0], s.type_id, ams(MONDAY, 10))).booking
-    runner = TaskRunner(sessions, task_registry(config), config, clock, hub)
+    runner = TaskRunner(sessions, task_registry(config), config, clock)
     clock._now = ams(MONDAY, 10) - timedelta(hours=23)
     assert await runner.run_once() == 1
     clock._now = ams(MONDAY, 9, 5)
@@ -309,7 +309,7 @@ async def test_a_cancelled_sessions_reminders_never_run(sessions, make_coach, ma
         await do_cancel(session, ctx(config, clock.now()), await session.get(Booking, booking.id), by="coach")
         await session.commit()
     clock._now = ams(MONDAY, 12)
-    assert await TaskRunner(sessions, task_registry(config), config, clock, hub).run_once() == 0
+    assert await TaskRunner(sessions, task_registry(config), config, clock).run_once() == 0
     assert [x.meta["event"] for x in await exchanges(sessions, s.engagement_ids[0])] == ["booked", "cancelled"]
 
 
@@ -336,7 +336,7 @@ async def test_reminders_by_mail_carry_the_link_and_the_manage_link(
     assert set(await pending_tasks(sessions)) == {f"booking-reminder:{outcome.booking.id}:120",
                                                   f"booking-held:{outcome.booking.id}"}
     clock._now = ams(MONDAY, 8, 1)
-    assert await TaskRunner(sessions, task_registry(config), config, clock, hub).run_once() == 1
+    assert await TaskRunner(sessions, task_registry(config), config, clock).run_once() == 1
     reminder = (await outbox(sessions))[-1]
     assert reminder.kind == "booking" and reminder.recipient == "coachee0@example.org"
     message = message_from_bytes(reminder.raw, policy=default_policy)

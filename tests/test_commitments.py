@@ -16,7 +16,8 @@ from ecoach.actions.availability import ExceptionInput, check_agreement, do_add_
     do_save_coach_agreement, do_save_engagement_agreement
 from ecoach.actions.exchanges import NewExchange, record_exchanges
 from ecoach.core.clock import FixedClock
-from ecoach.core.hub import Hub, coach_topic, engagement_topic
+from ecoach.core.hub import Hub
+from ecoach.core.topics import coach as coach_topic, engagement as engagement_topic
 from ecoach.logbook import queries
 from ecoach.logbook.availability_models import Commitment
 from ecoach.logbook.availability_queries import get_policy, get_working_calendar
@@ -45,7 +46,7 @@ def make_settings(db_url: str, **agreements: Any) -> Settings:
 def runner(db_url: str, sessions: async_sessionmaker[AsyncSession], clock: FixedClock, hub: Hub) -> TaskRunner:
     registry = TaskRegistry()
     commitment_tasks.register_tasks(registry)
-    return TaskRunner(sessions, registry, make_settings(db_url), clock, hub, jitter=lambda: 0.0)
+    return TaskRunner(sessions, registry, make_settings(db_url), clock, jitter=lambda: 0.0)
 
 
 async def commitments(sessions, engagement_id: int) -> list[Commitment]:  # type: ignore[no-untyped-def]
@@ -190,10 +191,10 @@ async def test_reminder_then_breach_once_per_wait(  # type: ignore[no-untyped-de
 ) -> None:
     coach = await make_coach(email="marieke@example.org", language="en")
     eid = (await make_engagement(coach, coachee_name="Sanne")).engagement.id
-    inbox = hub.subscribe(coach_topic(coach.id))
     await record_exchange(eid, "Vraag 1")
     clock.advance(minutes=10)
     await record_exchange(eid, "Vraag 2")
+    inbox = hub.subscribe(coach_topic(coach.id))  # (after the messages' own events)
     assert await run_due(runner) == 0  # nothing due yet: the check waits for the reminder time
     async with sessions() as session:
         [check] = (await session.execute(select(Task).where(Task.status == "pending"))).scalars().all()
@@ -252,9 +253,9 @@ async def test_acknowledgement_in_chat_and_by_mail_once_per_wait(  # type: ignor
                                   "chat_unit": "hours", "remind_minutes": "120", "acknowledge": "on"}, inherit=False)
         await do_save_coach_agreement(session, coach.id, values, clock.now())
         await session.commit()
-    page = hub.subscribe(engagement_topic(eid))
     await record_exchange(eid, "Chat")
     await record_exchange(eid, "Nog een")
+    page = hub.subscribe(engagement_topic(eid))  # (after the messages' own events)
     assert await run_due(runner) == 1
     event = page.queue.get_nowait()
     assert event["type"] == "notice" and "Wednesday 25 November, 14:00" in event["text"]

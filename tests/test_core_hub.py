@@ -28,3 +28,23 @@ async def test_an_overflowing_subscriber_is_dropped_and_told(monkeypatch) -> Non
     assert slow.queue.get_nowait() is None
     assert hub.subscriber_count("t") == 1
     assert fast.queue.get_nowait() == {"n": 3}
+
+
+async def test_resync_ends_the_subscriptions_that_may_have_missed_events() -> None:
+    hub = Hub()
+    chat, inbox, other = hub.subscribe("engagement:2", "chatlink:2"), hub.subscribe("coach:1"), hub.subscribe("coach:9")
+    hub.publish("coach:1", {"n": 1})
+    assert hub.resync(["chatlink:2", "coach:1"]) == 2
+    assert chat.queue.get_nowait() is None and inbox.queue.get_nowait() is None  # queued events make way
+    assert hub.subscriber_count("engagement:2") == 0 and hub.subscriber_count("coach:9") == 1
+    assert hub.resync() == 1 and other.queue.get_nowait() is None
+
+
+async def test_listeners_hear_every_event_and_one_failing_stops_nothing() -> None:
+    hub = Hub()
+    heard: list[dict[str, int]] = []
+    hub.listen("local:outbox", lambda event: 1 / 0)
+    hub.listen("local:outbox", heard.append)
+    sub = hub.subscribe("local:outbox")
+    assert hub.publish("local:outbox", {"n": 1}) == 1
+    assert heard == [{"n": 1}] and sub.queue.get_nowait() == {"n": 1}

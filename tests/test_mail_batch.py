@@ -28,12 +28,15 @@ from ecoach.actions.exchanges import NewExchange, record_exchanges
 from ecoach.actions.mail_inbound import Outcome, take_in_mails
 from ecoach.actions.mail_outbox import do_enqueue_mail
 from ecoach.core.clock import FixedClock
-from ecoach.core.hub import Hub, coach_topic
+from ecoach.core.events import EventBus
+from ecoach.core.hub import Hub
+from ecoach.core.topics import coach as coach_topic
 from ecoach.logbook.availability_models import AbsenceReply, Commitment
 from ecoach.logbook.db import create_engine, session_factory
 from ecoach.logbook.mail_models import Attachment, InboundMail, MailOutbox, MailSource, Quarantine
 from ecoach.logbook.models import Coach, Engagement, Exchange
 from ecoach.logbook.task_models import Task
+from ecoach.logbook.transactions import BUS
 from tests.conftest import _admin, _copy_sqlite, _drop_database, _with_db, run_async
 from tests.mail_support import COACHEE, World, build_mail, dsn, make_world, reply_to, take
 
@@ -55,7 +58,7 @@ async def twin(db_url: str, request: pytest.FixtureRequest, tmp_path: Path) -> A
         url, drop = _with_db(server, name), (server, name)
     engine = create_engine(url)
     try:
-        yield url, session_factory(engine)
+        yield url, session_factory(engine, EventBus(Hub()))
     finally:
         await engine.dispose()
         if drop:
@@ -71,7 +74,7 @@ async def prepare(sessions, clock: FixedClock, db_url: str) -> World:  # type: i
         for email in ("dual@example.test", "dual@example.test", "closed@example.test"):
             created = await do_create_engagement(session, coach, coachee_name="Ander", coachee_email=email,
                                                  now=clock.now())
-        await do_change_status(session, Hub(), created.engagement, "close", now=clock.now())
+        await do_change_status(session, created.engagement, "close", now=clock.now())
         await do_add_exception(session, coach, ExceptionInput("absence", date(2026, 11, 25), date(2026, 11, 27),
                                                               return_note="Ik ben op cursus."), clock.now())
         [answer] = await record_exchanges(session, [NewExchange(
@@ -156,6 +159,11 @@ async def state(sessions) -> dict[str, Any]:  # type: ignore[no-untyped-def]
         }
 
 
+def hub_of(sessions: Any) -> Hub:
+    """The hub that the events of these sessions' commits reach."""
+    return sessions.kw["info"][BUS].hub
+
+
 def listen(hub: Hub, *coach_ids: int) -> list[Any]:
     return [hub.subscribe(coach_topic(coach_id)) for coach_id in coach_ids]
 
@@ -178,12 +186,12 @@ async def test_a_batch_ends_exactly_as_one_by_one(sessions, twin, clock, db_url)
     before, raws = hostile_mix(one_world)
     coaches = (one_world.coach_id, one_world.other_coach_id)
 
-    one_hub, batch_hub = Hub(), Hub()
+    one_hub, batch_hub = hub_of(sessions), hub_of(twin_sessions)
     await take(one_world, sessions, one_hub, clock, before)
     await take(batch_world, twin_sessions, batch_hub, clock, before)
     one_heard, batch_heard = listen(one_hub, *coaches), listen(batch_hub, *coaches)
     one_by_one = [await take(one_world, sessions, one_hub, clock, raw) for raw in raws]
-    together = await take_in_mails(twin_sessions, batch_hub, raws, source="test",
+    together = await take_in_mails(twin_sessions, raws, source="test",
                                    settings=batch_world.settings, clock=clock)
 
     assert [summary(o) for o in together] == [summary(o) for o in one_by_one]
@@ -214,10 +222,9 @@ async def test_concurrent_overlapping_batches_store_each_mail_once(sessions, clo
     """Two takers (two mailboxes, or IMAP and LMTP) with overlapping batches at once."""
     world = await make_world(sessions, clock, db_url, notify_coach="off")
     raws = [build_mail(text=f"Gelijktijdig {n}") for n in range(12)]
-    hub = Hub()
 
     async def taker(part: list[bytes]) -> list[Outcome]:
-        return await take_in_mails(sessions, hub, part, source="test", settings=world.settings, clock=clock)
+        return await take_in_mails(sessions, part, source="test", settings=world.settings, clock=clock)
 
     # In the same order, as two mailboxes holding the same mails would give them.
     results = await asyncio.gather(taker(raws[:8]), taker(raws[4:]), taker(raws))
@@ -231,7 +238,6 @@ async def test_concurrent_overlapping_batches_store_each_mail_once(sessions, clo
 
 async def test_a_batch_costs_the_same_statements_whatever_its_size(sessions, engine, clock, db_url) -> None:  # type: ignore[no-untyped-def]
     world = await make_world(sessions, clock, db_url, second_coach=True)
-    hub = Hub()
     statements: list[str] = []
 
     def count(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
@@ -240,7 +246,7 @@ async def test_a_batch_costs_the_same_statements_whatever_its_size(sessions, eng
     async def batch(n: int, tag: str) -> int:
         raws = [build_mail(sender=COACHEE if i % 2 else "pim@example.test", text=f"{tag} {i}") for i in range(n)]
         statements.clear()
-        outcomes = await take_in_mails(sessions, hub, raws, source="test", settings=world.settings, clock=clock)
+        outcomes = await take_in_mails(sessions, raws, source="test", settings=world.settings, clock=clock)
         assert [o.kind for o in outcomes] == ["exchange"] * n
         return len(statements)
 

@@ -43,8 +43,11 @@ def mail(n: int) -> bytes:
 def serve(tmp_path: Path, db_url: str, account: ImapAccount) -> ServerProcess:
     box = {"name": "main", "host": account.host, "port": account.port, "security": "none",
            "username": account.user, "password": account.password}
+    # The restarted process is another reader: it takes the mailbox over once the killed
+    # one's lease has run out (one second here, to keep the test short).
     return ServerProcess(tmp_path, db_url, ECOACH_MAIL__ENABLED="true", ECOACH_MAIL__DOMAIN="coaching.test",
-                         ECOACH_MAIL__NOTIFY_COACH="off", ECOACH_MAIL__MAILBOXES=json.dumps([box]))
+                         ECOACH_MAIL__NOTIFY_COACH="off", ECOACH_MAIL__MAILBOXES=json.dumps([box]),
+                         ECOACH_MAIL__READER_LEASE_SECONDS="1")
 
 
 async def stored(sessions) -> tuple[int, int]:  # type: ignore[no-untyped-def]

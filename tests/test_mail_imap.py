@@ -51,7 +51,7 @@ def settings_for(db_url: str, server: ImapAccount, **box: Any) -> Settings:
 @asynccontextmanager
 async def reading(settings: Settings, sessions, hub, clock, **kwargs: Any) -> AsyncIterator[ImapIngest]:  # type: ignore[no-untyped-def]
     kwargs.setdefault("backoff_max", 1.0)
-    reader = ImapIngest(settings, settings.mail.mailboxes[0], sessions, hub, clock, **kwargs)
+    reader = ImapIngest(settings, settings.mail.mailboxes[0], sessions, clock, **kwargs)
     reader.start()
     try:
         yield reader
@@ -116,7 +116,7 @@ async def test_committed_but_not_moved_is_moved_without_a_second_copy(db_url, se
     at or below the stored position. It is moved, not taken in again."""
     settings = settings_for(db_url, dovecot)
     await dovecot.append(coachee_mail(1), coachee_mail(2))
-    reader = ImapIngest(settings, settings.mail.mailboxes[0], sessions, hub, clock)
+    reader = ImapIngest(settings, settings.mail.mailboxes[0], sessions, clock)
     validity = await dovecot.uidvalidity()
     await reader.take(await dovecot.messages(), uidvalidity=validity, last_uid=2)  # commit, no move
     assert await dovecot.count("INBOX") == 2
@@ -308,7 +308,7 @@ async def test_healthz_reports_a_mailbox_that_cannot_be_read(db_url, clock, dove
         assert "refused" in body["mailboxes"]["main"]
         dovecot.set_password("wrong")  # the admin fixes it: healthy again without a restart
         await wait_until(lambda: _reader(client).problem is None and _reader(client).connected.is_set())
-        assert await (await client.get("/healthz")).json() == {"status": "ok"}
+        assert await (await client.get("/healthz")).json() == {"status": "ok", "readers": {"main": "reading"}}
 
 
 def _reader(client) -> ImapIngest:  # type: ignore[no-untyped-def]

@@ -16,7 +16,8 @@ from ecoach.actions import notify
 from ecoach.actions.engagements import do_change_status, do_create_engagement
 from ecoach.actions.mail_reply import do_send_mail_reply
 from ecoach.channels.mail.outbox import OutboxDispatcher
-from ecoach.core.hub import coach_topic
+from ecoach.actions.unit import unit_of_work
+from ecoach.core.topics import coach as coach_topic
 from ecoach.logbook import queries
 from ecoach.logbook.mail_models import Attachment, InboundMail, MailOutbox, Quarantine
 from ecoach.logbook.models import Coach, Coachee, Engagement, Exchange
@@ -50,7 +51,7 @@ async def second_engagement(sessions, clock, world: World, *, email: str = COACH
 
 
 async def deliver_all(world: World, sessions, clock, hub) -> None:  # type: ignore[no-untyped-def]
-    dispatcher = OutboxDispatcher(sessions, world.settings.mail, clock, hub, rng=random.Random(1))
+    dispatcher = OutboxDispatcher(sessions, world.settings.mail, clock, rng=random.Random(1))
     for _ in range(20):
         if not (await dispatcher.run_once()).claimed:
             return
@@ -95,8 +96,8 @@ async def test_every_quarantine_reason(sessions, clock, hub, db_url) -> None:  #
     world = await make_world(sessions, clock, db_url)
     twin = await second_engagement(sessions, clock, world)
     closed = await second_engagement(sessions, clock, world, email="closed@example.test")
-    async with sessions() as session:
-        await do_change_status(session, hub, await session.get(Engagement, closed), "close", now=clock.now())
+    async with unit_of_work(sessions) as session:
+        await do_change_status(session, await session.get(Engagement, closed), "close", now=clock.now())
     cases = {
         "unknown_sender": build_mail(sender="stranger@else.test"),
         "ambiguous": build_mail(),  # COACHEE has two active engagements and no token
@@ -302,7 +303,7 @@ async def test_daily_digest_through_the_task_runner(sessions, clock, hub, db_url
     world = await make_world(sessions, clock, db_url, notify_coach="digest", digest_hour=7, **relay_settings(smtp_relay))
     registry = TaskRegistry()
     notify.register_tasks(registry)
-    runner = TaskRunner(sessions, registry, world.settings, clock, hub)
+    runner = TaskRunner(sessions, registry, world.settings, clock)
 
     async def fire() -> None:
         assert await runner.fire_recurring(notify.DIGEST_TASK, clock.now())

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 
 from ecoach.channels.mail.lmtp import LmtpServer
-from ecoach.core.hub import coach_topic
+from ecoach.core.topics import coach as coach_topic
 from ecoach.logbook.db import create_engine, session_factory
 from ecoach.logbook.mail_models import InboundMail, Quarantine
 from ecoach.logbook.models import Exchange
@@ -57,7 +57,7 @@ def send(client: smtplib.LMTP, mail_from: str, rcpts: list[str], raw: bytes) -> 
 
 async def test_recipients_are_checked_at_rcpt_time(sessions, clock, hub, db_url) -> None:  # type: ignore[no-untyped-def]
     world = await make_world(sessions, clock, db_url)
-    server = LmtpServer(world.settings, sessions, hub, clock, port=free_port())
+    server = LmtpServer(world.settings, sessions, clock, port=free_port())
     await server.start()
     try:
         good = reply_to(world.engagement_id)
@@ -86,7 +86,7 @@ async def test_250_only_after_commit(sessions, clock, hub, db_url, tmp_path) -> 
     # First the database is unreachable: the mail is refused for now (451), nothing is
     # stored, and the MTA keeps it.
     broken = create_engine(f"sqlite+aiosqlite:///{tmp_path}/missing/dir/db.sqlite")
-    down = LmtpServer(world.settings, session_factory(broken), hub, clock, port=free_port())
+    down = LmtpServer(world.settings, session_factory(broken), clock, port=free_port())
     await down.start()
     try:
         refused = await in_thread(lambda: session_with(down.port, lambda c: send(
@@ -97,7 +97,7 @@ async def test_250_only_after_commit(sessions, clock, hub, db_url, tmp_path) -> 
     assert [r[0] for r in refused["data"]] == [451]
     assert await count(sessions, InboundMail) == 0 and sub.queue.empty()
 
-    server = LmtpServer(world.settings, sessions, hub, clock, port=free_port())
+    server = LmtpServer(world.settings, sessions, clock, port=free_port())
     await server.start()
     try:
         def deliver(client: smtplib.LMTP) -> list[tuple[int, bytes]]:
@@ -123,7 +123,7 @@ async def test_250_only_after_commit(sessions, clock, hub, db_url, tmp_path) -> 
 
 async def test_bounce_and_quarantine_over_lmtp(sessions, clock, hub, db_url) -> None:  # type: ignore[no-untyped-def]
     world = await make_world(sessions, clock, db_url)
-    server = LmtpServer(world.settings, sessions, hub, clock, port=free_port())
+    server = LmtpServer(world.settings, sessions, clock, port=free_port())
     await server.start()
     try:
         # An empty return path marks an automatic mail; a stranger's mail is held.

@@ -11,6 +11,7 @@ import pytest
 
 from ecoach.actions import action_steps, nudges as plans
 from ecoach.actions.engagements import do_change_status
+from ecoach.actions.unit import unit_of_work
 from ecoach.actions.errors import ActionError
 from ecoach.actions.nudge_send import do_send_now
 from ecoach.logbook.models import Engagement, Exchange
@@ -233,9 +234,9 @@ async def test_paused_and_closed_engagements_get_no_nudges(sessions, settings, r
     eid = sanne.engagement.id
 
     async def status(action: str) -> None:
-        async with sessions() as session:
+        async with unit_of_work(sessions) as session:
             engagement = await session.get(Engagement, eid)
-            await do_change_status(session, hub, engagement, action, now=clock.now())
+            await do_change_status(session, engagement, action, now=clock.now())
 
     await status("pause")
     go(clock, datetime(2026, 11, 26, 8, tzinfo=UTC))

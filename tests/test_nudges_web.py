@@ -204,7 +204,7 @@ async def test_mail_nudges_reach_the_relay_with_the_pause_link(  # type: ignore[
     for created in (sanne, tom):
         await save_plan(sessions, settings, created, clock, weekdays=("0",), channel="mail")
     runner = nudge_runner(sessions, settings, clock, hub)
-    dispatcher = OutboxDispatcher(sessions, mail, clock, hub)
+    dispatcher = OutboxDispatcher(sessions, mail, clock)
     go(clock, datetime(2026, 11, 30, 9, 0, tzinfo=UTC))  # Monday: 10:00 Amsterdam, 09:00 London
     await drain(runner)
     await dispatcher.run_once()

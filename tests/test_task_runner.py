@@ -43,7 +43,7 @@ def registry() -> TaskRegistry:
 @pytest.fixture
 def make_runner(db_url: str, sessions: async_sessionmaker[AsyncSession], clock: FixedClock, hub: Hub):  # type: ignore[no-untyped-def]
     def make(registry: TaskRegistry, worker: str = "a", jitter: float = 0.0, **scheduler: Any) -> TaskRunner:
-        return TaskRunner(sessions, registry, make_settings(db_url, **scheduler), clock, hub,
+        return TaskRunner(sessions, registry, make_settings(db_url, **scheduler), clock,
                           jitter=lambda: jitter, worker=worker)
 
     return make
@@ -320,7 +320,7 @@ async def test_two_runners_run_each_task_once(db_url, clock, hub, registry) -> N
     engines = [create_engine(db_url) for _ in range(2)]
     try:
         runners = [TaskRunner(session_factory(engine), registry, make_settings(db_url, batch_size=7),
-                              clock, hub, worker=f"w{n}") for n, engine in enumerate(engines)]
+                              clock, worker=f"w{n}") for n, engine in enumerate(engines)]
         sessions = session_factory(engines[0])
         async with sessions() as session:
             for n in range(100):
@@ -439,7 +439,7 @@ def test_tasks_command_lists_parked_tasks_and_retries_them(db_url, clock, hub, m
             sessions = session_factory(engine)
             await schedule(sessions, "digest", clock.now(), key="digest:coach:1")
             await schedule(sessions, "digest", clock.now() + timedelta(days=1))
-            runner = TaskRunner(sessions, registry, make_settings(db_url, max_attempts=1), clock, hub)
+            runner = TaskRunner(sessions, registry, make_settings(db_url, max_attempts=1), clock)
             assert await runner.run_once() == 1
             return (await tasks(sessions))[0].id
         finally:

@@ -50,7 +50,7 @@ async def do_add_action_step(
     author_name: str, settings: Settings, now: datetime,
 ) -> tuple[ActionStep, Recorded | None]:
     """Record the step, note it in the logbook and plan its follow-up, in the caller's
-    transaction. Returns the step and the logbook note to publish after commit."""
+    transaction. Returns the step and its logbook note (seen on the open pages after commit)."""
     if engagement.status != "active":
         raise ActionError("engagement_not_active", N_("This coaching engagement is not active."))
     zone = plans.zone_of(engagement)

@@ -8,8 +8,8 @@ one clear "just taken". The database enforces it as well (unique start, no overl
 busy ranges; see migration 0006): a write that slips past the check still fails.
 
 Every change is an exchange in the engagement's logbook (channel video or phone), moves
-or cancels the reminder tasks and queues the calendar mails, all in the caller's
-transaction; the caller commits, then publishes ``outcome.recorded`` and wakes the outbox.
+or cancels the reminder tasks and queues the calendar mails, all in the caller's unit of
+work: the logbook entries reach the open pages, and the mails the outbox, after its commit.
 """
 
 from __future__ import annotations

@@ -136,7 +136,6 @@ async def do_login(
 
 async def do_set_coach_language(session: AsyncSession, coach: Coach, language: str) -> None:
     coach.language = check_language(language)
-    await session.commit()
 
 
 async def do_create_api_token(

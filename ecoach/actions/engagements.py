@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoach.actions.coaches import check_email, check_language, check_name, check_time_zone
 from ecoach.actions.errors import ActionError, N_, NotFound
-from ecoach.core.hub import Hub, coach_topic, engagement_topic
+from ecoach.actions.unit import emit
+from ecoach.core import topics
 from ecoach.core.tokens import derived_token, looks_like_token, new_salt, new_token, token_digest
 from ecoach.core.types import EngagementStatus
 from ecoach.logbook import queries
@@ -76,11 +77,7 @@ async def do_new_chat_link(
 ) -> str:
     """Revoke the current chat link(s) and issue a new one; returns the plain token.
     With ``secret`` the token is derived from it, so it can be shown again later."""
-    await session.execute(
-        update(ChatLink)
-        .where(ChatLink.engagement_id == engagement.id, ChatLink.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
+    await do_revoke_chat_links(session, engagement, now=now)
     salt = new_salt() if secret else None
     token = derived_token(secret, salt) if secret and salt else new_token()
     session.add(
@@ -97,11 +94,18 @@ async def do_new_chat_link(
 
 
 async def do_revoke_chat_links(session: AsyncSession, engagement: Engagement, *, now: datetime) -> None:
-    await session.execute(
+    """Withdraw the engagement's chat link(s); after commit every coachee socket opened
+    with one is closed, in every server process."""
+    revoked = await session.execute(
         update(ChatLink)
         .where(ChatLink.engagement_id == engagement.id, ChatLink.revoked_at.is_(None))
         .values(revoked_at=now)
+        .returning(ChatLink.token_hash)
+        .execution_options(synchronize_session=False)
     )
+    digests = list(revoked.scalars())
+    if digests:
+        emit(session, [topics.chat_link(digest) for digest in digests], {"type": "revoked"})
 
 
 async def check_chat_token(session: AsyncSession, token: str, now: datetime) -> tuple[ChatLink, Engagement]:
@@ -133,8 +137,9 @@ _TRANSITIONS = {
 
 
 async def do_change_status(
-    session: AsyncSession, hub: Hub, engagement: Engagement, action: str, *, now: datetime
+    session: AsyncSession, engagement: Engagement, action: str, *, now: datetime
 ) -> Engagement:
+    """Pause, resume or close; the coach's pages and the coachee's chat hear it after commit."""
     if action not in _TRANSITIONS:
         raise ActionError("status_action_unknown", N_("Unknown action '%(action)s'."), action=action)
     allowed, target = _TRANSITIONS[action]
@@ -151,10 +156,9 @@ async def do_change_status(
         engagement.closed_at = now
     elif target == "active":
         engagement.paused_at = None
-    await session.commit()
-    event = {"type": "status", "engagement_id": engagement.id, "status": target}
-    hub.publish(engagement_topic(engagement.id), event)
-    hub.publish(coach_topic(engagement.coach_id), event)
+    await session.flush()
+    emit(session, [topics.engagement(engagement.id), topics.coach(engagement.coach_id)],
+         {"type": "status", "engagement_id": engagement.id, "status": target})
     return engagement
 
 

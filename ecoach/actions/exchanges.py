@@ -1,16 +1,13 @@
 """Recording exchanges in the logbook, exactly once.
 
 Every exchange carries an ``external_id`` (a chat message's client id, later a mail's
-Message-ID), unique per engagement: recording the same one twice returns the first.
-``ExchangeWriter`` groups concurrent submissions into one transaction (group commit), so
-a busy chat costs one commit per batch rather than per message; events go out only after
-that commit.
+Message-ID), unique per engagement: recording the same one twice returns the first. Each
+new exchange is announced (``emit_recorded``) once its transaction commits.
+``exchange_writer.ExchangeWriter`` records the chat's messages with group commit.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 import logging
 import re
 from dataclasses import dataclass
@@ -19,12 +16,12 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoach.actions.commitments import do_track_commitments
 from ecoach.actions.errors import ActionError, N_, NotFound
-from ecoach.core.clock import Clock
-from ecoach.core.hub import Hub, coach_topic, engagement_topic
+from ecoach.actions.unit import emit
+from ecoach.core import topics
 from ecoach.core.inbox import fold
 from ecoach.core.text import normalise_message, snippet, text_to_html
 from ecoach.core.types import Direction
@@ -33,7 +30,6 @@ from ecoach.logbook.models import Engagement, Exchange
 log = logging.getLogger(__name__)
 
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-MAX_BATCH = 256
 
 
 @dataclass(frozen=True)
@@ -125,7 +121,8 @@ async def record_exchanges(
     *, loaded: dict[int, Engagement] | None = None,
 ) -> list[Recorded | ActionError]:
     """Insert exchanges and update each engagement's inbox summary, in the caller's
-    transaction. Per item: the recorded exchange, or the reason it was refused.
+    transaction; each new exchange reaches the coach's and coachee's open pages after the
+    commit. Per item: the recorded exchange, or the reason it was refused.
     ``loaded``: engagements the caller read in this session already (reading them again
     would return the same objects from the identity map, unrefreshed).
 
@@ -168,8 +165,10 @@ async def record_exchanges(
         coach_id = engagement.coach_id
         if key in inserted and key not in seen:
             seen.add(key)
-            final.append(Recorded(inserted[key], created=True, coach_id=coach_id,
-                                  was_waiting=engagement.waiting_since is not None))
+            recorded = Recorded(inserted[key], created=True, coach_id=coach_id,
+                                was_waiting=engagement.waiting_since is not None)
+            emit_recorded(session, recorded, origin=item.origin)
+            final.append(recorded)
         else:
             final.append(Recorded(inserted.get(key) or existing[key], created=False, coach_id=coach_id))
     return final
@@ -277,16 +276,27 @@ async def _update_summaries(session: AsyncSession, created: list[Exchange]) -> N
             await connection.execute(_RESET if reset else _ADD, batch)
 
 
-def publish_recorded(hub: Hub, recorded: Recorded, origin: str | None = None) -> None:
-    """Push a newly recorded exchange to the coach and (unless internal) the coachee."""
+def recorded_event(ex: Exchange, origin: str | None = None) -> dict[str, Any]:
+    return {"type": "exchange", "engagement_id": ex.engagement_id, "exchange": exchange_dict(ex),
+            "origin": origin}
+
+
+def emit_recorded(session: AsyncSession, recorded: Recorded, origin: str | None = None) -> None:
+    """After commit, push a newly recorded exchange to the coach and (unless internal)
+    the coachee. ``origin``: the connection that sent it (it has its ack already)."""
     if not recorded.created:
         return
     ex = recorded.exchange
-    event = {"type": "exchange", "engagement_id": ex.engagement_id, "exchange": exchange_dict(ex),
-             "origin": origin}
+    chosen = [topics.coach(recorded.coach_id)]
     if ex.direction != Direction.internal.value:
-        hub.publish(engagement_topic(ex.engagement_id), event)
-    hub.publish(coach_topic(recorded.coach_id), event)
+        chosen.insert(0, topics.engagement(ex.engagement_id))
+    emit(session, chosen, recorded_event(ex, origin), ref=("exchange", ex.id))
+
+
+async def exchange_event(session: AsyncSession, exchange_id: int) -> dict[str, Any] | None:
+    """The event of an exchange read back (another process sent it by reference)."""
+    ex = await session.get(Exchange, exchange_id)
+    return recorded_event(ex) if ex is not None else None
 
 
 async def do_mark_read(session: AsyncSession, engagement: Engagement) -> None:
@@ -294,93 +304,4 @@ async def do_mark_read(session: AsyncSession, engagement: Engagement) -> None:
         await session.execute(
             update(Engagement).where(Engagement.id == engagement.id).values(unread_count=0)
         )
-        await session.commit()
         engagement.unread_count = 0
-
-
-AfterRecord = Callable[[AsyncSession, list[Recorded], datetime], Awaitable[int]]
-
-
-class ExchangeWriter:
-    """Group commit: concurrent submissions share one transaction."""
-
-    def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        hub: Hub,
-        clock: Clock,
-        *,
-        after_record: AfterRecord | None = None,
-        on_committed: Callable[[int], None] | None = None,
-    ) -> None:
-        self._sessions = sessions
-        self._hub = hub
-        self._clock = clock
-        # Runs inside the batch's transaction (e.g. queue notification mails); returns how
-        # much follow-up work it queued, handed to on_committed after the commit.
-        self._after_record = after_record
-        self._on_committed = on_committed
-        self._queue: asyncio.Queue[tuple[NewExchange, asyncio.Future[Recorded]]] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="exchange-writer")
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-        while not self._queue.empty():
-            _, fut = self._queue.get_nowait()
-            if not fut.done():
-                fut.set_exception(ActionError("shutting_down", N_("The server is restarting; try again.")))
-
-    async def submit(self, item: NewExchange) -> Recorded:
-        if self._task is None or self._task.done():
-            raise RuntimeError("ExchangeWriter is not running")
-        fut: asyncio.Future[Recorded] = asyncio.get_running_loop().create_future()
-        await self._queue.put((item, fut))
-        return await fut
-
-    async def _run(self) -> None:
-        while True:
-            batch = [await self._queue.get()]
-            while len(batch) < MAX_BATCH and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            try:
-                await self._write(batch)
-            except Exception:  # noqa: BLE001 - retry one by one so one bad item fails alone
-                log.exception("batch of %d failed; retrying one by one", len(batch))
-                for entry in batch:
-                    try:
-                        await self._write([entry])
-                    except Exception as exc:  # noqa: BLE001
-                        if not entry[1].done():
-                            entry[1].set_exception(exc)
-
-    async def _write(self, batch: list[tuple[NewExchange, asyncio.Future[Recorded]]]) -> None:
-        live = [(item, fut) for item, fut in batch if not fut.done()]
-        if not live:
-            return
-        queued = 0
-        async with self._sessions() as session:
-            now = self._clock.now()
-            results = await record_exchanges(session, [item for item, _ in live], now)
-            if self._after_record is not None:
-                recorded = [r for r in results if isinstance(r, Recorded)]
-                queued = await self._after_record(session, recorded, now)
-            await session.commit()
-        if queued and self._on_committed is not None:
-            self._on_committed(queued)
-        for (item, fut), result in zip(live, results):
-            if isinstance(result, Recorded):
-                publish_recorded(self._hub, result, origin=item.origin)
-            if fut.done():
-                continue
-            if isinstance(result, ActionError):
-                fut.set_exception(result)
-            else:
-                fut.set_result(result)

@@ -36,7 +36,7 @@ REASONS = {
 @dataclass
 class Bounce:
     bounced: int  # outbox rows it failed (0 for a delay or success report)
-    changes: list[DeliveryChange] = field(default_factory=list)  # to publish after commit
+    changes: list[DeliveryChange] = field(default_factory=list)  # the coach sees them after commit
 
 
 async def do_take_bounce(session: AsyncSession, parsed: ParsedMail, now: datetime) -> Bounce | None:

@@ -1,9 +1,10 @@
 """The mail outbox: save first, deliver second.
 
 An outgoing mail is a ``mail_outbox`` row written in the same transaction as its exchange
-(``do_enqueue_mail``). The dispatcher claims due rows with a lease (``claim_due_mail``),
-commits the claim, sends, then records every result in one transaction (``do_mark_*``)
-and publishes the delivery events after that commit (``publish_deliveries``).
+(``do_enqueue_mail``, whose local event wakes this process's dispatcher after the commit).
+The dispatcher claims due rows with a lease (``claim_due_mail``), commits the claim,
+sends, then records every result in one transaction (``do_mark_*``, which register the
+delivery events the coach sees after that commit).
 
 Per recipient, mail goes out in the order it was queued: only the oldest unfinished row
 to an address can be claimed, so a relay outage or a 4xx never reorders a coachee's mail.
@@ -23,7 +24,8 @@ from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from ecoach.core.hub import Hub, coach_topic
+from ecoach.actions.unit import emit
+from ecoach.core import topics
 from ecoach.logbook.mail_models import MailOutbox
 from ecoach.logbook.models import Engagement, Exchange
 from ecoach.settings import MailSettings
@@ -52,7 +54,7 @@ class ClaimedMail:
 
 @dataclass(frozen=True)
 class DeliveryChange:
-    """A delivery state change, published to the coach after its transaction commits."""
+    """A delivery state change; the coach sees it after its transaction commits."""
 
     coach_id: int | None
     engagement_id: int | None
@@ -65,11 +67,12 @@ class DeliveryChange:
                 "exchange_id": self.exchange_id, "state": self.state, "detail": self.detail}
 
 
-def publish_deliveries(hub: Hub, changes: Sequence[DeliveryChange]) -> None:
-    """Only mail that is an exchange in a logbook has a delivery state to show."""
+def emit_deliveries(session: AsyncSession, changes: Sequence[DeliveryChange]) -> None:
+    """After commit, tell the coach. Only mail that is an exchange in a logbook has a
+    delivery state to show."""
     for change in changes:
         if change.exchange_id is not None and change.coach_id is not None:
-            hub.publish(coach_topic(change.coach_id), change.event())
+            emit(session, topics.coach(change.coach_id), change.event())
 
 
 def retry_delay(attempts: int, base: float, cap: float, jitter: float) -> float:
@@ -91,9 +94,9 @@ async def do_enqueue_mail(
     engagement_id: int | None = None,
     now: datetime,
 ) -> MailOutbox:
-    """Queue a composed mail in the caller's transaction; the caller commits it together
-    with the exchange (whose delivery_state it recorded as "queued") and then wakes the
-    dispatcher."""
+    """Queue a composed mail in the caller's transaction, together with the exchange
+    (whose delivery_state it recorded as "queued"); once that commits, the outbox
+    dispatcher wakes up (a local event)."""
     row = MailOutbox(
         exchange_id=exchange_id, engagement_id=engagement_id, kind=kind, message_id=message_id,
         sender=sender, recipient=recipient, raw=raw, state="queued", attempts=0,
@@ -101,6 +104,7 @@ async def do_enqueue_mail(
     )
     session.add(row)
     await session.flush()
+    emit(session, topics.OUTBOX, {"type": "mail_queued"})  # this process's dispatcher sends it at once
     return row
 
 
@@ -237,8 +241,10 @@ async def _set_exchanges(
               for m, state, detail in results if m.exchange_id is not None]
     if params:
         await session.execute(update(Exchange), params)
-    return [DeliveryChange(m.coach_id, m.engagement_id, m.exchange_id, state, detail)
-            for m, state, detail in results]
+    changes = [DeliveryChange(m.coach_id, m.engagement_id, m.exchange_id, state, detail)
+               for m, state, detail in results]
+    emit_deliveries(session, changes)
+    return changes
 
 
 async def do_mark_bounced(
@@ -251,7 +257,8 @@ async def do_mark_bounced(
 ) -> int:
     """A delivery status notification came back: the mails it names (by Message-ID, with
     or without angle brackets) and their exchanges are failed with its status. Returns
-    how many outbox rows matched; ``changes`` collects the events to publish after commit."""
+    how many outbox rows matched; ``changes`` collects the delivery changes (their events
+    are registered on the session)."""
     wanted: set[str] = set()
     for value in message_ids:
         bare = value.strip().strip("<>").strip()

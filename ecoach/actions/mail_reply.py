@@ -69,8 +69,10 @@ async def do_send_mail_reply(
     mail: MailSettings,
     secret: str,
     now: datetime,
+    origin: str | None = None,
 ) -> Recorded:
-    """Record the coach's mail answer and queue it, in the caller's transaction."""
+    """Record the coach's mail answer and queue it, in the caller's transaction.
+    ``origin``: the connection that sent it (it gets the exchange in its ack)."""
     address = check_can_mail(coachee, mail)
     check_can_write(engagement, "out")
     thread = await get_mail_thread(session, engagement, coach)
@@ -95,7 +97,7 @@ async def do_send_mail_reply(
         session,
         [NewExchange(engagement_id=engagement.id, channel="mail", direction="out", author="coach",
                      author_name=coach.name, text=text, external_id=f"mail-out:{client_id}",
-                     delivery_state="queued", meta=meta)],
+                     delivery_state="queued", meta=meta, origin=origin)],
         now,
     )
     if isinstance(result, ActionError):

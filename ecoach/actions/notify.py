@@ -11,6 +11,7 @@ They carry no coaching content, only who wrote and where to read it, and are mar
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -25,7 +26,6 @@ from ecoach.actions.exchanges import Recorded
 from ecoach.actions.mail_outbox import do_enqueue_mail
 from ecoach.core.mail.compose import compose_mail
 from ecoach.core.mail.parse import ParsedMail
-from ecoach.core.hub import Hub, engagement_topic
 from ecoach.core.i18n import gettext_for
 from ecoach.logbook import queries
 from ecoach.logbook.mail_models import MailOutbox
@@ -52,18 +52,28 @@ OVERSIZED_BODY = N_(
 AUTO_REPLY_PERIOD = timedelta(hours=1)
 
 
+Online = Callable[[int], bool]  # is the engagement's coachee in the chat right now?
+
+
+def nobody_online(_engagement_id: int) -> bool:
+    return False
+
+
 async def notify_after_record(
-    session: AsyncSession, recorded: list[Recorded], *, hub: Hub, settings: Settings, now: datetime
+    session: AsyncSession, recorded: list[Recorded], *, settings: Settings, now: datetime,
+    online: Online = nobody_online,
 ) -> int:
     """Queue the notifications this batch of new exchanges calls for; returns how many."""
-    return sum(await do_notify_recorded(session, recorded, hub=hub, settings=settings, now=now))
+    return sum(await do_notify_recorded(session, recorded, settings=settings, now=now, online=online))
 
 
 async def do_notify_recorded(
-    session: AsyncSession, recorded: list[Recorded], *, hub: Hub, settings: Settings, now: datetime
+    session: AsyncSession, recorded: list[Recorded], *, settings: Settings, now: datetime,
+    online: Online = nobody_online,
 ) -> list[int]:
     """``notify_after_record``, counted per item (0 or 1 each): at most one notification
-    per engagement and direction in a batch; their context read in one query."""
+    per engagement and direction in a batch; their context read in one query. A coachee
+    ``online`` in the chat gets no mail about the coach's chat answer."""
     counts = [0] * len(recorded)
     if not settings.mail.enabled:
         return counts
@@ -78,7 +88,7 @@ async def do_notify_recorded(
             done.add(key)
             chosen.append((i, True))
         elif (ex.direction == "out" and ex.channel == "chat" and settings.mail.notify_coachee_chat
-              and hub.subscriber_count(engagement_topic(ex.engagement_id)) == 0):
+              and not online(ex.engagement_id)):
             done.add(key)
             chosen.append((i, False))
     if not chosen:
@@ -122,7 +132,7 @@ async def _notify_coachee(
 ) -> int:
     engagement, coach, coachee = context
     link = await queries.get_active_chat_link(session, engagement.id, now)
-    token = chat_token_of(link, settings.resolved_secret()) if link else None
+    token = chat_token_of(link, settings.secret) if link else None
     if not coachee.email or token is None:
         return 0
     _ = gettext_for(engagement.language)
@@ -206,8 +216,7 @@ def register_tasks(registry: TaskRegistry) -> None:
     @registry.handler(DIGEST_TASK)
     async def send_digests(ctx: TaskContext, params: dict[str, Any]) -> None:
         if ctx.settings.mail.enabled and ctx.settings.mail.notify_coach == "digest":
-            if await do_coach_digests(ctx.session, ctx.settings, ctx.now):
-                ctx.wake_outbox()
+            await do_coach_digests(ctx.session, ctx.settings, ctx.now)
 
 
 def digest_moment(now: datetime, zone: str, hour: int) -> datetime | None:

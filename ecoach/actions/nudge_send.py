@@ -41,7 +41,7 @@ PLAN_STALE_HOURS = 12
 @dataclass
 class Sent:
     nudge: Nudge
-    recorded: list[Recorded] = field(default_factory=list)  # publish these after commit
+    recorded: list[Recorded] = field(default_factory=list)  # its logbook entries (announced after commit)
     mail_queued: bool = False
 
 
@@ -120,7 +120,7 @@ async def _mail(session: AsyncSession, item: NewExchange, coach: Coach, coachee:
     mail, _ = settings.mail, gettext_for(engagement.language)
     assert coachee.email
     subject = _(SUBJECTS[sent.nudge.kind]) % {"coach": coach.name}
-    token = make_token(settings.resolved_secret(), engagement.id)
+    token = make_token(settings.secret, engagement.id)
     message, message_id = compose_mail(
         from_name=coach.name, from_address=mail.sender, to_address=coachee.email, to_name=coachee.name,
         reply_to=reply_address(token, local=mail.reply_local, domain=mail.domain, form=mail.reply_form),

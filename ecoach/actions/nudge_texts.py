@@ -48,7 +48,7 @@ ALERT_BODY = N_("%(name)s has not been in touch for %(days)s days, so a gentle c
                 "Have a look: %(url)s")
 
 def pause_url(settings: Settings, engagement_id: int, now: datetime) -> str:
-    return f"{settings.base_url}/n/{make_pause_token(settings.resolved_secret(), engagement_id, now)}"
+    return f"{settings.base_url}/n/{make_pause_token(settings.secret, engagement_id, now)}"
 
 
 async def nudge_text(session: AsyncSession, nudge: Nudge, plan: NudgePlan, engagement: Engagement,

@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ecoach.actions.errors import ActionError, N_, NotFound
 from ecoach.actions.exchanges import Recorded
 from ecoach.actions.mail_inbound import count_held, record_mail
+from ecoach.actions.unit import emit
+from ecoach.core import topics
 from ecoach.core.mail.parse import parse_mail
 from ecoach.logbook import queries
 from ecoach.logbook.mail_models import InboundMail, Quarantine
@@ -46,7 +48,7 @@ async def do_assign(
     *, mail: MailSettings, now: datetime,
 ) -> Recorded:
     """Put a quarantined mail into an engagement's logbook (``None``: the one it was
-    addressed to). The caller commits."""
+    addressed to), in the caller's transaction."""
     entry = await _held(session, coach_id, entry_id)
     target = engagement_id if engagement_id is not None else entry.engagement_id
     if target is None:
@@ -66,6 +68,7 @@ async def do_assign(
         .where(InboundMail.quarantine_id == entry.id)
         .values(outcome="exchange", exchange_id=recorded.exchange.id)
     )
+    await emit_held_count(session, coach_id)
     return recorded
 
 
@@ -73,6 +76,13 @@ async def do_discard(session: AsyncSession, coach_id: int, entry_id: int, *, now
     entry = await _held(session, coach_id, entry_id)
     entry.status = "discarded"
     entry.resolved_at = now
+    await emit_held_count(session, coach_id)
+
+
+async def emit_held_count(session: AsyncSession, coach_id: int) -> None:
+    """After commit, the coach's pages show the new number of held mails."""
+    await session.flush()
+    emit(session, topics.coach(coach_id), {"type": "quarantine", "count": await count_held(session, coach_id)})
 
 
 async def get_unowned(session: AsyncSession, *, limit: int = 100) -> list[Quarantine]:
@@ -89,7 +99,7 @@ async def get_unowned(session: AsyncSession, *, limit: int = 100) -> list[Quaran
 
 async def do_hand_to_coach(session: AsyncSession, entry_id: int, coach_email: str) -> Quarantine:
     """Give an unowned quarantined mail to a coach, who then decides about it on their
-    quarantine page. The caller commits."""
+    quarantine page (in the caller's transaction)."""
     coach = await queries.get_coach_by_email(session, coach_email)
     if coach is None:
         raise NotFound("coach_unknown", N_("There is no coach with this e-mail address."))
@@ -99,5 +109,5 @@ async def do_hand_to_coach(session: AsyncSession, entry_id: int, coach_email: st
     if entry.coach_id is not None and entry.coach_id != coach.id:
         raise ActionError("quarantine_owned", N_("This mail is already with another coach."))
     entry.coach_id = coach.id
-    await session.flush()
+    await emit_held_count(session, coach.id)
     return entry

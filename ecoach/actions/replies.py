@@ -8,9 +8,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ecoach.actions.errors import ActionError, N_, NotFound
-from ecoach.actions.exchanges import ExchangeWriter, NewExchange, Recorded, publish_recorded
+from ecoach.actions.exchange_writer import ExchangeWriter
+from ecoach.actions.exchanges import NewExchange, Recorded
+from ecoach.actions.unit import unit_of_work
 from ecoach.core.clock import Clock
-from ecoach.core.hub import Hub
 from ecoach.logbook import queries
 from ecoach.logbook.models import Coach, Engagement
 from ecoach.settings import Settings
@@ -22,10 +23,8 @@ CHANNELS = ("chat", "mail", "note")
 class ReplyContext:
     sessions: async_sessionmaker[AsyncSession]
     writer: ExchangeWriter
-    hub: Hub
     clock: Clock
     settings: Settings
-    outbox: Any | None  # the mail dispatcher, when mail is enabled
 
 
 def check_channel(channel: Any) -> str:
@@ -42,18 +41,12 @@ async def do_coach_reply(
     """Record (and for mail: queue) the coach's answer; events go out after commit.
     Another coach's engagement is not found, whatever the channel."""
     channel = check_channel(channel)
-    async with ctx.sessions() as session:
-        engagement = await queries.get_engagement(session, coach.id, engagement_id)
-        if engagement is None:
-            raise NotFound("engagement_unknown", N_("This engagement does not exist."))
-        if channel == "mail":
-            recorded = await _mail_reply(ctx, session, coach, engagement, text, client_id)
-            await session.commit()
     if channel == "mail":
-        publish_recorded(ctx.hub, recorded, origin=origin)
-        if ctx.outbox is not None:
-            ctx.outbox.wake()
-        return recorded
+        async with unit_of_work(ctx.sessions) as session:
+            engagement = await _owned(session, coach, engagement_id)
+            return await _mail_reply(ctx, session, coach, engagement, text, client_id, origin)
+    async with ctx.sessions() as session:  # only a look: the writer records it
+        await _owned(session, coach, engagement_id)
     note = channel == "note"
     return await ctx.writer.submit(NewExchange(
         engagement_id=engagement_id,
@@ -67,14 +60,21 @@ async def do_coach_reply(
     ))
 
 
+async def _owned(session: AsyncSession, coach: Coach, engagement_id: int) -> Engagement:
+    engagement = await queries.get_engagement(session, coach.id, engagement_id)
+    if engagement is None:
+        raise NotFound("engagement_unknown", N_("This engagement does not exist."))
+    return engagement
+
+
 async def _mail_reply(ctx: ReplyContext, session: AsyncSession, coach: Coach, engagement: Engagement,
-                      text: str, client_id: str) -> Recorded:
+                      text: str, client_id: str, origin: str | None) -> Recorded:
     from ecoach.actions.mail_reply import do_send_mail_reply
 
     coachee = await queries.get_coachee(session, engagement.coachee_id)
     assert coachee is not None
     return await do_send_mail_reply(
         session, engagement=engagement, coachee=coachee, coach=coach, text=text,
-        client_id=client_id, mail=ctx.settings.mail, secret=ctx.settings.resolved_secret(),
-        now=ctx.clock.now(),
+        client_id=client_id, mail=ctx.settings.mail, secret=ctx.settings.secret,
+        now=ctx.clock.now(), origin=origin,
     )

@@ -1,9 +1,12 @@
 """In-process publish/subscribe for realtime pushes (chat, inbox refresh).
 
-Actions publish only after their transaction commits. Subscribers get a bounded queue; a
-subscriber that cannot keep up is dropped (its socket reconnects and resyncs from the
-logbook, which is the source of truth), so one slow browser never stalls the server.
-A multi-process deployment swaps this for PostgreSQL LISTEN/NOTIFY behind the same API.
+Events reach the hub only after the transaction that caused them commits (the event bus,
+``ecoach.core.events``, delivers them; with several processes it also brings in those
+committed elsewhere). Subscribers get a bounded queue; a subscriber that cannot keep up is
+dropped (its socket reconnects and resyncs from the logbook, which is the source of
+truth), so one slow browser never stalls the server. ``resync`` drops subscribers on
+purpose: when events may have been missed (the connection that brings other processes'
+events was lost), every socket reconnects and reads what it missed from the logbook.
 """
 
 from __future__ import annotations
@@ -11,12 +14,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 1000
+
+Listener = Callable[[dict[str, Any]], None]
 
 
 @dataclass(eq=False)
@@ -31,12 +37,19 @@ class Subscription:
 class Hub:
     def __init__(self) -> None:
         self._subs: dict[str, set[Subscription]] = defaultdict(set)
+        self._listeners: dict[str, list[Listener]] = defaultdict(list)
 
     def subscribe(self, *topics: str) -> Subscription:
         sub = Subscription(topics)
         for topic in topics:
             self._subs[topic].add(sub)
         return sub
+
+    def add_topics(self, sub: Subscription, *topics: str) -> None:
+        """Also deliver these topics' events to ``sub`` from now on."""
+        sub.topics = (*sub.topics, *topics)
+        for topic in topics:
+            self._subs[topic].add(sub)
 
     def unsubscribe(self, sub: Subscription) -> None:
         for topic in sub.topics:
@@ -46,8 +59,18 @@ class Hub:
                 if not subs:
                     del self._subs[topic]
 
+    def listen(self, topic: str, listener: Listener) -> None:
+        """Call ``listener(event)`` for every event on ``topic`` (in-process machinery,
+        e.g. the outbox dispatcher waking up; it must be quick and must not raise)."""
+        self._listeners[topic].append(listener)
+
     def publish(self, topic: str, event: dict[str, Any]) -> int:
         delivered = 0
+        for listener in self._listeners.get(topic, ()):
+            try:
+                listener(event)
+            except Exception:  # noqa: BLE001 - one broken listener must not stop the others
+                log.exception("listener on %s failed", topic)
         for sub in tuple(self._subs.get(topic, ())):
             try:
                 sub.queue.put_nowait(event)
@@ -55,19 +78,26 @@ class Hub:
             except asyncio.QueueFull:
                 log.warning("subscriber on %s overflowed; it will resync", topic)
                 sub.overflowed = True
-                self.unsubscribe(sub)
-                while not sub.queue.empty():  # make room for the end marker
-                    sub.queue.get_nowait()
-                sub.queue.put_nowait(None)
+                self._end(sub)
         return delivered
+
+    def resync(self, topics: Iterable[str] | None = None) -> int:
+        """End the subscriptions on ``topics`` (all when None): their sockets reconnect and
+        read what they may have missed from the logbook. Returns how many were ended."""
+        chosen = set(self._subs) if topics is None else set(topics) & set(self._subs)
+        subs = {sub for topic in chosen for sub in self._subs.get(topic, ())}
+        for sub in subs:
+            self._end(sub)
+        return len(subs)
+
+    def _end(self, sub: Subscription) -> None:
+        self.unsubscribe(sub)
+        while not sub.queue.empty():  # make room for the end marker
+            sub.queue.get_nowait()
+        sub.queue.put_nowait(None)
 
     def subscriber_count(self, topic: str) -> int:
         return len(self._subs.get(topic, ()))
 
-
-def coach_topic(coach_id: int) -> str:
-    return f"coach:{coach_id}"
-
-
-def engagement_topic(engagement_id: int) -> str:
-    return f"engagement:{engagement_id}"
+    def has_subscribers(self, topics: Iterable[str]) -> bool:
+        return any(topic in self._subs for topic in topics)

@@ -11,6 +11,9 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from ecoach.core.events import EventBus
+from ecoach.logbook.transactions import BUS, EventSession
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -35,8 +38,10 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cursor.close()
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def session_factory(engine: AsyncEngine, bus: EventBus | None = None) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose commits deliver their events through ``bus`` (see transactions.py)."""
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=EventSession,
+                              info={BUS: bus})
 
 
 def alembic_config(connection: Connection | None = None, url: str | None = None) -> Config:

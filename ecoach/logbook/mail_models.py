@@ -104,3 +104,16 @@ class MailSource(Base):
 
     exchange_id: Mapped[int] = mapped_column(ForeignKey("exchange.id"), primary_key=True)
     raw: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class MailboxReader(Base):
+    """Which server process reads an IMAP mailbox: exactly one at a time. The holder
+    renews ``lease_until``; once it has passed (the holder died), another process takes
+    the mailbox over."""
+
+    __tablename__ = "mailbox_reader"
+
+    mailbox: Mapped[str] = mapped_column(String(200), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))  # host:pid[:process name]
+    lease_until: Mapped[datetime] = mapped_column(UtcDateTime())
+    taken_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -108,6 +108,12 @@ async def get_engagement(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def get_engagement_by_id(session: AsyncSession, engagement_id: int) -> Engagement | None:
+    """Any coach's engagement: only for a caller that proved its right to it otherwise
+    (a signed link)."""
+    return await session.get(Engagement, engagement_id)
+
+
 async def get_coachee(session: AsyncSession, coachee_id: int) -> Coachee | None:
     return await session.get(Coachee, coachee_id)
 

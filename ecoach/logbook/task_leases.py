@@ -17,8 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, exists, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from ecoach.logbook.task_models import (
@@ -108,7 +107,7 @@ async def park(session: AsyncSession, task: ClaimedTask, now: datetime, error: s
 
 
 async def requeue(
-    sessions: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
     task: ClaimedTask,
     now: datetime,
     run_at: datetime,
@@ -116,18 +115,12 @@ async def requeue(
     error: str | None,
     attempts: int,
 ) -> bool:
-    """Make a claimed task pending again (a retry, or a claim given back), in its own
+    """Make a claimed task pending again (a retry, or a claim given back), in the caller's
     transaction. When a newer scheduling of its key is pending meanwhile, that one takes
-    its place and this one ends as "replaced". False when the lease was lost."""
-    for _ in range(2):  # a concurrent schedule_task of the same key: the second try sees it
-        try:
-            async with sessions() as session:
-                changed = await _requeue(session, task, now, run_at, error, attempts)
-                await session.commit()
-                return changed
-        except IntegrityError:
-            log.info("task %s: its key %r was scheduled again meanwhile", task.id, task.key)
-    return False
+    its place and this one ends as "replaced". False when the lease was lost. A concurrent
+    ``schedule_task`` of the same key can make the commit fail (IntegrityError): the
+    caller tries again, and then sees it."""
+    return await _requeue(session, task, now, run_at, error, attempts)
 
 
 async def _requeue(session: AsyncSession, task: ClaimedTask, now: datetime, run_at: datetime,

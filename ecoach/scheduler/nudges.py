@@ -4,8 +4,8 @@
 - ``action_step.follow_up`` {nudge_id}: the day of an action step has come;
 - ``nudge.reengagement_check`` (daily): plan a check-in for every silent engagement.
 
-Each runs in the runner's transaction; hub events and the outbox wake-up wait for the
-commit (``ctx.after_commit``).
+Each runs in the runner's unit of work: the logbook entries (and their events) and any
+queued mail commit with the task, or not at all.
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ from typing import Any
 from apscheduler.triggers.cron import CronTrigger
 
 from ecoach.actions import nudges as plans
-from ecoach.actions.exchanges import publish_recorded
-from ecoach.actions.nudge_send import Outcome, run_due
+from ecoach.actions.nudge_send import run_due
 from ecoach.actions.reengagement import do_plan_checkins
 from ecoach.scheduler.registry import TaskContext, TaskRegistry
 from ecoach.logbook.tasks import schedule_task
@@ -38,17 +37,7 @@ def register_tasks(registry: TaskRegistry) -> None:
 
 
 async def send_nudge(ctx: TaskContext, params: dict[str, Any]) -> None:
-    outcome = await run_due(ctx.session, int(params["nudge_id"]), settings=ctx.settings, now=ctx.now)
-    publish_after_commit(ctx, outcome)
-
-
-def publish_after_commit(ctx: TaskContext, outcome: Outcome) -> None:
-    if outcome.sent is None:
-        return
-    for recorded in outcome.sent.recorded:
-        ctx.after_commit(lambda recorded=recorded: publish_recorded(ctx.hub, recorded))
-    if outcome.sent.mail_queued:
-        ctx.wake_outbox()
+    await run_due(ctx.session, int(params["nudge_id"]), settings=ctx.settings, now=ctx.now)
 
 
 async def reengagement_check(ctx: TaskContext, params: dict[str, Any]) -> None:

@@ -1,26 +1,27 @@
 """What task handlers are given and how they are registered.
 
 Each area exposes ``register_tasks(registry)``; ``ecoach.app`` calls them all, then the
-runner runs claimed tasks by name. A handler runs in the runner's transaction
-(``ctx.session``): its writes commit together with marking the task done, or not at all.
-Raise to retry later with backoff; after ``scheduler.max_attempts`` the task is parked.
-Anything that must only happen once the writes are durable (hub publishes, waking the
-outbox) goes in ``ctx.after_commit``.
+runner runs claimed tasks by name. A handler runs in the runner's unit of work
+(``ctx.session``): its writes commit together with marking the task done, or not at all,
+and so do the events its actions register (``ecoach.actions.unit.emit``): handlers never
+commit or publish themselves. Raise to retry later with backoff; after
+``scheduler.max_attempts`` the task is parked. Other in-process work that must wait for the
+commit goes in ``ctx.after_commit``.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from apscheduler.triggers.base import BaseTrigger
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ecoach.actions.unit import on_commit
 from ecoach.core.clock import Clock
-from ecoach.core.hub import Hub
 from ecoach.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -33,32 +34,17 @@ class TaskContext:
     session: AsyncSession  # the runner's transaction, committed with the task's "done"
     now: datetime  # the clock's time when the run started
     settings: Settings
-    hub: Hub
     clock: Clock
     task_id: int = 0
     name: str = ""
     key: str | None = None
     attempt: int = 1  # 1 on the first run, 2 on the first retry, ...
     due_at: datetime | None = None
-    outbox: Any = None  # the mail outbox dispatcher when mail is enabled: wake() it after commit
-    _after_commit: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     def after_commit(self, fn: Callable[[], None]) -> None:
         """Call ``fn()`` once this run's transaction has committed (in the order added);
         never when the run fails or loses its lease."""
-        self._after_commit.append(fn)
-
-    def wake_outbox(self) -> None:
-        """After commit, deliver mail this run queued at once (when mail is enabled)."""
-        if self.outbox is not None:
-            self.after_commit(self.outbox.wake)
-
-    def run_after_commit(self) -> None:
-        for fn in self._after_commit:
-            try:
-                fn()
-            except Exception:  # noqa: BLE001 - the run is committed; one callback failing must not undo that
-                log.exception("after-commit callback of task %s (%s) failed", self.task_id, self.name)
+        on_commit(self.session, fn)
 
 
 Handler = Callable[[TaskContext, dict[str, Any]], Awaitable[None]]

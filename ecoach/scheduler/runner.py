@@ -5,13 +5,14 @@ interval job looks for due tasks every ``scheduler.poll_seconds`` and drains the
 by batch, and each recurring job (``TaskRegistry.add_recurring``) schedules a task per
 firing. ``wake()`` looks at once (something was just scheduled for now).
 
-A run: the handler works in a fresh transaction, and in that same transaction the task
+A run: the handler works in a fresh unit of work, and in that same transaction the task
 is marked done, guarded by its lease token. If the lease was lost meanwhile (another
-process claimed the task after it expired) the run is rolled back, so its writes count
-once. A handler that raises is rolled back and retried later with exponential backoff
-(plus jitter); after ``scheduler.max_attempts`` attempts the task is parked with its
-error (``ecoach tasks list``). A process killed mid-run leaves the task leased: once the
-lease runs out, another process (or this one, restarted) claims it again.
+process claimed the task after it expired) the run is rolled back, so its writes (and the
+events its actions registered) count once. A handler that raises is rolled back and
+retried later with exponential backoff (plus jitter); after ``scheduler.max_attempts``
+attempts the task is parked with its error (``ecoach tasks list``). A process killed
+mid-run leaves the task leased: once the lease runs out, another process (or this one,
+restarted) claims it again.
 
 Tests drive it by hand: ``run_once()`` claims and runs one batch at the injected clock.
 """
@@ -26,15 +27,15 @@ import socket
 import traceback
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
 from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ecoach.actions.unit import unit_of_work
 from ecoach.core.clock import Clock
-from ecoach.core.hub import Hub
 from ecoach.logbook.task_leases import (
     ClaimedTask,
     claim_due_tasks,
@@ -54,6 +55,10 @@ TICK_JOB = "tasks:tick"
 RECURRING = "recurring:"
 SHUTDOWN_GRACE = 10.0  # seconds a stopping runner lets the running tasks finish
 DONE, RETRY, PARKED, LOST, RELEASED = "done", "retry", "parked", "lost", "released"
+
+
+class _LeaseLost(Exception):
+    """Another process took the task over during this run."""
 
 
 def worker_name() -> str:
@@ -77,9 +82,7 @@ class TaskRunner:
         registry: TaskRegistry,
         settings: Settings,
         clock: Clock,
-        hub: Hub,
         *,
-        outbox: Any = None,
         jitter: Callable[[], float] = random.random,
         worker: str | None = None,
     ) -> None:
@@ -88,8 +91,6 @@ class TaskRunner:
         self._settings = settings
         self._cfg = settings.scheduler
         self._clock = clock
-        self._hub = hub
-        self._outbox = outbox
         self._jitter = jitter
         self.worker = worker or worker_name()
         # SQLite has one writer at a time: running tasks side by side only adds waiting.
@@ -184,10 +185,9 @@ class TaskRunner:
 
     async def run_once(self) -> int:
         """Claim one batch of due tasks and run them; how many were claimed."""
-        async with self._sessions() as session:
+        async with unit_of_work(self._sessions) as session:
             batch = await claim_due_tasks(session, self._clock.now(), self._cfg.lease_seconds,
                                           self._cfg.batch_size, self.worker)
-            await session.commit()
         if not batch:
             return 0
         limit = asyncio.Semaphore(self._concurrency)
@@ -210,7 +210,7 @@ class TaskRunner:
         left = (task.lease_until - now).total_seconds()
         if self._stopping or left < 2 * self._margin:
             # Not started: give it back without counting the attempt.
-            await requeue(self._sessions, task, now, now, error=None, attempts=task.attempts - 1)
+            await self._requeue(task, now, now, error=None, attempts=task.attempts - 1)
             return RELEASED
         if task.attempts > self._cfg.max_attempts:
             # Each earlier claim ended without a result: the process died or hung in it.
@@ -219,42 +219,47 @@ class TaskRunner:
         handler = self.registry.get(task.name)
         if handler is None:
             return await self._failed(task, f"no handler for task {task.name!r} in this process")
-        ctx = TaskContext(
-            session=None,  # type: ignore[arg-type] - set below
-            now=now, settings=self._settings, hub=self._hub, clock=self._clock, task_id=task.id,
-            name=task.name, key=task.key, attempt=task.attempts, due_at=task.due_at, outbox=self._outbox,
-        )
         deadline = asyncio.timeout(left - self._margin)
         try:
-            async with self._sessions() as session:
-                ctx.session = session
+            async with unit_of_work(self._sessions) as session:
+                ctx = TaskContext(session=session, now=now, settings=self._settings, clock=self._clock,
+                                  task_id=task.id, name=task.name, key=task.key, attempt=task.attempts,
+                                  due_at=task.due_at)
                 async with deadline:
                     await handler(ctx, dict(task.params))
                 if not await mark_done(session, task, self._clock.now()):
-                    await session.rollback()
-                    log.warning("task %s (%s): lease lost during the run; rolled back", task.id, task.name)
-                    return LOST
-                await session.commit()
+                    raise _LeaseLost()  # rolls the run back: its writes and events never happen
+        except _LeaseLost:
+            log.warning("task %s (%s): lease lost during the run; rolled back", task.id, task.name)
+            return LOST
         except Exception as exc:  # noqa: BLE001 - a handler's failure is recorded and retried
             if deadline.expired():
                 return await self._failed(task, f"ran past its lease ({left - self._margin:.0f} s)")
             return await self._failed(task, describe(exc))
-        ctx.run_after_commit()
         return DONE
+
+    async def _requeue(self, task: ClaimedTask, now: datetime, run_at: datetime, *, error: str | None,
+                       attempts: int) -> bool:
+        for _ in range(2):  # a concurrent schedule_task of the same key: the second try sees it
+            try:
+                async with unit_of_work(self._sessions) as session:
+                    return await requeue(session, task, now, run_at, error=error, attempts=attempts)
+            except IntegrityError:
+                log.info("task %s: its key %r was scheduled again meanwhile", task.id, task.key)
+        return False
 
     async def _failed(self, task: ClaimedTask, error: str) -> str:
         now = self._clock.now()
         if task.attempts >= self._cfg.max_attempts:
-            async with self._sessions() as session:
+            async with unit_of_work(self._sessions) as session:
                 kept = await park(session, task, now, error)
-                await session.commit()
             if kept:
                 log.error("task %s (%s) parked after %d attempts: %s", task.id, task.name, task.attempts, error)
             return PARKED if kept else LOST
         delay = retry_delay(task.attempts, self._cfg.retry_base_seconds, self._cfg.retry_max_seconds,
                             self._jitter())
-        kept = await requeue(self._sessions, task, now, now + timedelta(seconds=delay), error=error,
-                             attempts=task.attempts)
+        kept = await self._requeue(task, now, now + timedelta(seconds=delay), error=error,
+                                   attempts=task.attempts)
         log.warning("task %s (%s) attempt %d failed, retry in %.0f s: %s", task.id, task.name,
                     task.attempts, delay, error)
         return RETRY if kept else LOST
@@ -282,12 +287,11 @@ class TaskRunner:
         already; True when this call scheduled it."""
         fire_time = fire_time.astimezone(timezone.utc)
         stamp = fire_time.isoformat()
-        async with self._sessions() as session:
+        async with unit_of_work(self._sessions) as session:
             now = self._clock.now()
             first = await record_firing(session, name, fire_time, now)
             if first:
                 await schedule_task(session, name, now, {"fire_time": stamp}, key=f"{name}:{stamp}", now=now)
-            await session.commit()
         if first:
             self.wake()
         return first

@@ -18,11 +18,12 @@ from ecoach.actions import engagements as eng_actions
 from ecoach.actions.errors import N_, ActionError, NotFound
 from ecoach.actions.exchanges import check_message, exchange_dict
 from ecoach.actions.replies import do_coach_reply
+from ecoach.actions.unit import unit_of_work
 from ecoach.core.tokens import looks_like_token, token_digest
 from ecoach.logbook import queries
 from ecoach.logbook.models import Coach, Coachee, Engagement
 from ecoach.web import api_models as m
-from ecoach.keys import CLOCK, HUB, SESSIONS, SETTINGS, reply_context
+from ecoach.keys import CLOCK, SESSIONS, SETTINGS, reply_context
 from ecoach.web.openapi import Param, build_openapi
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -135,14 +136,13 @@ async def list_engagements(request: web.Request) -> web.Response:
 async def create_engagement(request: web.Request) -> web.Response:
     data = await body(request, m.EngagementCreate)
     settings = request.app[SETTINGS]
-    async with request.app[SESSIONS]() as session:
+    async with unit_of_work(request.app[SESSIONS]) as session:
         created = await eng_actions.do_create_engagement(
             session, request[API_COACH], coachee_name=data.coachee_name, coachee_email=data.coachee_email,
             language=data.language, time_zone=data.time_zone, sponsor_name=data.sponsor_name,
             sponsor_email=data.sponsor_email, now=request.app[CLOCK].now(),
-            link_days=settings.chat_link_days, secret=settings.resolved_secret(),
+            link_days=settings.chat_link_days, secret=settings.secret,
         )
-        await session.commit()
     out = engagement_out(created.engagement, created.coachee)
     return reply({**out, "chat_url": chat_url(request, created.chat_token)}, status=201)
 
@@ -155,10 +155,9 @@ async def get_engagement(request: web.Request) -> web.Response:
 
 async def change_status(request: web.Request) -> web.Response:
     data = await body(request, m.StatusChange)
-    async with request.app[SESSIONS]() as session:
+    async with unit_of_work(request.app[SESSIONS]) as session:
         engagement, coachee = await owned(request, session)
-        await eng_actions.do_change_status(session, request.app[HUB], engagement, data.action,
-                                           now=request.app[CLOCK].now())
+        await eng_actions.do_change_status(session, engagement, data.action, now=request.app[CLOCK].now())
     return reply(engagement_out(engagement, coachee))
 
 
@@ -186,21 +185,17 @@ async def post_message(request: web.Request) -> web.Response:
 
 async def new_chat_link(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
-    async with request.app[SESSIONS]() as session:
+    async with unit_of_work(request.app[SESSIONS]) as session:
         engagement, _ = await owned(request, session)
         token = await eng_actions.do_new_chat_link(session, engagement, now=request.app[CLOCK].now(),
-                                                   days=settings.chat_link_days, secret=settings.resolved_secret())
-        await session.commit()
-    request.app[HUB].publish(f"chatlink:{engagement.id}", {"type": "revoked"})
+                                                   days=settings.chat_link_days, secret=settings.secret)
     return reply({"chat_url": chat_url(request, token)}, status=201)
 
 
 async def revoke_chat_link(request: web.Request) -> web.Response:
-    async with request.app[SESSIONS]() as session:
+    async with unit_of_work(request.app[SESSIONS]) as session:
         engagement, _ = await owned(request, session)
         await eng_actions.do_revoke_chat_links(session, engagement, now=request.app[CLOCK].now())
-        await session.commit()
-    request.app[HUB].publish(f"chatlink:{engagement.id}", {"type": "revoked"})
     return reply({"chat_url": None})
 
 

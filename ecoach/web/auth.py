@@ -7,6 +7,7 @@ from datetime import timedelta
 from aiohttp import web
 
 from ecoach.actions.coaches import do_login, do_set_coach_language
+from ecoach.actions.unit import unit_of_work
 from ecoach.actions.errors import ActionError
 from ecoach.keys import CLOCK, SESSIONS, SETTINGS
 from ecoach.web.render import gettext_for, render
@@ -61,7 +62,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
 @require_coach
 async def set_language(request: web.Request) -> web.StreamResponse:
     form = await request.post()
-    async with request.app[SESSIONS]() as session:
+    async with unit_of_work(request.app[SESSIONS]) as session:
         coach = get_coach(request)
         session.add(coach)
         await do_set_coach_language(session, coach, str(form.get("language", "")))

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ecoach.actions import availability as actions
 from ecoach.actions.availability_ics import do_import_ics
 from ecoach.actions.errors import ActionError, N_, NotFound
+from ecoach.actions.unit import unit_of_work
 from ecoach.core.agreements import CHANNELS, due_state
 from ecoach.logbook import queries
 from ecoach.logbook import availability_queries as aq
@@ -69,9 +70,8 @@ def _change(action: Callable[[AsyncSession, web.Request, Any], Awaitable[Any]], 
     async def handler(request: web.Request) -> web.StreamResponse:
         form = await request.post()
         try:
-            async with request.app[SESSIONS]() as session:
+            async with unit_of_work(request.app[SESSIONS]) as session:
                 await action(session, request, form)
-                await session.commit()
         except ActionError as exc:
             if exc.status == 404:
                 raise
@@ -126,12 +126,11 @@ async def import_ics(request: web.Request) -> web.StreamResponse:
         return await _show(request, error=gettext("Choose an .ics file."), status=400)
     data = upload.file.read(request.app[SETTINGS].agreements.ics_max_bytes + 1)
     try:
-        async with request.app[SESSIONS]() as session:
+        async with unit_of_work(request.app[SESSIONS]) as session:
             result = await do_import_ics(
                 session, get_coach(request), data, kind=str(form.get("kind", "absence")),
                 auto_reply=bool(form.get("auto_reply")), now=request.app[CLOCK].now(),
                 max_bytes=request.app[SETTINGS].agreements.ics_max_bytes)
-            await session.commit()
     except ActionError as exc:
         return await _show(request, error=exc.translated(gettext), status=exc.status)
     return await _show(request, import_result=result)
@@ -172,16 +171,15 @@ async def engagement_agreement_page(request: web.Request) -> web.StreamResponse:
 @require_coach
 async def save_engagement_agreement(request: web.Request) -> web.StreamResponse:
     form = await request.post()
-    async with request.app[SESSIONS]() as session:
+    async with unit_of_work(request.app[SESSIONS]) as session:
         engagement = await _owned(request, session)
         try:
             values = actions.check_agreement({k: form.get(k) for k in form}, inherit=True)
-        except ActionError as exc:
+        except ActionError as exc:  # refused before anything was written
             context = await _engagement_context(request, session)
             context["error"] = exc.translated(await gettext_for(request))
             return await render(request, "engagement_agreement.html", context, status=exc.status)
         await actions.do_save_engagement_agreement(session, engagement.id, values, request.app[CLOCK].now())
-        await session.commit()
     raise web.HTTPSeeOther(f"/engagements/{engagement.id}/agreement?saved=1")
 
 

@@ -19,17 +19,18 @@ from zoneinfo import ZoneInfo, available_timezones
 from aiohttp import web
 from babel.dates import format_date, format_time
 
-from ecoach.actions.booking import BookingContext, BookingOutcome, do_book_from_link, do_cancel, do_reschedule
+from ecoach.actions.booking import BookingContext, do_book_from_link, do_cancel, do_reschedule
 from ecoach.actions.booking_notices import coach_feed
 from ecoach.actions.booking_offer import Offer, check_manage_token, get_offer, parse_start
 from ecoach.actions.errors import ActionError
-from ecoach.actions.exchanges import publish_recorded
 from ecoach.actions.session_types import check_booking_link, check_feed_token
+from ecoach.actions.unit import unit_of_work
 from ecoach.core.slots import by_day
 from ecoach.logbook import booking_queries as bq
+from ecoach.logbook import queries
 from ecoach.logbook.booking_models import Booking, SessionType
 from ecoach.logbook.models import Coach
-from ecoach.keys import CLOCK, HUB, OUTBOX, SESSIONS, SETTINGS
+from ecoach.keys import CLOCK, SESSIONS, SETTINGS
 from ecoach.web.render import gettext_for, page_language, render, set_language
 
 log = logging.getLogger(__name__)
@@ -46,16 +47,7 @@ def pick_zone(value: str | None, default: str) -> str:
 
 def context_of(request: web.Request) -> BookingContext:
     settings = request.app[SETTINGS]
-    return BookingContext(settings, request.app[CLOCK].now(), settings.resolved_secret())
-
-
-def after_commit(request: web.Request, outcome: BookingOutcome) -> None:
-    """Events and mail only once the booking is durable."""
-    for item in outcome.recorded:
-        publish_recorded(request.app[HUB], item)
-    outbox = request.app.get(OUTBOX)
-    if outcome.mails and outbox is not None:
-        outbox.wake()  # type: ignore[attr-defined]
+    return BookingContext(settings, request.app[CLOCK].now(), settings.secret)
 
 
 def slot_days(offer: Offer, zone: str, coach_zone: str, language: str, first: date | None,
@@ -129,7 +121,7 @@ async def booking_page(request: web.Request, *, error: str | None = None, status
             raise
         if engagement is not None:
             set_language(request, engagement.language)
-        coach = await session.get(Coach, link.coach_id)
+        coach = await queries.get_coach(session, link.coach_id)
         assert coach is not None
         types = await bq.get_session_types(session, coach.id, intake=True if engagement is None else None)
         default_zone = engagement.time_zone if engagement is not None else coach.time_zone
@@ -168,12 +160,11 @@ async def submit_booking(request: web.Request) -> web.StreamResponse:
     fields = {k: str(form.get(k, "")) for k in ("type", "start", "zone", "name", "email", "message")}
     language = await page_language(request)
     try:
-        async with request.app[SESSIONS]() as session:
+        async with unit_of_work(request.app[SESSIONS]) as session:
             outcome = await do_book_from_link(
                 session, context_of(request), request.match_info["token"], type_id=fields["type"],
                 start=fields["start"], zone=pick_zone(fields["zone"], "UTC"), language=language,
                 name=fields["name"], email=fields["email"], message=fields["message"])
-            await session.commit()
     except ActionError as exc:
         if exc.code.startswith(("booking_link_", "engagement_")):
             raise
@@ -183,7 +174,6 @@ async def submit_booking(request: web.Request) -> web.StreamResponse:
         query = {"type": fields["type"], "zone": fields["zone"], **({"start": fields["start"]} if details else {})}
         return await booking_page(request, error=exc.translated(await gettext_for(request)), status=exc.status,
                                   form=fields, query=query)
-    after_commit(request, outcome)
     zone = outcome.booking.attendee_time_zone
     raise web.HTTPSeeOther(f"/booking/{outcome.manage_token}?zone={zone}&done=1")
 
@@ -206,8 +196,8 @@ async def manage_page(request: web.Request, *, error: str | None = None, status:
     cutoff = request.app[SETTINGS].booking.change_cutoff_hours
     async with request.app[SESSIONS]() as session:
         booking = await _managed(request, session)
-        coach = await session.get(Coach, booking.coach_id)
-        item = await session.get(SessionType, booking.session_type_id)
+        coach = await queries.get_coach(session, booking.coach_id)
+        item = await bq.get_session_type(session, booking.coach_id, booking.session_type_id)
         assert coach is not None and item is not None
         changeable = (booking.status == "confirmed" and booking.starts_at - timedelta(hours=cutoff) > now)
         cancellable = booking.active and booking.starts_at - timedelta(hours=cutoff) > now
@@ -233,20 +223,18 @@ async def change_booking(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     action = request.match_info["action"]
     try:
-        async with request.app[SESSIONS]() as session:
+        async with unit_of_work(request.app[SESSIONS]) as session:
             booking = await _managed(request, session)
             if action == "cancel":
                 outcome = await do_cancel(session, context_of(request), booking, by="coachee")
             else:
                 outcome = await do_reschedule(session, context_of(request), booking,
                                               parse_start(form.get("start", "")), by="coachee")
-            await session.commit()
     except ActionError as exc:
         if exc.code.startswith("manage_link_"):
             raise
         return await manage_page(request, error=exc.translated(await gettext_for(request)), status=exc.status,
                                  query={"zone": str(form.get("zone", ""))})
-    after_commit(request, outcome)
     zone = pick_zone(str(form.get("zone", "")), outcome.booking.attendee_time_zone)
     raise web.HTTPSeeOther(f"/booking/{request.match_info['token']}?zone={zone}&done={action}")
 

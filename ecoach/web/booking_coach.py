@@ -10,19 +10,19 @@ from typing import Any
 
 from aiohttp import web
 
-from ecoach.actions.booking import BookingOutcome, do_cancel, do_reschedule, manage_token_of
+from ecoach.actions.booking import do_cancel, do_reschedule, manage_token_of
 from ecoach.actions.booking_after import do_add_summary
 from ecoach.actions.booking_offer import parse_start
 from ecoach.actions.booking_requests import do_accept_request, do_decline_request
 from ecoach.actions.errors import ActionError, N_, NotFound
-from ecoach.actions.exchanges import publish_recorded
 from ecoach.actions import session_types as st
+from ecoach.actions.unit import unit_of_work
 from ecoach.logbook import booking_queries as bq
 from ecoach.logbook import queries
-from ecoach.logbook.booking_models import Booking, SessionType
+from ecoach.logbook.booking_models import Booking
 from ecoach.logbook.models import Engagement
-from ecoach.web.booking import after_commit, context_of, page_state, when_local
-from ecoach.keys import CLOCK, HUB, SESSIONS, SETTINGS
+from ecoach.web.booking import context_of, page_state, when_local
+from ecoach.keys import CLOCK, SESSIONS, SETTINGS
 from ecoach.web.render import gettext_for, page_language, render
 from ecoach.web.security import get_coach, require_coach
 
@@ -46,7 +46,7 @@ async def _overview(request: web.Request, *, error: str | None = None, status: i
                     form: dict[str, Any] | None = None) -> web.StreamResponse:
     coach = get_coach(request)
     now = request.app[CLOCK].now()
-    secret = request.app[SETTINGS].resolved_secret()
+    secret = request.app[SETTINGS].secret
     language = await page_language(request)
     async with request.app[SESSIONS]() as session:
         types = await bq.get_session_types(session, coach.id, active_only=False)
@@ -76,17 +76,14 @@ async def overview(request: web.Request) -> web.StreamResponse:
 async def _write(request: web.Request, work, *, back: str = "/sessions") -> web.StreamResponse:  # type: ignore[no-untyped-def]
     """Run one coach action in a transaction; on a refusal, show the overview with why."""
     try:
-        async with request.app[SESSIONS]() as session:
-            outcome = await work(session)
-            await session.commit()
+        async with unit_of_work(request.app[SESSIONS]) as session:
+            await work(session)
     except ActionError as exc:
         if back != "/sessions" or isinstance(exc, NotFound):
             raise
         form = {k: str(v) for k, v in (await request.post()).items()}
         return await _overview(request, error=exc.translated(await gettext_for(request)), status=exc.status,
                                form=form)
-    if isinstance(outcome, BookingOutcome):
-        after_commit(request, outcome)
     raise web.HTTPSeeOther(back)
 
 
@@ -128,7 +125,7 @@ async def new_public_link(request: web.Request) -> web.StreamResponse:
 
     async def work(session):  # type: ignore[no-untyped-def]
         await st.do_new_booking_link(session, get_coach(request).id, None, now=request.app[CLOCK].now(),
-                                     days=settings.booking.link_days, secret=settings.resolved_secret())
+                                     days=settings.booking.link_days, secret=settings.secret)
 
     return await _write(request, work)
 
@@ -137,7 +134,7 @@ async def new_public_link(request: web.Request) -> web.StreamResponse:
 async def new_feed(request: web.Request) -> web.StreamResponse:
     async def work(session):  # type: ignore[no-untyped-def]
         await st.do_new_feed_token(session, get_coach(request), now=request.app[CLOCK].now(),
-                                   secret=request.app[SETTINGS].resolved_secret())
+                                   secret=request.app[SETTINGS].secret)
 
     return await _write(request, work)
 
@@ -165,11 +162,9 @@ def _back(booking: Booking) -> str:
 
 @require_coach
 async def cancel_booking(request: web.Request) -> web.StreamResponse:
-    async with request.app[SESSIONS]() as session:
+    async with unit_of_work(request.app[SESSIONS]) as session:
         booking = await _owned_booking(request, session)
         outcome = await do_cancel(session, context_of(request), booking, by="coach")
-        await session.commit()
-    after_commit(request, outcome)
     raise web.HTTPSeeOther(_back(outcome.booking))
 
 
@@ -178,7 +173,7 @@ async def _reschedule_page(request: web.Request, *, error: str | None = None, st
     language = await page_language(request)
     async with request.app[SESSIONS]() as session:
         booking = await _owned_booking(request, session)
-        item = await session.get(SessionType, booking.session_type_id)
+        item = await bq.get_session_type(session, coach.id, booking.session_type_id)
         assert item is not None
         state = await page_state(request, session, coach, [item], coach.time_zone, exclude_id=booking.id,
                                  hide=booking.starts_at)
@@ -196,16 +191,14 @@ async def reschedule_form(request: web.Request) -> web.StreamResponse:
 async def reschedule(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     try:
-        async with request.app[SESSIONS]() as session:
+        async with unit_of_work(request.app[SESSIONS]) as session:
             booking = await _owned_booking(request, session)
             outcome = await do_reschedule(session, context_of(request), booking, parse_start(form.get("start", "")),
                                           by="coach")
-            await session.commit()
     except ActionError as exc:
         if isinstance(exc, NotFound):
             raise
         return await _reschedule_page(request, error=exc.translated(await gettext_for(request)), status=exc.status)
-    after_commit(request, outcome)
     raise web.HTTPSeeOther(_back(outcome.booking))
 
 
@@ -213,26 +206,23 @@ async def reschedule(request: web.Request) -> web.StreamResponse:
 async def add_summary(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     settings = request.app[SETTINGS]
-    async with request.app[SESSIONS]() as session:
+    async with unit_of_work(request.app[SESSIONS]) as session:
         recorded = await do_add_summary(
             session, get_coach(request), _id(request), form.get("text", ""), shared=form.get("shared") == "1",
             client_id=str(form.get("client_id", "")) or uuid.uuid4().hex, now=request.app[CLOCK].now(),
             max_chars=settings.max_message_chars)
-        await session.commit()
-    publish_recorded(request.app[HUB], recorded)
     raise web.HTTPSeeOther(f"/engagements/{recorded.exchange.engagement_id}#latest")
 
 
 @require_coach
 async def new_engagement_link(request: web.Request) -> web.StreamResponse:
     settings = request.app[SETTINGS]
-    async with request.app[SESSIONS]() as session:
+    async with unit_of_work(request.app[SESSIONS]) as session:
         engagement = await queries.get_engagement(session, get_coach(request).id, _id(request))
         if engagement is None:
             raise NotFound("engagement_unknown", N_("This engagement does not exist."))
         await st.do_new_booking_link(session, engagement.coach_id, engagement.id, now=request.app[CLOCK].now(),
-                                     days=settings.booking.link_days, secret=settings.resolved_secret())
-        await session.commit()
+                                     days=settings.booking.link_days, secret=settings.secret)
     raise web.HTTPSeeOther(f"/engagements/{engagement.id}#sessions")
 
 
@@ -241,7 +231,7 @@ async def engagement_panel(request: web.Request, session, engagement: Engagement
     engagement's sessions with their actions."""
     coach = get_coach(request)
     now = request.app[CLOCK].now()
-    secret = request.app[SETTINGS].resolved_secret()
+    secret = request.app[SETTINGS].secret
     language = await page_language(request)
     link = await bq.get_active_booking_link(session, coach.id, engagement.id, now)
     token = st.booking_token_of(link, secret)

@@ -11,11 +11,12 @@ from ecoach.actions import engagements as eng_actions
 from ecoach.actions.errors import ActionError, N_, NotFound
 from ecoach.actions.exchanges import check_client_id, check_message, do_mark_read
 from ecoach.actions.replies import do_coach_reply
+from ecoach.actions.unit import unit_of_work
 from ecoach.logbook import queries
 from ecoach.logbook.models import Engagement
 from ecoach.web import booking_coach
 from ecoach.web import nudges as nudges_web
-from ecoach.keys import CLOCK, HUB, SESSIONS, SETTINGS, reply_context
+from ecoach.keys import CLOCK, SESSIONS, SETTINGS, reply_context
 from ecoach.web.render import gettext_for, render
 from ecoach.web.security import get_coach, require_coach
 
@@ -84,8 +85,8 @@ async def create_engagement(request: web.Request) -> web.StreamResponse:
         "coachee_name", "coachee_email", "language", "time_zone", "sponsor_name", "sponsor_email"
     )}
     coach = get_coach(request)
-    async with request.app[SESSIONS]() as session:
-        try:
+    try:
+        async with unit_of_work(request.app[SESSIONS]) as session:
             created = await eng_actions.do_create_engagement(
                 session,
                 coach,
@@ -97,14 +98,13 @@ async def create_engagement(request: web.Request) -> web.StreamResponse:
                 sponsor_email=fields["sponsor_email"],
                 now=request.app[CLOCK].now(),
                 link_days=request.app[SETTINGS].chat_link_days,
-                secret=request.app[SETTINGS].resolved_secret(),
+                secret=request.app[SETTINGS].secret,
             )
-            await session.commit()
-        except ActionError as exc:
-            error = exc.translated(await gettext_for(request))
-            return await render(
-                request, "engagement_new.html", {"form": fields, "error": error}, status=exc.status
-            )
+    except ActionError as exc:
+        error = exc.translated(await gettext_for(request))
+        return await render(
+            request, "engagement_new.html", {"form": fields, "error": error}, status=exc.status
+        )
     await _flash_link(request, created.engagement.id, created.chat_token)
     raise web.HTTPSeeOther(f"/engagements/{created.engagement.id}")
 
@@ -121,7 +121,8 @@ def chat_url(request: web.Request, token: str) -> str:
 @require_coach
 async def engagement_page(request: web.Request) -> web.StreamResponse:
     before = request.query.get("before")
-    async with request.app[SESSIONS]() as session:
+    # Reading the page marks it read and clears the re-engagement badge: a unit of work.
+    async with unit_of_work(request.app[SESSIONS]) as session:
         engagement = await _owned(request, session)
         coachee = await queries.get_coachee(session, engagement.coachee_id)
         size = request.app[SETTINGS].timeline_page_size
@@ -142,7 +143,7 @@ async def engagement_page(request: web.Request) -> web.StreamResponse:
     flash = web_session.pop(FLASH_LINK, None)
     if flash and flash.get("engagement_id") != engagement.id:
         flash = None
-    token = eng_actions.chat_token_of(link, request.app[SETTINGS].resolved_secret()) if link else None
+    token = eng_actions.chat_token_of(link, request.app[SETTINGS].secret) if link else None
     context = {
         "engagement": engagement,
         "coachee": coachee,
@@ -186,35 +187,31 @@ async def post_reply(request: web.Request) -> web.StreamResponse:
 @require_coach
 async def change_status(request: web.Request) -> web.StreamResponse:
     form = await request.post()
-    async with request.app[SESSIONS]() as session:
+    async with unit_of_work(request.app[SESSIONS]) as session:
         engagement = await _owned(request, session)
         await eng_actions.do_change_status(
-            session, request.app[HUB], engagement, str(form.get("action", "")), now=request.app[CLOCK].now()
+            session, engagement, str(form.get("action", "")), now=request.app[CLOCK].now()
         )
     raise web.HTTPSeeOther(f"/engagements/{engagement.id}")
 
 
 @require_coach
 async def new_chat_link(request: web.Request) -> web.StreamResponse:
-    async with request.app[SESSIONS]() as session:
+    async with unit_of_work(request.app[SESSIONS]) as session:
         engagement = await _owned(request, session)
         token = await eng_actions.do_new_chat_link(
             session, engagement, now=request.app[CLOCK].now(), days=request.app[SETTINGS].chat_link_days,
-            secret=request.app[SETTINGS].resolved_secret(),
+            secret=request.app[SETTINGS].secret,
         )
-        await session.commit()
-    request.app[HUB].publish(f"chatlink:{engagement.id}", {"type": "revoked"})
     await _flash_link(request, engagement.id, token)
     raise web.HTTPSeeOther(f"/engagements/{engagement.id}")
 
 
 @require_coach
 async def revoke_chat_link(request: web.Request) -> web.StreamResponse:
-    async with request.app[SESSIONS]() as session:
+    async with unit_of_work(request.app[SESSIONS]) as session:
         engagement = await _owned(request, session)
         await eng_actions.do_revoke_chat_links(session, engagement, now=request.app[CLOCK].now())
-        await session.commit()
-    request.app[HUB].publish(f"chatlink:{engagement.id}", {"type": "revoked"})
     raise web.HTTPSeeOther(f"/engagements/{engagement.id}")
 
 

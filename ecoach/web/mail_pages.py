@@ -10,16 +10,14 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from aiohttp import web
-from sqlalchemy import select
 
 from ecoach.actions.errors import N_, NotFound
-from ecoach.actions.exchanges import publish_recorded
-from ecoach.actions.quarantine import count_held, do_assign, do_discard, get_quarantine
-from ecoach.core.hub import coach_topic
-from ecoach.logbook import queries
-from ecoach.logbook.mail_models import Attachment, MailSource, Quarantine
+from ecoach.actions.quarantine import do_assign, do_discard, get_quarantine
+from ecoach.actions.unit import unit_of_work
+from ecoach.logbook import mail_queries, queries
+from ecoach.logbook.mail_models import Quarantine
 from ecoach.logbook.models import Exchange
-from ecoach.keys import CLOCK, HUB, SESSIONS, SETTINGS
+from ecoach.keys import CLOCK, SESSIONS, SETTINGS
 from ecoach.web.render import render
 from ecoach.web.security import get_coach, require_coach
 
@@ -51,8 +49,8 @@ async def quarantine_page(request: web.Request) -> web.StreamResponse:
 
 async def _own_entry(request: web.Request) -> Quarantine:
     async with request.app[SESSIONS]() as session:
-        entry = await session.get(Quarantine, _int(request, "qid"))
-    if entry is None or entry.coach_id != get_coach(request).id:
+        entry = await mail_queries.get_quarantine_entry(session, get_coach(request).id, _int(request, "qid"))
+    if entry is None:
         raise NotFound("quarantine_unknown", N_("This quarantined mail does not exist."))
     return entry
 
@@ -70,7 +68,7 @@ async def quarantine_action(request: web.Request) -> web.StreamResponse:
     entry_id = _int(request, "qid")
     now = request.app[CLOCK].now()
     recorded = None
-    async with request.app[SESSIONS]() as session:
+    async with unit_of_work(request.app[SESSIONS]) as session:
         if action == "discard":
             await do_discard(session, coach.id, entry_id, now=now)
         else:
@@ -82,20 +80,15 @@ async def quarantine_action(request: web.Request) -> web.StreamResponse:
                 target = int(raw_target)
             recorded = await do_assign(session, coach.id, entry_id, target,
                                        mail=request.app[SETTINGS].mail, now=now)
-        held = await count_held(session, coach.id)
-        await session.commit()
-    hub = request.app[HUB]
-    hub.publish(coach_topic(coach.id), {"type": "quarantine", "count": held})
     if recorded is not None:
-        publish_recorded(hub, recorded)
         raise web.HTTPSeeOther(f"/engagements/{recorded.exchange.engagement_id}#x{recorded.exchange.id}")
     raise web.HTTPSeeOther("/quarantine")
 
 
 async def _owned_exchange(request: web.Request, session) -> Exchange:  # type: ignore[no-untyped-def]
     engagement = await queries.get_engagement(session, get_coach(request).id, _int(request, "id"))
-    exchange = await session.get(Exchange, _int(request, "xid")) if engagement else None
-    if engagement is None or exchange is None or exchange.engagement_id != engagement.id:
+    exchange = await mail_queries.get_exchange(session, engagement.id, _int(request, "xid")) if engagement else None
+    if exchange is None:
         raise NotFound("exchange_unknown", N_("This exchange does not exist."))
     return exchange
 
@@ -105,7 +98,7 @@ async def exchange_original(request: web.Request) -> web.StreamResponse:
     """The whole mail as it came (what the timeline folds away is here)."""
     async with request.app[SESSIONS]() as session:
         exchange = await _owned_exchange(request, session)
-        source = await session.get(MailSource, exchange.id)
+        source = await mail_queries.get_mail_source(session, exchange.id)
     if source is None:
         raise NotFound("original_unknown", N_("There is no original for this exchange."))
     return _plain(source.raw)
@@ -115,14 +108,7 @@ async def exchange_original(request: web.Request) -> web.StreamResponse:
 async def attachment(request: web.Request) -> web.StreamResponse:
     async with request.app[SESSIONS]() as session:
         engagement = await queries.get_engagement(session, get_coach(request).id, _int(request, "id"))
-        found = None
-        if engagement is not None:
-            stmt = (
-                select(Attachment)
-                .join(Exchange, Exchange.id == Attachment.exchange_id)
-                .where(Attachment.id == _int(request, "aid"), Exchange.engagement_id == engagement.id)
-            )
-            found = (await session.execute(stmt)).scalar_one_or_none()
+        found = await mail_queries.get_attachment(session, engagement.id, _int(request, "aid")) if engagement else None
     if found is None:
         raise NotFound("attachment_unknown", N_("This attachment does not exist."))
     response = web.Response(body=found.data, content_type="application/octet-stream")

@@ -13,16 +13,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoach.actions import action_steps, nudges as plans
 from ecoach.actions.errors import ActionError, N_, NotFound
-from ecoach.actions.exchanges import Recorded, publish_recorded
 from ecoach.actions.nudge_forms import check_plan_form
-from ecoach.actions.nudge_send import Sent, do_send_now
+from ecoach.actions.nudge_send import do_send_now
 from ecoach.actions.nudge_texts import DEFAULT_TEMPLATES, nudge_text
+from ecoach.actions.unit import unit_of_work
 from ecoach.core.nudge_rules import VARIABLES
 from ecoach.logbook import nudge_queries, queries
 from ecoach.logbook.models import Coachee, Engagement
 from ecoach.logbook.nudge_models import NudgePlan
 from ecoach.web import nudges_coachee
-from ecoach.keys import CLOCK, HUB, I18N, OUTBOX, SESSIONS, SETTINGS
+from ecoach.keys import CLOCK, I18N, SESSIONS, SETTINGS
 from ecoach.web.nudges_coachee import FLASH, flash as _flash
 from ecoach.web.render import gettext_for, render
 from ecoach.web.security import get_coach, require_coach
@@ -58,14 +58,6 @@ async def _back(request: web.Request, engagement_id: int, done: str) -> web.Stre
     raise web.HTTPSeeOther(f"/engagements/{engagement_id}#nudges")
 
 
-def _publish(request: web.Request, recorded: list[Recorded], mail_queued: bool = False) -> None:
-    for item in recorded:
-        publish_recorded(request.app[HUB], item)
-    outbox = request.app.get(OUTBOX)
-    if mail_queued and outbox is not None:
-        outbox.wake()  # type: ignore[attr-defined]
-
-
 # --- the inbox badge and the panel on the engagement page (for ecoach.web.inbox) -------
 
 
@@ -75,12 +67,13 @@ async def inbox_alerts(session: AsyncSession, rows: list[Any]) -> set[int]:
 
 
 async def panel(request: web.Request, session: AsyncSession, engagement: Engagement, coachee: Coachee) -> dict[str, Any]:
-    """What ``_nudges_panel.html`` shows; also clears the re-engagement badge (seen)."""
+    """What ``_nudges_panel.html`` shows; also clears the re-engagement badge (seen), in the
+    page's unit of work."""
     now, settings = request.app[CLOCK].now(), request.app[SETTINGS]
     plan = await nudge_queries.get_plan(session, engagement.id)
     if plan is not None and plan.alert_at is not None:
         plan.alert_at = None
-        await session.commit()
+        await session.flush()
     coach = get_coach(request)
     upcoming = []
     for nudge in await nudge_queries.get_upcoming(session, engagement.id, limit=10):
@@ -145,20 +138,19 @@ async def save_plan(request: web.Request) -> web.StreamResponse:
     form = {k: str(v) for k, v in post.items() if k != "weekdays"}
     weekdays = [str(v) for v in post.getall("weekdays", [])]
     settings, now = request.app[SETTINGS], request.app[CLOCK].now()
-    async with request.app[SESSIONS]() as session:
+    async with unit_of_work(request.app[SESSIONS]) as session:
         engagement = await _owned(request, session)
         coachee = await queries.get_coachee(session, engagement.coachee_id)
         assert coachee is not None
         try:
             values = check_plan_form(form, weekdays, engagement=engagement, coachee=coachee,
                                            settings=settings, today=now.astimezone(plans.zone_of(engagement)).date())
-        except ActionError as exc:
+        except ActionError as exc:  # refused before anything was written
             plan = await nudge_queries.get_plan(session, engagement.id)
             error = exc.translated(await gettext_for(request))
             return await _plan_page(request, engagement, coachee, plan, {**form, "weekdays": weekdays,
                                     "enabled": bool(form.get("enabled"))}, error, status=exc.status)
         await plans.do_save_plan(session, engagement, values, settings=settings, now=now)
-        await session.commit()
     return await _back(request, engagement.id, "saved")
 
 
@@ -184,43 +176,41 @@ async def edit_form(request: web.Request) -> web.StreamResponse:
 @require_coach
 async def edit_nudge(request: web.Request) -> web.StreamResponse:
     text = str((await request.post()).get("text", ""))
-    async with request.app[SESSIONS]() as session:
-        engagement = await _owned(request, session)
-        try:
+    try:
+        async with unit_of_work(request.app[SESSIONS]) as session:
+            engagement = await _owned(request, session)
             await plans.do_edit_nudge(session, engagement, _int(request, "nudge"), text)
-        except ActionError as exc:
-            if exc.status == 404:
-                raise
+    except ActionError as exc:
+        if exc.status == 404:
+            raise
+        async with request.app[SESSIONS]() as session:
+            engagement = await _owned(request, session)
             coachee = await queries.get_coachee(session, engagement.coachee_id)
             nudge = await nudge_queries.get_nudge(session, engagement.id, _int(request, "nudge"))
-            return await render(request, "nudge_edit.html", {
-                "engagement": engagement, "coachee": coachee, "nudge": nudge, "kind": KINDS[nudge.kind] if nudge else "",
-                "text": text, "error": exc.translated(await gettext_for(request)),
-                "variables": ["{{ %s }}" % name for name in VARIABLES]}, status=exc.status)
-        await session.commit()
+        return await render(request, "nudge_edit.html", {
+            "engagement": engagement, "coachee": coachee, "nudge": nudge, "kind": KINDS[nudge.kind] if nudge else "",
+            "text": text, "error": exc.translated(await gettext_for(request)),
+            "variables": ["{{ %s }}" % name for name in VARIABLES]}, status=exc.status)
     return await _back(request, engagement.id, "edited")
 
 
 @require_coach
 async def skip_nudge(request: web.Request) -> web.StreamResponse:
     settings, now = request.app[SETTINGS], request.app[CLOCK].now()
-    async with request.app[SESSIONS]() as session:
+    async with unit_of_work(request.app[SESSIONS]) as session:
         engagement = await _owned(request, session)
         await _or_flash(request, engagement, plans.do_skip_nudge(
             session, engagement, _int(request, "nudge"), settings=settings, now=now))
-        await session.commit()
     return await _back(request, engagement.id, "skipped")
 
 
 @require_coach
 async def send_now(request: web.Request) -> web.StreamResponse:
     settings, now = request.app[SETTINGS], request.app[CLOCK].now()
-    async with request.app[SESSIONS]() as session:
+    async with unit_of_work(request.app[SESSIONS]) as session:
         engagement = await _owned(request, session)
-        sent: Sent = await _or_flash(request, engagement, do_send_now(
+        await _or_flash(request, engagement, do_send_now(
             session, engagement, _int(request, "nudge"), settings=settings, now=now))
-        await session.commit()
-    _publish(request, sent.recorded, sent.mail_queued)
     return await _back(request, engagement.id, "sent")
 
 
@@ -242,23 +232,20 @@ async def _or_flash(request: web.Request, engagement: Engagement, action: Any) -
 async def add_step(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     settings, now = request.app[SETTINGS], request.app[CLOCK].now()
-    async with request.app[SESSIONS]() as session:
+    async with unit_of_work(request.app[SESSIONS]) as session:
         engagement = await _owned(request, session)
-        _step, note = await _or_flash(request, engagement, action_steps.do_add_action_step(
+        await _or_flash(request, engagement, action_steps.do_add_action_step(
             session, engagement, text=str(form.get("text", "")), due_on=str(form.get("due_on", "")),
             by="coach", author_name=get_coach(request).name, settings=settings, now=now))
-        await session.commit()
-    _publish(request, [note] if note else [])
     return await _back(request, engagement.id, "step")
 
 
 @require_coach
 async def cancel_step(request: web.Request) -> web.StreamResponse:
-    async with request.app[SESSIONS]() as session:
+    async with unit_of_work(request.app[SESSIONS]) as session:
         engagement = await _owned(request, session)
         await action_steps.do_cancel_action_step(session, engagement, _int(request, "step"),
                                                  now=request.app[CLOCK].now())
-        await session.commit()
     return await _back(request, engagement.id, "step_cancelled")
 
 

@@ -13,12 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ecoach.actions import action_steps, nudges as plans
 from ecoach.actions.engagements import check_chat_token
 from ecoach.actions.errors import ActionError, N_, NotFound
-from ecoach.actions.exchanges import publish_recorded
+from ecoach.actions.unit import unit_of_work
 from ecoach.core.nudge_rules import PauseTokenError, make_pause_token, read_pause_token
 from ecoach.logbook import nudge_queries, queries
 from ecoach.logbook.models import Engagement
 from ecoach.logbook.nudge_models import NudgePlan
-from ecoach.keys import CLOCK, HUB, I18N, SESSIONS, SETTINGS
+from ecoach.keys import CLOCK, I18N, SESSIONS, SETTINGS
 from ecoach.web.render import render, set_language
 
 FLASH = "flash_nudges"
@@ -39,7 +39,7 @@ async def coachee_panel(request: web.Request, session: AsyncSession, engagement:
     return {
         "steps": await nudge_queries.get_action_steps(session, engagement.id),
         "today": now.astimezone(plans.zone_of(engagement)).date().isoformat(),
-        "pause_path": f"/n/{make_pause_token(settings.resolved_secret(), engagement.id, now)}",
+        "pause_path": f"/n/{make_pause_token(settings.secret, engagement.id, now)}",
         "form_action": f"/c/{request.match_info['token']}/action-steps",
         "flash": shown if shown and shown.get("engagement_id") == engagement.id else None,
     }
@@ -49,7 +49,7 @@ async def coachee_add_step(request: web.Request) -> web.StreamResponse:
     token = request.match_info["token"]
     form = await request.post()
     settings, now = request.app[SETTINGS], request.app[CLOCK].now()
-    async with request.app[SESSIONS]() as session:
+    async with unit_of_work(request.app[SESSIONS]) as session:
         try:
             _link, engagement = await check_chat_token(session, token, now)
         except ActionError as exc:
@@ -61,15 +61,12 @@ async def coachee_add_step(request: web.Request) -> web.StreamResponse:
         assert coachee is not None
         gettext = request.app[I18N].gettext(engagement.language)
         try:
-            _step, note = await action_steps.do_add_action_step(
+            await action_steps.do_add_action_step(
                 session, engagement, text=str(form.get("text", "")), due_on=str(form.get("due_on", "")),
                 by="coachee", author_name=coachee.name, settings=settings, now=now)
         except ActionError as exc:
             await flash(request, engagement.id, exc.translated(gettext), error=True)
             raise web.HTTPSeeOther(f"/c/{token}#action-steps") from None
-        await session.commit()
-    if note is not None:
-        publish_recorded(request.app[HUB], note)
     await flash(request, engagement.id, gettext(STEP_RECORDED))
     raise web.HTTPSeeOther(f"/c/{token}#action-steps")
 
@@ -80,11 +77,11 @@ async def coachee_add_step(request: web.Request) -> web.StreamResponse:
 async def _pause_target(request: web.Request, session: AsyncSession) -> tuple[Engagement, NudgePlan]:
     settings, now = request.app[SETTINGS], request.app[CLOCK].now()
     try:
-        engagement_id = read_pause_token(settings.resolved_secret(), request.match_info["token"], now,
+        engagement_id = read_pause_token(settings.secret, request.match_info["token"], now,
                                          settings.nudges.pause_link_days)
     except PauseTokenError as exc:
         if exc.reason == "expired" and exc.engagement_id is not None:
-            engagement = await session.get(Engagement, exc.engagement_id)
+            engagement = await queries.get_engagement_by_id(session, exc.engagement_id)
             error = ActionError("pause_link_expired", N_(
                 "This link has expired. The link in your most recent message from your coach works."))
             error.status = 410
@@ -92,7 +89,7 @@ async def _pause_target(request: web.Request, session: AsyncSession) -> tuple[En
                 set_language(request, engagement.language)
             raise error from None
         raise NotFound("pause_link_invalid", N_("This link is not valid. Use the link in a message from your coach.")) from None
-    engagement = await session.get(Engagement, engagement_id)
+    engagement = await queries.get_engagement_by_id(session, engagement_id)
     if engagement is None:
         raise NotFound("pause_link_invalid", N_("This link is not valid. Use the link in a message from your coach."))
     set_language(request, engagement.language)
@@ -100,10 +97,9 @@ async def _pause_target(request: web.Request, session: AsyncSession) -> tuple[En
 
 
 async def pause_page(request: web.Request) -> web.StreamResponse:
-    async with request.app[SESSIONS]() as session:
+    async with unit_of_work(request.app[SESSIONS]) as session:  # a first visit may make the plan row
         engagement, plan = await _pause_target(request, session)
         coach = await queries.get_coach(session, engagement.coach_id)
-        await session.commit()  # a first visit may have made the plan row
     response = await render(request, "nudges_pause.html", {
         "engagement": engagement, "paused": plan.paused_at is not None, "coach_name": coach.name if coach else "",
         "token": request.match_info["token"], "changed": request.query.get("done")})
@@ -114,7 +110,7 @@ async def pause_page(request: web.Request) -> web.StreamResponse:
 async def pause_change(request: web.Request) -> web.StreamResponse:
     action = str((await request.post()).get("action", ""))
     settings, now = request.app[SETTINGS], request.app[CLOCK].now()
-    async with request.app[SESSIONS]() as session:
+    async with unit_of_work(request.app[SESSIONS]) as session:
         engagement, _plan = await _pause_target(request, session)
         if action == "pause":
             await plans.do_pause_nudges(session, engagement, settings=settings, now=now)
@@ -122,7 +118,6 @@ async def pause_change(request: web.Request) -> web.StreamResponse:
             await plans.do_resume_nudges(session, engagement, settings=settings, now=now)
         else:
             raise ActionError("pause_action", N_("Choose pause or resume."))
-        await session.commit()
     raise web.HTTPSeeOther(f"/n/{request.match_info['token']}?done={action}")
 
 

@@ -12,7 +12,7 @@ from ecoach.actions.exchanges import check_client_id, check_message, exchange_di
 from ecoach.actions.replies import do_coach_reply
 from ecoach.channels.chat.endpoint import max_frame
 from ecoach.channels.chat.protocol import HISTORY_LIMIT, Connection, Frame, FrameError, int_field
-from ecoach.core.hub import coach_topic
+from ecoach.core import topics
 from ecoach.logbook import queries
 from ecoach.keys import HUB, I18N, SESSIONS, SETTINGS, reply_context
 from ecoach.web.security import current_coach, same_origin
@@ -70,9 +70,15 @@ async def coach_socket(request: web.Request) -> web.StreamResponse:
         conn.send({"type": "ack", "client_id": client_id,
                    "exchange": exchange_dict(recorded.exchange), "duplicate": not recorded.created})
 
+    def on_event(event: Frame) -> Frame | None:
+        if event.get("type") == "signed_out":  # the coach's login ended (on any server process)
+            conn.error(ActionError("login_required", N_("Please log in again.")), fatal=True)
+            return None
+        return event
+
     hub = app[HUB]
-    sub = hub.subscribe(coach_topic(coach_id))
-    await conn.serve(hub, sub, lambda event: event, on_frame)
+    sub = hub.subscribe(topics.coach(coach_id))
+    await conn.serve(hub, sub, on_event, on_frame)
     return ws
 
 

@@ -14,7 +14,8 @@ from ecoach.actions.engagements import check_chat_token
 from ecoach.actions.errors import ActionError, N_, NotFound
 from ecoach.actions.exchanges import NewExchange, check_client_id, check_message, exchange_dict
 from ecoach.channels.chat.protocol import HISTORY_LIMIT, Connection, Frame, FrameError, int_field
-from ecoach.core.hub import engagement_topic
+from ecoach.core import topics
+from ecoach.core.tokens import token_digest
 from ecoach.logbook import queries
 from ecoach.keys import CLOCK, HUB, I18N, SESSIONS, SETTINGS, WRITER
 
@@ -32,19 +33,23 @@ async def coachee_socket(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=max_frame(app[SETTINGS]))
     await ws.prepare(request)
     token = request.match_info["token"]
+    hub = app[HUB]
+    # Listen for this link's revocation before checking it: one committed after the check
+    # read the link still reaches this socket.
+    sub = hub.subscribe(topics.chat_link(token_digest(token)))
     async with app[SESSIONS]() as session:
         try:
             link, engagement = await check_chat_token(session, token, app[CLOCK].now())
             coachee = await queries.get_coachee(session, engagement.coachee_id)
         except ActionError as exc:
+            hub.unsubscribe(sub)
             conn = Connection(request, ws, app[I18N].gettext(exc.language or app[SETTINGS].default_language))
             await conn.reject(exc)
             return ws
     assert coachee is not None
     engagement_id, expires_at = engagement.id, link.expires_at
     conn = Connection(request, ws, app[I18N].gettext(engagement.language))
-    hub = app[HUB]
-    sub = hub.subscribe(engagement_topic(engagement_id), f"chatlink:{engagement_id}")
+    hub.add_topics(sub, topics.engagement(engagement_id))
 
     def on_event(event: Frame) -> Frame | None:
         if event.get("type") == "revoked":

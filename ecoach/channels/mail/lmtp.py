@@ -9,25 +9,23 @@ The MTA hands each mail over LMTP; ecoach answers per recipient (RFC 2033):
 
 The server runs on the application's event loop (``loop.create_server`` with aiosmtpd's
 ``LMTP`` protocol) rather than in aiosmtpd's threaded ``Controller``: the database engine
-and the hub belong to this loop.
+belongs to this loop. With several server processes, only the one named by
+``mail.lmtp_process`` listens (``ecoach.app``), so the port is bound once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from aiosmtpd.lmtp import LMTP
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ecoach.actions.mail_inbound import get_default_owner, take_in_mail
 from ecoach.core.clock import Clock
-from ecoach.core.hub import Hub
 from ecoach.core.reply_tokens import find_tokens, read_token
-from ecoach.logbook.models import Coach, Engagement
+from ecoach.logbook import mail_queries
 from ecoach.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -46,7 +44,7 @@ class RecipientCheck:
 
     def __init__(self, settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._mail = settings.mail
-        self._secret = settings.resolved_secret()
+        self._secret = settings.secret
         self._sessions = sessions
         self._plain = {self._mail.sender.lower(), f"{self._mail.reply_local}@{self._mail.domain}".lower()}
 
@@ -63,8 +61,8 @@ class RecipientCheck:
         if engagement_id is None:
             return BAD_TOKEN
         async with self._sessions() as session:
-            found = await session.get(Engagement, engagement_id)
-        return None if found is not None else BAD_TOKEN
+            found = await mail_queries.engagement_exists(session, engagement_id)
+        return None if found else BAD_TOKEN
 
     def _looks_like_reply(self, address: str) -> bool:
         local, _, domain = address.rpartition("@")
@@ -74,13 +72,10 @@ class RecipientCheck:
 class LmtpHandler:
     """aiosmtpd handler hooks: check recipients, then take the mail in per recipient."""
 
-    def __init__(self, settings: Settings, sessions: async_sessionmaker[AsyncSession], hub: Hub,
-                 clock: Clock, wake: Callable[[], None] | None = None) -> None:
+    def __init__(self, settings: Settings, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
         self._settings = settings
         self._sessions = sessions
-        self._hub = hub
         self._clock = clock
-        self._wake = wake
         self._check = RecipientCheck(settings, sessions)
         self.owner_coach_id: int | None = None
 
@@ -109,8 +104,8 @@ class LmtpHandler:
                    f"Delivered-To: {_header_safe(recipient)}\r\n").encode("utf-8") + raw
         try:
             outcome = await take_in_mail(
-                self._sessions, self._hub, stamped, source=SOURCE, settings=self._settings,
-                clock=self._clock, owner_coach_id=await self._owner(), wake=self._wake,
+                self._sessions, stamped, source=SOURCE, settings=self._settings, clock=self._clock,
+                owner_coach_id=await self._owner(),
             )
         except Exception:  # noqa: BLE001 - nothing committed: the MTA keeps it and retries
             log.exception("LMTP: storing mail for %s failed", recipient)
@@ -122,8 +117,7 @@ class LmtpHandler:
         email = self._settings.mail.lmtp_coach_email
         async with self._sessions() as session:
             if email:
-                stmt = select(Coach.id).where(func.lower(Coach.email) == email.lower())
-                return (await session.execute(stmt)).scalar()
+                return await mail_queries.get_coach_id_by_email(session, email)
             return await get_default_owner(session)
 
 
@@ -134,10 +128,10 @@ def _header_safe(value: str) -> str:
 class LmtpServer:
     """``start()`` listens on ``mail.lmtp_host:lmtp_port``; ``stop()`` closes."""
 
-    def __init__(self, settings: Settings, sessions: async_sessionmaker[AsyncSession], hub: Hub,
-                 clock: Clock, *, wake: Callable[[], None] | None = None, port: int | None = None) -> None:
+    def __init__(self, settings: Settings, sessions: async_sessionmaker[AsyncSession], clock: Clock, *,
+                 port: int | None = None) -> None:
         self._settings = settings
-        self.handler = LmtpHandler(settings, sessions, hub, clock, wake)
+        self.handler = LmtpHandler(settings, sessions, clock)
         self.host = settings.mail.lmtp_host
         self.port = port if port is not None else settings.mail.lmtp_port
         self._server: asyncio.AbstractServer | None = None

@@ -1,13 +1,14 @@
 """The outbox dispatcher: delivers queued mail over SMTP and records what became of it.
 
 Each round claims due rows with a lease and commits the claim, sends them over one SMTP
-connection, then records every result in one transaction and publishes the delivery
-events after it commits. A 4xx, a timeout or a lost connection is tried again later with
+connection, then records every result in one transaction (a unit of work: the delivery
+events reach the coach after it commits). A 4xx, a timeout or a lost connection is tried again later with
 backoff; a 5xx fails the mail at once with the server's reason. When the relay cannot be
 reached the round stops: the rows not tried are handed back without counting an attempt.
 
-``wake()`` starts a round at once (a mail was just queued); a periodic tick picks up
-retries that have come due. ``run_once()`` is one round, for tests and benchmarks.
+``wake()`` starts a round at once (``ecoach.app`` calls it for every committed
+``topics.OUTBOX`` event: a mail was queued in this process); a periodic tick picks up
+retries that have come due, and mail other processes queued. ``run_once()`` is one round, for tests and benchmarks.
 """
 
 from __future__ import annotations
@@ -35,11 +36,10 @@ from ecoach.actions.mail_outbox import (
     do_mark_failed,
     do_mark_retry,
     do_mark_sent,
-    publish_deliveries,
     release_claims,
 )
+from ecoach.actions.unit import unit_of_work
 from ecoach.core.clock import Clock
-from ecoach.core.hub import Hub
 from ecoach.settings import MailSettings
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,6 @@ class OutboxDispatcher:
         sessions: async_sessionmaker[AsyncSession],
         mail: MailSettings,
         clock: Clock,
-        hub: Hub,
         *,
         tick_seconds: float = TICK_SECONDS,
         batch_size: int = BATCH_SIZE,
@@ -112,7 +111,6 @@ class OutboxDispatcher:
         self._sessions = sessions
         self._mail = mail
         self._clock = clock
-        self._hub = hub
         self._tick = tick_seconds
         self._batch_size = batch_size
         # A send never starts with less than this much lease left (MAIL, RCPT, DATA and
@@ -153,15 +151,13 @@ class OutboxDispatcher:
                 await asyncio.wait_for(self._wake.wait(), self._tick)
 
     async def run_once(self) -> Round:
-        """Claim, send, record, publish: one round."""
-        async with self._sessions() as session:
+        """Claim, send, record: one round."""
+        async with unit_of_work(self._sessions) as session:
             batch = await claim_due_mail(session, self._clock.now(), self._lease, self._batch_size)
-            await session.commit()
         result = Round(claimed=len(batch))
         if batch:
             await self._send(batch, result)
-            changes = await self._record(result)
-            publish_deliveries(self._hub, changes)
+            await self._record(result)
         return result
 
     async def _send(self, batch: list[ClaimedMail], result: Round) -> None:
@@ -199,13 +195,12 @@ class OutboxDispatcher:
                 return
 
     async def _record(self, result: Round) -> list[DeliveryChange]:
-        async with self._sessions() as session:
+        async with unit_of_work(self._sessions) as session:
             now = self._clock.now()
             changes = await do_mark_sent(session, result.sent, now)
             changes += await do_mark_retry(session, result.retry, now, self._mail, jitter=self._rng.random)
             changes += await do_mark_failed(session, result.failed, now)
             await release_claims(session, result.released)
-            await session.commit()
         for mail, detail in result.failed:
             log.warning("mail %s to %s failed: %s", mail.id, mail.recipient, detail)
         if result.sent:

@@ -1,0 +1,217 @@
+"""Inbound mail, as a named list of batch steps (the shape of Mailman's
+``pipelines/builtin.py``):
+
+    dedupe -> bounce -> route -> hold -> record -> auto_replies -> ledger -> announce
+
+Every mail ends as exactly one ``inbound_mail`` row: an exchange in a logbook, a matched
+bounce, a quarantine entry with its reason, or nothing new for a duplicate. Nothing is
+dropped. Each step takes the whole ``Batch`` and settles some of its mails, so a batch
+costs a fixed handful of statements (one dedupe query, two routing queries, one
+``record_exchanges``, one insert per table), not a dozen per mail; the outcomes are those
+of taking the mails one by one, in order. Each step can be run (and tested) alone on a
+``Batch`` in the state the steps before it leave.
+
+The steps work in the caller's transaction and register the events they cause (new
+exchanges, delivery failures, quarantine counts); ``ecoach.actions.mail_inbound`` is the
+transports' entry point that commits.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ecoach.actions.absence import ask_for, plan_absence_replies, queue_absence_reply
+from ecoach.actions.exchanges import Recorded
+from ecoach.actions.mail_held import count_held_by_coach, do_hold_mails, do_take_bounce, get_default_owner
+from ecoach.actions.mail_outbox import DeliveryChange
+from ecoach.actions.mail_record import PlacedMail, record_mails
+from ecoach.actions.mail_routing import Route, route_mails
+from ecoach.actions.notify import do_reply_oversized, recently_auto_replied
+from ecoach.actions.unit import emit
+from ecoach.core import topics
+from ecoach.core.mail.parse import ParsedMail
+from ecoach.logbook.mail_models import InboundMail, Quarantine
+from ecoach.logbook.models import Coachee, Engagement
+from ecoach.settings import MailSettings
+
+log = logging.getLogger(__name__)
+
+CHUNK = 500  # dedupe keys per IN (...)
+
+
+@dataclass
+class Outcome:
+    kind: str  # exchange, duplicate, bounce, quarantine
+    mail: ParsedMail
+    recorded: Recorded | None = None
+    quarantine: Quarantine | None = None
+    engagement: Engagement | None = None
+    coachee: Coachee | None = None
+    bounced: int = 0
+    queued: int = 0  # mails queued in the outbox (auto-reply, notifications)
+    changes: list[DeliveryChange] = field(default_factory=list)  # what a bounce changed
+
+
+@dataclass
+class Batch:
+    """Mails on their way through the pipeline, and what the steps decided so far."""
+
+    session: AsyncSession
+    raws: list[bytes]
+    mails: list[ParsedMail]
+    mail: MailSettings
+    secret: str
+    now: datetime
+    source: str
+    # The coach who sees unplaceable mail (a mailbox's coach_email); with ``default_owner``
+    # and none given, the server's only coach (looked up only when there is such mail).
+    owner_coach_id: int | None = None
+    default_owner: bool = False
+    outcomes: list[Outcome | None] = field(default_factory=list)
+    todo: list[int] = field(default_factory=list)  # positions still to be routed, in order
+    held: list[tuple[int, Route]] = field(default_factory=list)  # for the quarantine
+    placeable: list[tuple[int, Route]] = field(default_factory=list)  # for the logbook
+
+    def __post_init__(self) -> None:
+        if not self.outcomes:
+            self.outcomes = [None] * len(self.mails)
+
+    def decided(self) -> list[Outcome]:
+        """Every mail's outcome, in order (after the whole pipeline)."""
+        done = [o for o in self.outcomes if o is not None]
+        assert len(done) == len(self.mails), "a mail left the pipeline without an outcome"
+        return done
+
+
+Step = Callable[[Batch], Awaitable[None]]
+
+
+async def dedupe(batch: Batch) -> None:
+    """A mail taken in before (or earlier in this batch) is a duplicate; the rest go on."""
+    keys = sorted({parsed.dedupe_key for parsed in batch.mails})
+    seen: set[str] = set()
+    for start in range(0, len(keys), CHUNK):
+        stmt = select(InboundMail.dedupe_key).where(InboundMail.dedupe_key.in_(keys[start:start + CHUNK]))
+        seen.update((await batch.session.execute(stmt)).scalars())
+    batch.todo = []
+    for i, parsed in enumerate(batch.mails):
+        if parsed.dedupe_key in seen:
+            batch.outcomes[i] = Outcome("duplicate", parsed)
+        else:
+            seen.add(parsed.dedupe_key)
+            batch.todo.append(i)
+
+
+async def bounce(batch: Batch) -> None:
+    """A delivery report about a mail we sent fails it (or is kept, for a delay); one about
+    no mail of ours is held."""
+    for i in [i for i in batch.todo if batch.mails[i].is_bounce]:
+        found = await do_take_bounce(batch.session, batch.mails[i], batch.now)
+        if found is None:
+            batch.held.append((i, Route(None, None, "bounce_unmatched", batch.owner_coach_id)))
+        else:
+            batch.outcomes[i] = Outcome("bounce", batch.mails[i], bounced=found.bounced, changes=found.changes)
+    batch.todo = [i for i in batch.todo if not batch.mails[i].is_bounce]
+
+
+async def route(batch: Batch) -> None:
+    """Each remaining mail to its engagement (token, else known sender), sender verified;
+    what cannot be placed safely is held with its reason."""
+    routes = await route_mails(batch.session, [batch.mails[i] for i in batch.todo], batch.mail, batch.secret)
+    for i, found in zip(batch.todo, routes):
+        if found.reason is None and found.engagement is not None and found.coachee is not None:
+            batch.placeable.append((i, found))
+        else:
+            owner = found.coach_id if found.coach_id is not None else batch.owner_coach_id
+            batch.held.append((i, Route(found.engagement, found.coachee, found.reason, owner)))
+    batch.todo = []
+
+
+async def hold(batch: Batch) -> None:
+    """Held mail into the quarantine, whole, for its coach to assign, release or discard."""
+    held = sorted(batch.held, key=lambda h: h[0])
+    if batch.default_owner and batch.owner_coach_id is None and any(r.coach_id is None for _, r in held):
+        owner = await get_default_owner(batch.session)
+        held = [(i, r if r.coach_id is not None else Route(r.engagement, r.coachee, r.reason, owner))
+                for i, r in held]
+    entries = await do_hold_mails(batch.session, [(batch.mails[i], batch.raws[i], r) for i, r in held], batch.now)
+    for (i, r), entry in zip(held, entries):
+        batch.outcomes[i] = Outcome("quarantine", batch.mails[i], quarantine=entry, engagement=r.engagement)
+    batch.held = held
+
+
+async def record(batch: Batch) -> None:
+    """Every placeable mail into its engagement's logbook: one ``record_exchanges``."""
+    items = [PlacedMail(batch.mails[i], batch.raws[i], r.engagement, r.coachee)  # type: ignore[arg-type]
+             for i, r in batch.placeable]
+    recorded = await record_mails(batch.session, items, batch.now, limit=batch.mail.max_bytes)
+    for (i, r), result in zip(batch.placeable, recorded):
+        batch.outcomes[i] = Outcome("exchange", batch.mails[i], recorded=result, engagement=r.engagement,
+                                    coachee=r.coachee)
+
+
+async def auto_replies(batch: Batch) -> None:
+    """The oversized notice and the absence reply, decided for the whole batch in a few
+    queries, then queued in mail order (as one by one would)."""
+    placed: list[Outcome] = [batch.outcomes[i] for i, _ in batch.placeable]  # type: ignore[misc]
+    senders = {o.mail.from_address for o in placed if o.mail.oversized and o.mail.from_address}
+    recent = await recently_auto_replied(batch.session, senders, batch.now)  # type: ignore[arg-type]
+    created = [o for o in placed if o.recorded is not None and o.recorded.created]
+    asks = [ask_for(o.mail, o.engagement) for o in created]
+    plans = await plan_absence_replies(batch.session, asks, batch.mail, batch.now)
+    replies = {id(created[i]): reply for i, reply in plans.items()}
+    for outcome in placed:
+        engagement = outcome.engagement
+        assert engagement is not None
+        if outcome.mail.oversized:  # (not to automatic mail: do_reply_oversized checks)
+            outcome.queued += await do_reply_oversized(batch.session, outcome.mail, engagement, batch.mail,
+                                                       batch.now, recent=recent)
+        if id(outcome) in replies:
+            await queue_absence_reply(batch.session, replies[id(outcome)], mail=batch.mail, secret=batch.secret,
+                                      now=batch.now)
+            outcome.queued += 1
+
+
+async def ledger(batch: Batch) -> None:
+    """One ``inbound_mail`` row per mail taken in (a duplicate has its row already)."""
+    rows = [
+        {"dedupe_key": o.mail.dedupe_key, "source": batch.source, "received_at": batch.now, "outcome": o.kind,
+         "exchange_id": o.recorded.exchange.id if o.recorded else None,
+         "quarantine_id": o.quarantine.id if o.quarantine else None}
+        for o in batch.decided() if o.kind != "duplicate"
+    ]
+    if rows:
+        await batch.session.execute(insert(InboundMail), rows)
+
+
+async def announce(batch: Batch) -> None:
+    """Each coach with newly held mail sees the new count after the commit (new exchanges
+    and failed deliveries registered their own events)."""
+    coaches = {o.quarantine.coach_id for o in batch.decided() if o.quarantine and o.quarantine.coach_id}
+    for coach_id, count in (await count_held_by_coach(batch.session, coaches)).items():
+        emit(batch.session, topics.coach(coach_id), {"type": "quarantine", "count": count})
+
+
+STEPS: tuple[tuple[str, Step], ...] = (
+    ("dedupe", dedupe),
+    ("bounce", bounce),
+    ("route", route),
+    ("hold", hold),
+    ("record", record),
+    ("auto_replies", auto_replies),
+    ("ledger", ledger),
+    ("announce", announce),
+)
+
+
+async def run_pipeline(batch: Batch, steps: Sequence[tuple[str, Step]] = STEPS) -> list[Outcome]:
+    for name, step in steps:
+        log.debug("inbound pipeline: %s (%d mails)", name, len(batch.mails))
+        await step(batch)
+    return batch.decided()

@@ -1,0 +1,36 @@
+"""Every event topic, in one place.
+
+A topic names who is listening: a coach's open pages, an engagement's coachee chat, the
+chat link of an engagement. Actions register events on these topics (``ecoach.actions.unit
+.emit``); they are delivered after the commit, to every server process.
+
+Local topics stay inside the process that committed the event (they wake in-process
+machinery, e.g. the mail outbox) and are never sent to other processes.
+"""
+
+from __future__ import annotations
+
+# Local: a mail was queued in the outbox; the outbox dispatcher of this process wakes up.
+OUTBOX = "local:outbox"
+
+
+def coach(coach_id: int) -> str:
+    """A coach's inbox and engagement pages (``/ws``): exchanges, delivery states,
+    quarantine counts, commitment changes, engagement status, and ``signed_out``."""
+    return f"coach:{coach_id}"
+
+
+def engagement(engagement_id: int) -> str:
+    """The coachee's chat (``/c/<token>/ws``): exchanges (not internal notes), status, notices."""
+    return f"engagement:{engagement_id}"
+
+
+def chat_link(token_digest: str) -> str:
+    """One chat link, by its token's digest: ``revoked`` closes every coachee socket opened
+    with it when it is withdrawn or replaced. (A socket listens here before it checks the
+    link, so a revocation committed meanwhile cannot slip by.)"""
+    return f"chatlink:{token_digest}"
+
+
+def is_local(topic: str) -> bool:
+    return topic.startswith("local:")
