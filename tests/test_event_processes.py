@@ -62,8 +62,8 @@ def start_server(db_url: str, dovecot: ImapAccount, tmp_path: Path) -> Iterator[
     def start(name: str) -> ServerProcess:
         workdir = tmp_path / name
         workdir.mkdir()
-        server = ServerProcess(
-            workdir, db_url, ECOACH_AUTO_MIGRATE="false", ECOACH_PROCESS_NAME=name,
+        server = ServerProcess(  # the clock runs: a killed holder's lease must run out
+            workdir, db_url, clock_runs=True, ECOACH_AUTO_MIGRATE="false", ECOACH_PROCESS_NAME=name,
             ECOACH_MAIL__ENABLED="true", ECOACH_MAIL__DOMAIN="coaching.test", ECOACH_MAIL__NOTIFY_COACH="off",
             ECOACH_MAIL__NOTIFY_COACHEE_CHAT="false", ECOACH_MAIL__MAILBOXES=json.dumps([box]),
             ECOACH_MAIL__READER_LEASE_SECONDS="1.5", ECOACH_EVENTS__PING_SECONDS="1",

@@ -45,7 +45,7 @@ def serve(tmp_path: Path, db_url: str, account: ImapAccount) -> ServerProcess:
            "username": account.user, "password": account.password}
     # The restarted process is another reader: it takes the mailbox over once the killed
     # one's lease has run out (one second here, to keep the test short).
-    return ServerProcess(tmp_path, db_url, ECOACH_MAIL__ENABLED="true", ECOACH_MAIL__DOMAIN="coaching.test",
+    return ServerProcess(tmp_path, db_url, clock_runs=True, ECOACH_MAIL__ENABLED="true", ECOACH_MAIL__DOMAIN="coaching.test",
                          ECOACH_MAIL__NOTIFY_COACH="off", ECOACH_MAIL__MAILBOXES=json.dumps([box]),
                          ECOACH_MAIL__READER_LEASE_SECONDS="1")
 
