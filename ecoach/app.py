@@ -20,11 +20,17 @@ from ecoach.scheduler import commitments as commitment_tasks
 from ecoach.scheduler import maintenance
 from ecoach.scheduler import nudges as nudge_tasks
 from ecoach.scheduler import booking as booking_tasks
+from ecoach.scheduler import accounts as account_tasks
+from ecoach.actions.passwords import PasswordWorkers
+from ecoach.core.limits import SocketLimits
 from ecoach.scheduler.registry import TaskRegistry
 from ecoach.scheduler.runner import TaskRunner
 from ecoach.settings import Settings
 from ecoach.channels.chat import coach as coach_chat
-from ecoach.web import api, auth, coachee, errors, health, inbox, mail_pages, security
+from ecoach.web import api, auth, coachee, errors, guard, health, inbox, mail_pages, security
+from ecoach.web import account as account_web
+from ecoach.web import admin as admin_web
+from ecoach.web import password as password_web
 from ecoach.web import nudges as nudges_web
 from ecoach.web import availability as availability_web
 from ecoach.web import report as report_web
@@ -32,7 +38,8 @@ from ecoach.web import booking as booking_web
 from ecoach.web import booking_coach as booking_coach_web
 from ecoach.web.i18n import I18n
 from ecoach.keys import (
-    CLOCK, ENGINE, HUB, I18N, MAIL_READERS, OUTBOX, SESSIONS, SETTINGS, SOCKETS, TASK_RUNNER, WRITER,
+    CLOCK, ENGINE, HUB, I18N, MAIL_READERS, OUTBOX, PASSWORD_WORKERS, SESSIONS, SETTINGS, SOCKET_LIMITS, SOCKETS,
+    TASK_RUNNER, WRITER,
 )
 
 log = logging.getLogger(__name__)
@@ -41,7 +48,7 @@ STATIC = Path(__file__).parent / "web" / "static"
 
 # Every area with scheduled work: each module's register_tasks(registry) adds its handlers
 # and recurring jobs to the task runner.
-TASK_MODULES = (maintenance, notify, commitment_tasks, booking_tasks, nudge_tasks,)
+TASK_MODULES = (maintenance, notify, commitment_tasks, booking_tasks, nudge_tasks, account_tasks,)
 
 
 def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
@@ -51,7 +58,11 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     app[HUB] = Hub()
     app[I18N] = I18n()
     app[SOCKETS] = weakref.WeakSet()
+    limits = settings.limits
+    app[SOCKET_LIMITS] = SocketLimits(per_key=limits.sockets_per_link, per_client=limits.sockets_per_client,
+                                      per_minute=limits.handshakes_per_minute)
     app.middlewares.append(errors.error_middleware)
+    guard.setup(app)
     security.setup(
         app,
         settings.resolved_secret(),
@@ -59,12 +70,14 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
         secure=settings.secure_cookies,
     )
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_password_workers)
     app.cleanup_ctx.append(_writer)
     app.cleanup_ctx.append(_mail)
     app.cleanup_ctx.append(_tasks)  # after _mail: task handlers may wake the outbox
     app.on_shutdown.append(_close_sockets)
     for module in (health, auth, inbox, coach_chat, coachee, chat_endpoint, api, mail_pages, nudges_web,
-                   availability_web, report_web, booking_web, booking_coach_web):
+                   availability_web, report_web, booking_web, booking_coach_web, account_web, admin_web,
+                   password_web):
         module.register(app)
     app.router.add_static("/static/", STATIC, name="static")
     return app
@@ -79,6 +92,14 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[SESSIONS] = session_factory(engine)
     yield
     await engine.dispose()
+
+
+async def _password_workers(app: web.Application) -> AsyncIterator[None]:
+    accounts = app[SETTINGS].accounts
+    workers = PasswordWorkers(accounts.password_hash_workers, accounts.password_hash_queue)
+    app[PASSWORD_WORKERS] = workers
+    yield
+    workers.close()
 
 
 async def _writer(app: web.Application) -> AsyncIterator[None]:

@@ -109,4 +109,6 @@ class SearchResult(BaseModel):
 
 
 class Health(BaseModel):
-    status: Literal["ok", "unavailable"]
+    status: Literal["ok", "degraded", "unavailable"]
+    database: str | None = Field(None, description="Set when the database is unreachable")
+    mailboxes: dict[str, str] | None = Field(None, description="Mailboxes that cannot be read, with the reason")

@@ -11,11 +11,13 @@ from ecoach.actions.errors import ActionError, Forbidden, N_, NotFound
 from ecoach.actions.exchanges import check_client_id, check_message, exchange_dict
 from ecoach.actions.replies import do_coach_reply
 from ecoach.channels.chat.endpoint import max_frame
-from ecoach.channels.chat.protocol import HISTORY_LIMIT, Connection, Frame, FrameError, int_field
+from ecoach.actions.auth_sessions import socket_event_filter
+from ecoach.channels.chat.protocol import HISTORY_LIMIT, Connection, Frame, FrameError, int_field, limited, prepare
+from ecoach.core.tokens import token_digest
 from ecoach.core.hub import coach_topic
 from ecoach.logbook import queries
 from ecoach.keys import HUB, I18N, SESSIONS, SETTINGS, reply_context
-from ecoach.web.security import current_coach, same_origin
+from ecoach.web.security import AUTH_COOKIE, AUTH_SESSION, current_coach, same_origin
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +26,7 @@ async def coach_socket(request: web.Request) -> web.StreamResponse:
     app = request.app
     coach = await current_coach(request)
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=max_frame(app[SETTINGS]))
-    await ws.prepare(request)
+    await prepare(request, ws)
     language = coach.language if coach else app[SETTINGS].default_language
     conn = Connection(request, ws, app[I18N].gettext(language))
     if coach is None:
@@ -72,9 +74,15 @@ async def coach_socket(request: web.Request) -> web.StreamResponse:
 
     hub = app[HUB]
     sub = hub.subscribe(coach_topic(coach_id))
-    await conn.serve(hub, sub, lambda event: event, on_frame)
+    ended = ActionError("login_required", N_("Please log in again."))
+    on_event = socket_event_filter(request[AUTH_SESSION].id, lambda: conn.error(ended, fatal=True))
+    await conn.serve(hub, sub, on_event, on_frame)
     return ws
 
 
 def register(app: web.Application) -> None:
-    app.router.add_get("/ws", coach_socket)
+    app.router.add_get("/ws", limited(login_key)(coach_socket))
+
+
+def login_key(request: web.Request) -> str:
+    return "login:" + token_digest(request.cookies.get(AUTH_COOKIE, "")[:128])

@@ -1,0 +1,83 @@
+"""Logging in: the password, then (when set up) the second factor, both limited.
+
+Each check is reserved with the login limiter first (one short transaction), verified
+without holding a database connection (argon2 runs in the password workers' threads),
+then settled. Unknown addresses, deactivated coaches and invited coaches who have not
+set a password yet cost the same and answer the same as a wrong password.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import delete, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ecoach.actions import totp
+from ecoach.actions.coaches import normalise_email
+from ecoach.actions.errors import ActionError, N_, TooMany
+from ecoach.actions.login_limits import LoginLimits, do_reserve_check, do_settle_check
+from ecoach.actions.passwords import MAX_LENGTH, PasswordWorkers, needs_rehash
+from ecoach.logbook import queries
+from ecoach.logbook.account_models import LoginTry
+from ecoach.logbook.models import Coach
+
+log = logging.getLogger(__name__)
+
+
+def login_failed() -> ActionError:
+    return ActionError("login_failed", N_("E-mail address or password is wrong."))
+
+
+async def do_check_password(sessions: async_sessionmaker[AsyncSession], workers: PasswordWorkers, *,
+                            email: str, password: str, client: str, now: datetime,
+                            limits: LoginLimits) -> Coach:
+    """The coach whose password this is, or ActionError (login_failed, 429 when limited)."""
+    account = normalise_email(email)[:320]
+    if not account or not password or len(password) > MAX_LENGTH:
+        raise login_failed()
+    async with sessions() as session:
+        reserved = await do_reserve_check(session, account=account, client=client, now=now, limits=limits)
+        coach = await queries.get_coach_by_email(session, account)
+    usable = coach is not None and coach.deactivated_at is None
+    try:
+        ok = await workers.verify(coach.password_hash if usable else None, password)  # type: ignore[union-attr]
+    except TooMany:
+        async with sessions() as session:  # not checked: does not count
+            await session.execute(delete(LoginTry).where(LoginTry.id == reserved))
+            await session.commit()
+        raise
+    async with sessions() as session:
+        await do_settle_check(session, reserved, ok=ok)
+    if not ok or coach is None:
+        raise login_failed()
+    if needs_rehash(coach.password_hash):
+        await _rehash(sessions, workers, coach, password)
+    return coach
+
+
+async def _rehash(sessions: async_sessionmaker[AsyncSession], workers: PasswordWorkers, coach: Coach,
+                  password: str) -> None:
+    """Stronger hashing parameters than when the password was set: store a new hash."""
+    new_hash = await workers.hash(password)
+    async with sessions() as session:
+        await session.execute(update(Coach).where(Coach.id == coach.id).values(password_hash=new_hash))
+        await session.commit()
+
+
+async def do_check_second_factor(sessions: async_sessionmaker[AsyncSession], coach: Coach, *, code: str,
+                                 client: str, now: datetime, limits: LoginLimits, secret_key: str) -> str:
+    """Accept a TOTP code or an unused recovery code; returns "totp" or "recovery".
+    Counted by the login limiter like passwords."""
+    async with sessions() as session:
+        reserved = await do_reserve_check(session, account=coach.email, client=client, now=now, limits=limits)
+    async with sessions() as session:
+        kind = await totp.do_verify_second_factor(session, coach.id, code, now=now, secret_key=secret_key)
+        await session.commit()
+    async with sessions() as session:
+        await do_settle_check(session, reserved, ok=kind is not None)
+    if kind is None:
+        raise ActionError("code_wrong", N_("This code is not right. Try the newest code from your app, "
+                                           "or one of your recovery codes."))
+    return kind
