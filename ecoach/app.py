@@ -62,13 +62,14 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     app[SOCKET_LIMITS] = SocketLimits(per_key=limits.sockets_per_link, per_client=limits.sockets_per_client,
                                       per_minute=limits.handshakes_per_minute)
     app.middlewares.append(errors.error_middleware)
-    guard.setup(app)
     security.setup(
         app,
         settings.resolved_secret(),
         max_age=settings.session_max_age_hours * 3600,
         secure=settings.secure_cookies,
     )
+    guard.setup(app)  # inside the session (error pages need it), before the CSRF check reads forms
+    app.middlewares.append(security.csrf_middleware)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_password_workers)
     app.cleanup_ctx.append(_writer)

@@ -62,7 +62,6 @@ def setup(app: web.Application, secret: str, *, max_age: int, secure: bool) -> N
         samesite="Lax",
     )
     setup_session(app, storage)
-    app.middlewares.append(csrf_middleware)
 
 
 async def csrf_token(request: web.Request) -> str:
@@ -80,7 +79,8 @@ class CsrfError(web.HTTPForbidden):
 
 @web.middleware
 async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.method in UNSAFE and not request.path.startswith("/api/"):
+    unrouted = request.match_info.http_exception is not None  # 404/405: nothing to protect
+    if request.method in UNSAFE and not request.path.startswith("/api/") and not unrouted:
         session = await get_session(request)
         expected = session.get("csrf")
         sent = request.headers.get(CSRF_HEADER)
