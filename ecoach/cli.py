@@ -61,11 +61,16 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--password", help="default: $ECOACH_COACH_PASSWORD, else asked")
     add.add_argument("--language", default=None, choices=["nl", "en"])
     add.add_argument("--time-zone", default=None)
+    add.add_argument("--admin", action="store_true", help="may manage coaches (the first coach always is)")
     add.set_defaults(func=cmd_coach_add)
     token = coach.add_parser("token", help="create an API token for a coach")
     token.add_argument("--email", required=True)
     token.add_argument("--name", default="api")
+    token.add_argument("--scope", default="read-write", choices=["read", "read-write"])
     token.set_defaults(func=cmd_coach_token)
+    from ecoach.cli_accounts import add_account_commands
+
+    add_account_commands(coach)
 
     eng = sub.add_parser("engagement", help="manage engagements").add_subparsers(metavar="action")
     eadd = eng.add_parser("add", help="start an engagement and print the coachee's chat link")
@@ -171,6 +176,7 @@ def cmd_coach_add(settings: Settings, args: argparse.Namespace) -> int:
             session, name=args.name, email=args.email, password=password,
             language=args.language or settings.default_language,
             time_zone=args.time_zone or settings.default_time_zone, now=_now(),
+            role="admin" if args.admin else None,
         )
         await session.commit()
         return coach
@@ -188,7 +194,7 @@ def cmd_coach_token(settings: Settings, args: argparse.Namespace) -> int:
         coach = await queries.get_coach_by_email(session, args.email)
         if coach is None:
             raise CliError(f"no coach with e-mail {args.email}")
-        token = await do_create_api_token(session, coach.id, args.name, _now())
+        token = await do_create_api_token(session, coach.id, args.name, _now(), scope=args.scope)
         await session.commit()
         return token
 
