@@ -13,6 +13,7 @@ from aiohttp import WSCloseCode, web
 from ecoach.actions import notify
 from ecoach.actions.exchanges import ExchangeWriter
 from ecoach.channels.chat import endpoint as chat_endpoint
+from ecoach.channels.chat.protocol import socket_gate
 from ecoach.core.clock import Clock, SystemClock
 from ecoach.core.hub import Hub
 from ecoach.logbook.db import create_engine, migrate, session_factory
@@ -21,6 +22,7 @@ from ecoach.scheduler import maintenance
 from ecoach.scheduler import nudges as nudge_tasks
 from ecoach.scheduler import booking as booking_tasks
 from ecoach.scheduler import accounts as account_tasks
+from ecoach.actions.login_limits import LocalGate
 from ecoach.actions.passwords import PasswordWorkers
 from ecoach.core.limits import SocketLimits
 from ecoach.scheduler.registry import TaskRegistry
@@ -38,7 +40,7 @@ from ecoach.web import booking as booking_web
 from ecoach.web import booking_coach as booking_coach_web
 from ecoach.web.i18n import I18n
 from ecoach.keys import (
-    CLOCK, ENGINE, HUB, I18N, MAIL_READERS, OUTBOX, PASSWORD_WORKERS, SESSIONS, SETTINGS, SOCKET_LIMITS, SOCKETS,
+    CLOCK, ENGINE, HUB, I18N, LOGIN_GATE, MAIL_READERS, OUTBOX, PASSWORD_WORKERS, SESSIONS, SETTINGS, SOCKET_LIMITS, SOCKETS,
     TASK_RUNNER, WRITER,
 )
 
@@ -61,6 +63,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     limits = settings.limits
     app[SOCKET_LIMITS] = SocketLimits(per_key=limits.sockets_per_link, per_client=limits.sockets_per_client,
                                       per_minute=limits.handshakes_per_minute)
+    app.middlewares.append(socket_gate)  # first: refusing a socket flood must cost nothing else
     app.middlewares.append(errors.error_middleware)
     security.setup(
         app,
@@ -99,6 +102,7 @@ async def _password_workers(app: web.Application) -> AsyncIterator[None]:
     accounts = app[SETTINGS].accounts
     workers = PasswordWorkers(accounts.password_hash_workers, accounts.password_hash_queue)
     app[PASSWORD_WORKERS] = workers
+    app[LOGIN_GATE] = LocalGate()
     yield
     workers.close()
 

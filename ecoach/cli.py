@@ -150,15 +150,19 @@ def cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    from aiohttp import web
+    from aiohttp.web_runner import GracefulExit
 
     from ecoach.app import build_app
+    from ecoach.web.connections import serve
 
     if args.demo:
         cmd_demo(settings, args)
     app = build_app(settings)
     print(f"ecoach is running on http://{settings.host}:{settings.port} (Ctrl+C to stop)", flush=True)
-    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+    try:
+        asyncio.run(serve(app, settings))
+    except GracefulExit:
+        pass
     return 0
 
 

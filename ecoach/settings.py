@@ -305,6 +305,12 @@ class LimitSettings(BaseModel):
         30.0, gt=0, description="Seconds an idle HTTP connection (or one that sends no request) stays open"
     )
     json_max_depth: int = Field(32, ge=2, le=200, description="Deepest nesting accepted in JSON bodies and frames")
+    connections_per_client: int = Field(
+        200, ge=1, description="Open TCP connections one client address may hold (not for trusted_proxies)"
+    )
+    connections_per_second: float = Field(
+        20.0, gt=0, description="New TCP connections per second one client address may open (bursts of five times that)"
+    )
 
 
 class Settings(BaseSettings):

@@ -350,3 +350,30 @@ async def test_api_document_matches_behaviour(db_url, clock) -> None:  # type: i
         wrong = await client.put("/api/v1/engagements", headers=auth)
         assert wrong.status == 405 and set(wrong.headers["Allow"].split(",")) == {"GET", "POST"}
         assert (await wrong.json())["error"]["code"]
+
+
+async def test_connections_past_the_per_client_rate_are_closed_before_http(db_url, clock) -> None:  # type: ignore[no-untyped-def]
+    from aiohttp import ClientSession, ServerDisconnectedError, ClientOSError, TCPConnector, web
+
+    from ecoach.app import build_app
+    from ecoach.web.connections import ConnectionGate, GatedRunner
+    from tests.server_process import free_port
+
+    gate = ConnectionGate(per_client=100, per_second=1.0)  # a burst of five, then one a second
+    runner = GatedRunner(build_app(settings_for(db_url), clock=clock), gate)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        outcomes = []
+        async with ClientSession(connector=TCPConnector(force_close=True)) as http:
+            for _ in range(8):
+                try:
+                    async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                        outcomes.append(response.status)
+                except (ServerDisconnectedError, ClientOSError):
+                    outcomes.append("closed")
+        assert outcomes[:5] == [200] * 5 and "closed" in outcomes[5:]
+        assert gate.refused >= 1 and not gate.open  # every admitted connection was counted out
+    finally:
+        await runner.cleanup()

@@ -11,16 +11,15 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import delete, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ecoach.actions import totp
 from ecoach.actions.coaches import normalise_email
-from ecoach.actions.errors import ActionError, N_, TooMany
-from ecoach.actions.login_limits import LoginLimits, do_reserve_check, do_settle_check
+from ecoach.actions.errors import ActionError, N_
+from ecoach.actions.login_limits import LocalGate, LoginLimits, do_settle_check, reserve_through
 from ecoach.actions.passwords import MAX_LENGTH, PasswordWorkers, needs_rehash
 from ecoach.logbook import queries
-from ecoach.logbook.account_models import LoginTry
 from ecoach.logbook.models import Coach
 
 log = logging.getLogger(__name__)
@@ -32,26 +31,24 @@ def login_failed() -> ActionError:
 
 async def do_check_password(sessions: async_sessionmaker[AsyncSession], workers: PasswordWorkers, *,
                             email: str, password: str, client: str, now: datetime,
-                            limits: LoginLimits) -> Coach:
-    """The coach whose password this is, or ActionError (login_failed, 429 when limited)."""
-    account = normalise_email(email)[:320]
+                            limits: LoginLimits, gate: LocalGate | None = None) -> Coach:
+    """The coach whose password this is, or ActionError (login_failed; 429 when limited
+    or when the password workers' line is full, before any database work)."""
+    account, client = normalise_email(email)[:320], client[:64]
     if not account or not password or len(password) > MAX_LENGTH:
         raise login_failed()
-    async with sessions() as session:
-        reserved = await do_reserve_check(session, account=account, client=client, now=now, limits=limits)
-        coach = await queries.get_coach_by_email(session, account)
-    usable = coach is not None and coach.deactivated_at is None
-    try:
+    async with workers.slot():
+        reserved = await reserve_through(gate, sessions, account=account, client=client, now=now, limits=limits)
+        async with sessions() as session:
+            coach = await queries.get_coach_by_email(session, account)
+        usable = coach is not None and coach.deactivated_at is None
         ok = await workers.verify(coach.password_hash if usable else None, password)  # type: ignore[union-attr]
-    except TooMany:
-        async with sessions() as session:  # not checked: does not count
-            await session.execute(delete(LoginTry).where(LoginTry.id == reserved))
-            await session.commit()
-        raise
-    async with sessions() as session:
-        await do_settle_check(session, reserved, ok=ok)
+        async with sessions() as session:
+            await do_settle_check(session, reserved, ok=ok)
     if not ok or coach is None:
         raise login_failed()
+    if gate is not None:
+        gate.forget(account, client)
     if needs_rehash(coach.password_hash):
         await _rehash(sessions, workers, coach, password)
     return coach
@@ -67,11 +64,12 @@ async def _rehash(sessions: async_sessionmaker[AsyncSession], workers: PasswordW
 
 
 async def do_check_second_factor(sessions: async_sessionmaker[AsyncSession], coach: Coach, *, code: str,
-                                 client: str, now: datetime, limits: LoginLimits, secret_key: str) -> str:
+                                 client: str, now: datetime, limits: LoginLimits, secret_key: str,
+                                 gate: LocalGate | None = None) -> str:
     """Accept a TOTP code or an unused recovery code; returns "totp" or "recovery".
     Counted by the login limiter like passwords."""
-    async with sessions() as session:
-        reserved = await do_reserve_check(session, account=coach.email, client=client, now=now, limits=limits)
+    reserved = await reserve_through(gate, sessions, account=coach.email, client=client[:64], now=now,
+                                     limits=limits)
     async with sessions() as session:
         kind = await totp.do_verify_second_factor(session, coach.id, code, now=now, secret_key=secret_key)
         await session.commit()

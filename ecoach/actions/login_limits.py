@@ -18,6 +18,9 @@ so hammering does not extend a lock.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -46,11 +49,12 @@ class LoginLimits:
 
 
 class LoginLimited(TooMany):
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, *, pair: bool = True) -> None:
         minutes = max(1, int(seconds + 59) // 60)
         super().__init__("login_rate_limited",
                          N_("Too many failed logins. Try again in %(minutes)s minutes."), minutes=minutes)
-        self.retry_after = max(1, int(seconds))
+        self.retry_after = max(1, int(seconds + 0.999))
+        self.pair = pair  # False: the whole account is slowed down
 
 
 async def do_reserve_check(session: AsyncSession, *, account: str, client: str, now: datetime,
@@ -75,7 +79,7 @@ async def do_reserve_check(session: AsyncSession, *, account: str, client: str, 
         last = await session.scalar(select(func.max(LoginTry.at)).where(recent))
         if last is not None and now - last < limits.account_interval:
             await session.rollback()
-            raise LoginLimited((last + limits.account_interval - now).total_seconds())
+            raise LoginLimited((last + limits.account_interval - now).total_seconds(), pair=False)
     await session.commit()
     return int(reserved)
 
@@ -102,3 +106,64 @@ async def do_forget_old_tries(session: AsyncSession, before: datetime) -> int:
     result = await session.execute(delete(LoginTry).where(LoginTry.at < before))
     await session.commit()
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+class LocalGate:
+    """This process's front door to the limiter (the database stays the truth across
+    processes): reservations for one account take turns, and a refusal is remembered
+    until it runs out, so a burst against one account costs the database a handful of
+    statements instead of one transaction per attempt."""
+
+    MAX_REMEMBERED = 10_000
+
+    def __init__(self) -> None:
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._waiting: dict[str, int] = {}
+        self._refused: dict[tuple[str, str], datetime] = {}  # (account, client or "") -> until
+
+    def check(self, account: str, client: str, now: datetime) -> None:
+        for key in ((account, client), (account, "")):
+            until = self._refused.get(key)
+            if until is not None and until > now:
+                raise LoginLimited((until - now).total_seconds())
+
+    def remember(self, account: str, client: str, now: datetime, refused: LoginLimited, *, pair: bool) -> None:
+        if len(self._refused) >= self.MAX_REMEMBERED:
+            self._refused = {k: v for k, v in self._refused.items() if v > now}
+            if len(self._refused) >= self.MAX_REMEMBERED:
+                self._refused.clear()
+        self._refused[(account, client if pair else "")] = now + timedelta(seconds=refused.retry_after)
+
+    def forget(self, account: str, client: str) -> None:
+        self._refused.pop((account, client), None)
+
+    @asynccontextmanager
+    async def turn(self, account: str) -> AsyncIterator[None]:
+        lock = self._locks.setdefault(account, asyncio.Lock())
+        self._waiting[account] = self._waiting.get(account, 0) + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._waiting[account] -= 1
+            if not self._waiting[account]:
+                del self._waiting[account]
+                del self._locks[account]
+
+
+async def reserve_through(gate: LocalGate | None, sessions, *, account: str, client: str,  # type: ignore[no-untyped-def]
+                          now: datetime, limits: LoginLimits) -> int:
+    """Reserve a check: the local gate first (remembered refusals, one at a time per
+    account), then the database."""
+    if gate is None:
+        async with sessions() as session:
+            return await do_reserve_check(session, account=account, client=client, now=now, limits=limits)
+    gate.check(account, client, now)
+    async with gate.turn(account):
+        gate.check(account, client, now)
+        try:
+            async with sessions() as session:
+                return await do_reserve_check(session, account=account, client=client, now=now, limits=limits)
+        except LoginLimited as refused:
+            gate.remember(account, client, now, refused, pair=refused.pair)
+            raise

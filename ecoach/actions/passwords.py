@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+import os
 import threading
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
@@ -94,25 +97,42 @@ def needs_rehash(stored: str) -> bool:
         return False
 
 
+def _lower_priority() -> None:
+    """Worker threads (and the threads argon2 starts from them, which inherit it) run at a
+    lower CPU priority than the event loop: a burst of logins never slows other pages."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (AttributeError, OSError):  # not Linux, or not allowed: only a nicety
+        pass
+
+
+def busy() -> TooMany:
+    return TooMany("login_busy", N_("The server is busy checking logins. Try again in a moment."))
+
+
 class PasswordWorkers:
     """Runs argon2 in ``workers`` threads; at most ``queue`` checks wait for one."""
 
     def __init__(self, workers: int, queue: int) -> None:
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="argon2")
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="argon2", initializer=_lower_priority)
         self._slots = asyncio.Semaphore(workers + queue)
-        self._capacity = workers + queue
 
-    async def _run(self, func, *args):  # type: ignore[no-untyped-def]
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """A place in the line, taken before any other work for a login (the database's
+        included), or 429 at once when the line is full."""
         if self._slots.locked():
-            raise TooMany("login_busy", N_("The server is busy checking logins. Try again in a moment."))
+            raise busy()
         async with self._slots:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, func, *args)
+            yield
 
     async def verify(self, stored: str | None, password: str) -> bool:
-        return await self._run(verify_now, stored, password)
+        """Inside ``slot()``."""
+        return await asyncio.get_running_loop().run_in_executor(self._pool, verify_now, stored, password)
 
     async def hash(self, password: str) -> str:
-        return await self._run(hash_now, password)
+        async with self.slot():
+            return await asyncio.get_running_loop().run_in_executor(self._pool, hash_now, password)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

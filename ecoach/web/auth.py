@@ -13,7 +13,7 @@ from ecoach.actions.login import do_check_password, do_check_second_factor
 from ecoach.actions.login_limits import LoginLimits
 from ecoach.logbook import account_queries as aq
 from ecoach.logbook import queries
-from ecoach.keys import CLOCK, PASSWORD_WORKERS, SESSIONS, SETTINGS
+from ecoach.keys import CLOCK, LOGIN_GATE, PASSWORD_WORKERS, SESSIONS, SETTINGS
 from ecoach.web.render import gettext_for, render
 from ecoach.web.security import (
     client_address,
@@ -43,6 +43,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         coach = await do_check_password(
             app[SESSIONS], app[PASSWORD_WORKERS], email=email, password=password,
             client=client_address(request), now=app[CLOCK].now(), limits=LoginLimits.from_settings(app[SETTINGS]),
+            gate=app[LOGIN_GATE],
         )
     except ActionError as exc:
         context = {"next": target, "email": email[:320], "error": exc.translated(await gettext_for(request))}
@@ -85,7 +86,7 @@ async def second_factor(request: web.Request) -> web.StreamResponse:
         await do_check_second_factor(
             app[SESSIONS], coach, code=str(form.get("code", ""))[:64], client=client_address(request),
             now=app[CLOCK].now(), limits=LoginLimits.from_settings(app[SETTINGS]),
-            secret_key=app[SETTINGS].resolved_secret(),
+            secret_key=app[SETTINGS].resolved_secret(), gate=app[LOGIN_GATE],
         )
     except ActionError as exc:
         context = {"next": target, "error": exc.translated(await gettext_for(request))}

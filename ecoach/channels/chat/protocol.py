@@ -24,7 +24,7 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from ecoach.actions.errors import ActionError, N_, TooMany
+from ecoach.actions.errors import ActionError, N_
 from ecoach.core.hub import Hub, Subscription
 from ecoach.core.inputs import JSON_MAX_DEPTH, MAX_INT, InputRefused, load_json
 from ecoach.keys import OPEN_SOCKET, SOCKET_LIMITS, SOCKETS
@@ -157,24 +157,37 @@ async def prepare(request: web.Request, ws: web.WebSocketResponse) -> None:
     request[OPEN_SOCKET] = ws
 
 
+REFUSED = "Too many connections. Close other chat windows or try again later."
+
+
 def limited(key_of: Callable[[web.Request], str]):  # type: ignore[no-untyped-def]
-    """Cap open sockets per key (link, coach) and per client, and handshakes per client,
-    before the upgrade and before any database work: refused with 429."""
+    """Mark a socket handler for ``socket_gate``: ``key_of(request)`` names what its open
+    sockets are counted by (a chat link, a coach's login)."""
 
     def decorate(handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):  # type: ignore[no-untyped-def]
-        async def wrapped(request: web.Request) -> web.StreamResponse:
-            limits = request.app[SOCKET_LIMITS]
-            ticket = limits.admit(key_of(request), client_address(request))
-            if isinstance(ticket, str):
-                refused = TooMany(ticket, N_("Too many connections. Close other chat windows or try again later."))
-                refused.retry_after = 60  # type: ignore[attr-defined]
-                raise refused
-            try:
-                return await handler(request)
-            finally:
-                limits.release(ticket)
-
-        wrapped.__name__ = handler.__name__
-        return wrapped
+        handler.socket_key = key_of  # type: ignore[attr-defined]
+        return handler
 
     return decorate
+
+
+@web.middleware
+async def socket_gate(request: web.Request, handler):  # type: ignore[no-untyped-def]
+    """The first middleware: cap open sockets per key and per client, and handshakes per
+    client, before the upgrade and before any other work (no session, no database), so a
+    flood of refusals costs the server as little as possible: a plain 429."""
+    key_of = getattr(request.match_info.handler, "socket_key", None)
+    if key_of is None:
+        return await handler(request)
+    limits = request.app[SOCKET_LIMITS]
+    ticket = limits.admit(key_of(request), client_address(request))
+    if isinstance(ticket, str):
+        return web.json_response({"error": {"code": ticket, "message": REFUSED}}, status=429,
+                                 headers={"Retry-After": "60", **NO_STORE})
+    try:
+        return await handler(request)
+    finally:
+        limits.release(ticket)
+
+
+NO_STORE = {"Cache-Control": "no-store"}
