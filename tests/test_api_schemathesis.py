@@ -7,8 +7,6 @@ The server runs in its own thread and event loop (schemathesis sends blocking re
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -17,12 +15,10 @@ import hypothesis.errors
 import pytest
 import requests
 import schemathesis
-from aiohttp import web
 from hypothesis import HealthCheck, Phase
 
-from ecoach.app import build_app
 from tests.conftest import run_async
-from tests.server_process import free_port
+from tests.live_server import live_server
 from tests.support import seed, settings_for
 
 EXAMPLES = 30  # per operation and mode: enough to find the classic mistakes, fast in CI
@@ -45,28 +41,8 @@ class LiveApi:
 def live_api(db_url: str, clock) -> Iterator[LiveApi]:  # type: ignore[no-untyped-def]
     world = run_async(lambda: seed(db_url, clock.now(), email="a@example.org"))
     run_async(lambda: seed(db_url, clock.now(), email="b@example.org", coachee="Bram"))
-    port = free_port()
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
-    runner = web.AppRunner(build_app(settings_for(db_url, max_message_chars=500), clock=clock))
-
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(runner.setup())
-        loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
-        started.set()
-        loop.run_forever()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    assert started.wait(30)
-    try:
-        yield LiveApi(f"http://127.0.0.1:{port}", world["api_token"], world["engagement_id"])
-    finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(30)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(30)
-        loop.close()
+    with live_server(settings_for(db_url, max_message_chars=500), clock) as url:
+        yield LiveApi(url, world["api_token"], world["engagement_id"])
 
 
 def test_api_conforms_to_its_openapi_document(live_api: LiveApi) -> None:

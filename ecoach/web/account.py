@@ -12,6 +12,7 @@ from ecoach.actions import auth_sessions, totp
 from ecoach.actions.coaches import do_create_api_token
 from ecoach.actions.errors import ActionError
 from ecoach.actions.login_limits import LoginLimits
+from ecoach.core.devices import device_label
 from ecoach.logbook import account_queries as aq
 from ecoach.keys import CLOCK, HUB, PASSWORD_WORKERS, SESSIONS, SETTINGS
 from ecoach.web.params import path_id
@@ -36,6 +37,7 @@ async def _page(request: web.Request, **extra: Any) -> web.Response:
     done = request.query.get("done")
     context = {
         "sessions": open_sessions, "this_session": request[AUTH_SESSION].id, "tokens": tokens,
+        "devices": {s.id: device_label(s.user_agent) for s in open_sessions},
         "has_2fa": second is not None and second.confirmed_at is not None, "codes_left": codes_left,
         "done": done if done in DONE else None, "error": None, "error_at": None, "new_token": None,
         "require_2fa": app[SETTINGS].accounts.require_2fa,

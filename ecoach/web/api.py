@@ -54,7 +54,7 @@ async def authenticate(request: web.Request) -> Coach:
 
 async def body(request: web.Request, model: type[Model]) -> Model:
     try:
-        data = load_json(await request.read())
+        data = load_json(await request.read(), max_depth=request.app[SETTINGS].limits.json_max_depth)
     except InputRefused as exc:
         error = ActionError("invalid_request", N_("The request body must be JSON: %(reason)s."), reason=str(exc))
         error.status = 400 if exc.code == "json_invalid" else 422

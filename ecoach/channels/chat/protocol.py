@@ -27,7 +27,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from ecoach.actions.errors import ActionError, N_
 from ecoach.core.hub import Hub, Subscription
 from ecoach.core.inputs import JSON_MAX_DEPTH, MAX_INT, InputRefused, load_json
-from ecoach.keys import OPEN_SOCKET, SOCKET_LIMITS, SOCKETS
+from ecoach.keys import OPEN_SOCKET, SETTINGS, SOCKET_LIMITS, SOCKETS
 from ecoach.web.security import client_address
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ class Connection:
                         self.error(FrameError("frame_binary", N_("Only text messages are accepted.")))
                     continue
                 try:
-                    await on_frame(parse_frame(msg.data))
+                    await on_frame(parse_frame(msg.data, self.request.app[SETTINGS].limits.json_max_depth))
                 except ActionError as exc:
                     self.error(exc, client_id=_client_id(msg.data))
                 except Exception:  # noqa: BLE001 - never an HTTP error inside the socket
