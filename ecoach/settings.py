@@ -260,7 +260,7 @@ class AccountSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     session_idle_minutes: int = Field(
-        60, ge=1, le=7 * 24 * 60, description="Minutes without activity after which a login ends"
+        60, ge=1, description="Minutes without activity after which a login ends"
     )
     require_2fa: bool = Field(
         False, description="Every coach must set up two-factor authentication before using ecoach"

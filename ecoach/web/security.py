@@ -29,6 +29,7 @@ from cryptography.fernet import Fernet
 
 from ecoach.actions import auth_sessions
 from ecoach.actions.auth_sessions import FULL, SessionPolicy
+from ecoach.actions.errors import Forbidden, N_
 from ecoach.core.tokens import same_secret
 from ecoach.logbook.account_models import AuthSession
 from ecoach.logbook.models import Coach
@@ -186,8 +187,6 @@ def require_coach(handler: Handler) -> Handler:
 def require_admin(handler: Handler) -> Handler:
     async def admin_only(request: web.Request) -> web.StreamResponse:
         if get_coach(request).role != "admin":
-            from ecoach.actions.errors import Forbidden, N_
-
             raise Forbidden("admin_only", N_("Only an administrator can do this."))
         return await handler(request)
 
