@@ -79,27 +79,29 @@ class GatedRunner(web.AppRunner):
 
 
 class _GatedServer:
-    """The protocol factory of ``web.Server`` making gated handlers; anything else
-    (shutdown, connections) is the server's own."""
+    """The protocol factory of ``web.Server`` behind the gate; anything else (shutdown,
+    connections) is the server's own."""
 
     def __init__(self, server: web.Server, gate: ConnectionGate) -> None:
         self._server, self._gate = server, gate
 
-    def __call__(self) -> Any:
+    def __call__(self) -> asyncio.Protocol:
+        return _GateProtocol(self._handler, self._gate)
+
+    def _handler(self, address: str) -> RequestHandler:
         server = self._server
-        return _GatedHandler(self._gate, server, loop=server._loop, **server._kwargs)  # noqa: SLF001
+        return _GatedHandler(self._gate, address, server, loop=server._loop, **server._kwargs)  # noqa: SLF001
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._server, name)
 
 
-class _GatedHandler(RequestHandler):
-    """aiohttp's request handler, but a refused connection is aborted before HTTP starts."""
+class _GateProtocol(asyncio.Protocol):
+    """Decides when the connection is made: a refused one is aborted before aiohttp builds
+    anything for it; an admitted one is handed to aiohttp's request handler."""
 
-    def __init__(self, gate: ConnectionGate, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._gate = gate
-        self._address: str | None = None
+    def __init__(self, make_handler: Callable[[str], RequestHandler], gate: ConnectionGate) -> None:
+        self._make_handler, self._gate = make_handler, gate
 
     def connection_made(self, transport: Any) -> None:
         peer = transport.get_extra_info("peername")
@@ -107,14 +109,25 @@ class _GatedHandler(RequestHandler):
         if not self._gate.admit(address):
             transport.abort()
             return
-        self._address = address
-        super().connection_made(transport)
+        handler = self._make_handler(address)
+        transport.set_protocol(handler)
+        handler.connection_made(transport)
 
     def connection_lost(self, exc: BaseException | None) -> None:
-        if self._address is None:
-            return  # refused: it never started
-        self._gate.closed(self._address)
-        self._address = None
+        pass  # refused: nothing was started
+
+
+class _GatedHandler(RequestHandler):
+    """aiohttp's request handler that gives its place back to the gate when it closes."""
+
+    def __init__(self, gate: ConnectionGate, address: str, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._gate, self._address = gate, address
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        if self._address is not None:
+            self._gate.closed(self._address)
+            self._address = None
         super().connection_lost(exc)
 
 
