@@ -11,6 +11,7 @@ gives a clear refusal instead of a RecursionError.
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -87,3 +88,5 @@ def _check_values(value: Any, max_depth: int) -> None:
             stack.extend((child, depth + 1) for child in children)
         elif isinstance(item, int) and not isinstance(item, bool) and abs(item) > MAX_INT:
             raise InputRefused("json_number_too_large", "a number is larger than 63 bits")
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise InputRefused("json_number_too_large", "a number is too large")

@@ -1,9 +1,13 @@
 """Forgotten password (reset by mail) and accepting an invitation (choose a password).
 
-The "forgot" form answers the same page whether or not the address belongs to a coach.
+The "forgot" form answers the same page, at once, whether or not the address belongs to a
+coach; the link is made and mailed after the answer.
 """
 
 from __future__ import annotations
+
+import asyncio
+import logging
 
 from aiohttp import web
 
@@ -16,6 +20,7 @@ from ecoach.keys import CLOCK, HUB, OUTBOX, PASSWORD_WORKERS, SESSIONS, SETTINGS
 from ecoach.web.render import gettext_for, render
 from ecoach.web.security import start_login
 
+log = logging.getLogger(__name__)
 PURPOSES = {"password/reset": RESET, "invite": INVITE}
 
 
@@ -34,13 +39,27 @@ async def forgot(request: web.Request) -> web.StreamResponse:
         return await render(request, "password_forgot.html", {
             "sent": False, "email": email, "error": exc.translated(await gettext_for(request)),
             "mail_enabled": app[SETTINGS].mail.enabled}, status=exc.status)
-    async with app[SESSIONS]() as session:
-        queued = await account_links.do_request_reset(session, app[SETTINGS], email, now=app[CLOCK].now())
-        await session.commit()
-    if queued and (outbox := app.get(OUTBOX)) is not None:
-        outbox.wake()  # type: ignore[attr-defined]
+    # The answer does not wait for the work, so its timing does not tell either.
+    task = asyncio.create_task(_request_reset(app, email))
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)
     return await render(request, "password_forgot.html", {
         "sent": True, "email": email, "error": None, "mail_enabled": app[SETTINGS].mail.enabled})
+
+
+_BACKGROUND: set[asyncio.Task[None]] = set()
+
+
+async def _request_reset(app: web.Application, email: str) -> None:
+    try:
+        async with app[SESSIONS]() as session:
+            queued = await account_links.do_request_reset(session, app[SETTINGS], email, now=app[CLOCK].now())
+            await session.commit()
+    except Exception:  # noqa: BLE001 - nobody waits for this answer: log it
+        log.exception("password reset mail could not be queued")
+        return
+    if queued and (outbox := app.get(OUTBOX)) is not None:
+        outbox.wake()  # type: ignore[attr-defined]
 
 
 def _purpose(request: web.Request) -> str:
