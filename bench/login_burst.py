@@ -118,7 +118,8 @@ def main() -> None:
         db_file = None
         url = _fresh_pg(server_url)
     gate = {} if args.with_gate else {"ECOACH_LIMITS__CONNECTIONS_PER_SECOND": "100000"}
-    server = Server(work, url, ECOACH_LOGIN_ATTEMPTS="5", ECOACH_SCHEDULER__ENABLED="false", **gate)
+    server = Server(work, url, ECOACH_LOGIN_ATTEMPTS="5", ECOACH_SCHEDULER__ENABLED="false",
+                    ECOACH_TRUSTED_PROXIES="", **gate)
     server.cli("migrate")
     server.cli("coach", "add", "--name", "Burst Coach", "--email", EMAIL, "--password", PASSWORD)
     server.start()

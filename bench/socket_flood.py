@@ -70,7 +70,9 @@ def main() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 8192)), hard))
     work = Path(tempfile.mkdtemp())
-    server = ServerProcess(work, f"sqlite+aiosqlite:///{work / 'bench.db'}", ECOACH_SCHEDULER__ENABLED="false")
+    # Exposed directly, not behind a proxy on this machine: the flood's address is its own.
+    server = ServerProcess(work, f"sqlite+aiosqlite:///{work / 'bench.db'}", ECOACH_SCHEDULER__ENABLED="false",
+                           ECOACH_TRUSTED_PROXIES="")
     server.cli("migrate")
     server.cli("coach", "add", "--name", "Flood Coach", "--email", "flood@example.org",
                "--password", "the right password 2026")

@@ -350,8 +350,9 @@ class Settings(BaseSettings):
         12, ge=1, description="Hours a coach login lasts at most, active or not (absolute lifetime)"
     )
     trusted_proxies: str = Field(
-        "", description="Reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For "
-        "names the client, e.g. 127.0.0.1 behind the shipped nginx; empty: the connection's address",
+        "127.0.0.1, ::1", description="Reverse proxies (addresses or networks, comma-separated) whose "
+        "X-Forwarded-For names the client (the default: a proxy on this machine, as deploy/nginx.conf); "
+        "empty: always the connection's address",
     )
     secure_cookies: bool = Field(
         False, description="Mark cookies Secure (set true behind HTTPS)"
