@@ -309,7 +309,7 @@ class LimitSettings(BaseModel):
         200, ge=1, description="Open TCP connections one client address may hold (not for trusted_proxies)"
     )
     connections_per_second: float = Field(
-        20.0, gt=0, description="New TCP connections per second one client address may open (bursts of five times that)"
+        20.0, gt=0, description="New TCP connections per second one client address may open (bursts of twice that)"
     )
 
 

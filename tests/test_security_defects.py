@@ -359,7 +359,7 @@ async def test_connections_past_the_per_client_rate_are_closed_before_http(db_ur
     from ecoach.web.connections import ConnectionGate, GatedRunner
     from tests.server_process import free_port
 
-    gate = ConnectionGate(per_client=100, per_second=1.0)  # a burst of five, then one a second
+    gate = ConnectionGate(per_client=100, per_second=2.5)  # a burst of five, then 2.5 a second
     runner = GatedRunner(build_app(settings_for(db_url), clock=clock), gate)
     await runner.setup()
     port = free_port()
