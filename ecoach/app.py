@@ -14,7 +14,7 @@ from ecoach.actions import notify
 from ecoach.actions.exchanges import ExchangeWriter
 from ecoach.channels.chat import endpoint as chat_endpoint
 from ecoach.channels.chat.protocol import socket_gate
-from ecoach.core.clock import Clock, SystemClock
+from ecoach.core.clock import Clock, make_clock
 from ecoach.core.hub import Hub
 from ecoach.logbook.db import create_engine, migrate, session_factory
 from ecoach.scheduler import commitments as commitment_tasks
@@ -54,9 +54,9 @@ TASK_MODULES = (maintenance, notify, commitment_tasks, booking_tasks, nudge_task
 
 
 def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
-    app = web.Application(client_max_size=max(1024**2, settings.max_message_chars * 8))
+    app = web.Application(client_max_size=settings.max_request_bytes)
     app[SETTINGS] = settings
-    app[CLOCK] = clock or SystemClock()
+    app[CLOCK] = clock or clock_for(settings)
     app[HUB] = Hub()
     app[I18N] = I18n()
     app[SOCKETS] = weakref.WeakSet()
@@ -85,6 +85,15 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
         module.register(app)
     app.router.add_static("/static/", STATIC, name="static")
     return app
+
+
+def clock_for(settings: Settings) -> Clock:
+    """The real clock, or the moment ``[clock]`` sets (tests, demonstrations)."""
+    start = settings.clock.start_at
+    if start is not None:
+        log.warning("the clock is set to %s (%s), not the real time", start.isoformat(),
+                    "running" if settings.clock.runs else "standing still")
+    return make_clock(start, runs=settings.clock.runs)
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:

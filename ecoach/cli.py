@@ -9,8 +9,10 @@ import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
+from ecoach.logs import configure_logging
 from ecoach.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("ecoach")
@@ -27,11 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"ecoach: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per claim tick otherwise
+    configure_logging(settings)
     try:
         return int(args.func(settings, args) or 0)
     except CliError as exc:
@@ -83,9 +81,11 @@ def _parser() -> argparse.ArgumentParser:
     eadd.add_argument("--sponsor-email", default="")
     eadd.set_defaults(func=cmd_engagement_add)
     _add_tasks_commands(sub)
+    from ecoach.cli_ops import add_ops_commands
     from ecoach.cli_quarantine import add_quarantine_commands
 
     add_quarantine_commands(sub)
+    add_ops_commands(sub)
     return parser
 
 
@@ -110,10 +110,11 @@ def _with_db(settings: Settings, work: Callable[[Any], Awaitable[Any]]) -> Any:
     return asyncio.run(run())
 
 
-def _now():  # type: ignore[no-untyped-def]
-    from ecoach.core.clock import SystemClock
+def _now(settings: Settings) -> datetime:
+    """Now by the clock the server uses (``[clock]`` may set another moment for tests)."""
+    from ecoach.core.clock import make_clock
 
-    return SystemClock().now()
+    return make_clock(settings.clock.start_at, runs=settings.clock.runs).now()
 
 
 def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
@@ -137,7 +138,7 @@ def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
 def cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
     from ecoach.demo import ensure_demo
 
-    info = _with_db(settings, lambda s: ensure_demo(s, settings.resolved_secret(), _now()))
+    info = _with_db(settings, lambda s: ensure_demo(s, settings.resolved_secret(), _now(settings)))
     print(f"Demo coach login: {settings.base_url}/login")
     print(f"  e-mail:   {info.email}")
     print(f"  password: {info.password}")
@@ -158,11 +159,18 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     if args.demo:
         cmd_demo(settings, args)
     app = build_app(settings)
-    print(f"ecoach is running on http://{settings.host}:{settings.port} (Ctrl+C to stop)", flush=True)
-    try:
-        asyncio.run(serve(app, settings))
-    except GracefulExit:
-        pass
+    running = f"ecoach is running on http://{settings.host}:{settings.port}"
+    if settings.log_format == "json":  # stdout and stderr often end up in one stream: JSON only
+        log.info(running)
+    else:
+        print(f"{running} (Ctrl+C to stop)", flush=True)
+    from ecoach.cli_ops import serving
+
+    with serving(settings):  # ecoach restore can tell that this server uses the database
+        try:
+            asyncio.run(serve(app, settings))  # web.run_app, with the connection gate
+        except GracefulExit:
+            pass
     return 0
 
 
@@ -179,7 +187,7 @@ def cmd_coach_add(settings: Settings, args: argparse.Namespace) -> int:
         coach = await do_add_coach(
             session, name=args.name, email=args.email, password=password,
             language=args.language or settings.default_language,
-            time_zone=args.time_zone or settings.default_time_zone, now=_now(),
+            time_zone=args.time_zone or settings.default_time_zone, now=_now(settings),
             role="admin" if args.admin else None,
         )
         await session.commit()
@@ -198,7 +206,7 @@ def cmd_coach_token(settings: Settings, args: argparse.Namespace) -> int:
         coach = await queries.get_coach_by_email(session, args.email)
         if coach is None:
             raise CliError(f"no coach with e-mail {args.email}")
-        token = await do_create_api_token(session, coach.id, args.name, _now(), scope=args.scope)
+        token = await do_create_api_token(session, coach.id, args.name, _now(settings), scope=args.scope)
         await session.commit()
         return token
 
@@ -218,7 +226,7 @@ def cmd_engagement_add(settings: Settings, args: argparse.Namespace) -> int:
             session, coach, coachee_name=args.name, coachee_email=args.email,
             language=args.language, time_zone=args.time_zone,
             sponsor_name=args.sponsor_name, sponsor_email=args.sponsor_email,
-            now=_now(), link_days=settings.chat_link_days, secret=settings.resolved_secret(),
+            now=_now(settings), link_days=settings.chat_link_days, secret=settings.resolved_secret(),
         )
         await session.commit()
         return created
@@ -268,7 +276,7 @@ def cmd_tasks_retry(settings: Settings, args: argparse.Namespace) -> int:
 
     async def work(session):  # type: ignore[no-untyped-def]
         try:
-            task = await do_retry_task(session, args.task_id, _now())
+            task = await do_retry_task(session, args.task_id, _now(settings))
         except TaskError as exc:
             raise CliError(str(exc)) from None
         await session.commit()

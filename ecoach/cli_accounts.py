@@ -76,7 +76,7 @@ def cmd_revoke_token(settings: Settings, args: argparse.Namespace) -> int:
     from ecoach.actions.account import do_revoke_api_token
 
     async def work(session):  # type: ignore[no-untyped-def]
-        await do_revoke_api_token(session, (await _coach(session, args.email)).id, args.token_id, now=_now())
+        await do_revoke_api_token(session, (await _coach(session, args.email)).id, args.token_id, now=_now(settings))
         await session.commit()
 
     _with_db(settings, work)
@@ -91,13 +91,13 @@ def _by_email(action_name: str, done: str):  # type: ignore[no-untyped-def]
         async def work(session):  # type: ignore[no-untyped-def]
             coach = await _coach(session, args.email)
             if action_name == "deactivate":
-                coach.deactivated_at = coach.deactivated_at or _now()
+                coach.deactivated_at = coach.deactivated_at or _now(settings)
             elif action_name == "reactivate":
                 await coach_admin.do_reactivate(session, coach.id)
             elif action_name == "reset-2fa":
                 await totp.do_disable(session, coach.id)
             if action_name != "reactivate":
-                await auth_sessions.do_end_sessions(session, coach.id, reason=f"cli_{action_name}", now=_now())
+                await auth_sessions.do_end_sessions(session, coach.id, reason=f"cli_{action_name}", now=_now(settings))
             await session.commit()
 
         _with_db(settings, work)

@@ -1,8 +1,10 @@
 """Typed settings: one schema, a documented default per key.
 
-Sources, strongest first: ``ECOACH_*`` environment variables, the TOML file named by
-``ECOACH_CONFIG`` (default ``config/ecoach.toml`` when present), then the defaults below.
-``config/ecoach.example.toml`` documents every key.
+Sources, strongest first: ``ECOACH_*`` environment variables, files in the directory named
+by ``ECOACH_SECRETS_DIR`` (one file per top-level key, named ``ecoach_<key>``, e.g. Docker's
+``/run/secrets/ecoach_database_url``), the TOML file named by ``ECOACH_CONFIG`` (default
+``config/ecoach.toml`` when present), then the defaults below. ``config/ecoach.example.toml``
+documents every key.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import importlib.util
 import ipaddress
 import os
 import secrets
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -312,6 +315,37 @@ class LimitSettings(BaseModel):
         20.0, gt=0, description="New TCP connections per second one client address may open (bursts of twice that)"
     )
 
+class ClockSettings(BaseModel):
+    """For tests and demonstrations only: run as if it were another moment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: str = Field(
+        "", description="Run as if it were this instant (ISO 8601 with its offset, e.g. 2026-03-29T01:30:00+01:00); "
+        "empty: the real time. For tests and demonstrations only"
+    )
+    runs: bool = Field(
+        False, description="With start set: time runs on from it at the real pace; false: it stands still"
+    )
+
+    @field_validator("start")
+    @classmethod
+    def _instant(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            return value
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError("must be an ISO 8601 instant like 2026-03-29T01:30:00+01:00") from None
+        if moment.tzinfo is None:
+            raise ValueError("needs a UTC offset, e.g. 2026-03-29T01:30:00+01:00 or ...Z")
+        return value
+
+    @property
+    def start_at(self) -> datetime | None:
+        return datetime.fromisoformat(self.start) if self.start else None
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -362,6 +396,10 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Logging level"
     )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Log lines on stderr: text, or json (one object a line: time, level, logger, "
+        "message, exception)"
+    )
     mail: MailSettings = Field(default_factory=MailSettings, description="The mail channel")
     scheduler: SchedulerSettings = Field(
         default_factory=SchedulerSettings, description="The durable task runner"
@@ -379,6 +417,9 @@ class Settings(BaseSettings):
         default_factory=AccountSettings, description="Coach accounts: sessions, 2FA, password reset, login limits"
     )
     limits: LimitSettings = Field(default_factory=LimitSettings, description="Limits on connections and slow clients")
+    clock: ClockSettings = Field(
+        default_factory=ClockSettings, description="Tests and demonstrations only: run at another moment"
+    )
 
     @field_validator("default_time_zone")
     @classmethod
@@ -420,7 +461,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         path = Path(os.environ.get("ECOACH_CONFIG", DEFAULT_CONFIG))
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, file_secret_settings]
         if path.is_file():
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
@@ -428,6 +469,12 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def max_request_bytes(self) -> int:
+        """The largest request body the web server reads (deploy/nginx.conf's client_max_body_size
+        matches it at the defaults)."""
+        return max(1024**2, self.max_message_chars * 8)
 
     @property
     def is_sqlite(self) -> bool:
@@ -453,6 +500,11 @@ def load_settings(**overrides: object) -> Settings:
     config = os.environ.get("ECOACH_CONFIG")
     if config and not Path(config).is_file():
         raise SettingsError(f"ECOACH_CONFIG: file {config!r} does not exist")
+    secrets_dir = os.environ.get("ECOACH_SECRETS_DIR")
+    if secrets_dir:
+        if not Path(secrets_dir).is_dir():
+            raise SettingsError(f"ECOACH_SECRETS_DIR: directory {secrets_dir!r} does not exist")
+        overrides.setdefault("_secrets_dir", secrets_dir)
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
@@ -473,6 +525,8 @@ def example_toml() -> str:
         "# and change what you need; every key below shows its default. Each key can also be",
         "# set with an environment variable: ECOACH_<KEY IN CAPITALS>, e.g. ECOACH_PORT=9000;",
         "# keys in a [section] use a double underscore: ECOACH_MAIL__SMTP_HOST=relay.example.org.",
+        "# Secrets can come from files instead: with ECOACH_SECRETS_DIR=/run/secrets, the file",
+        "# /run/secrets/ecoach_database_url sets database_url (any top-level key: ecoach_<key>).",
         "",
     ]
     _describe(Settings, lines, env="ECOACH_", section="")

@@ -46,3 +46,16 @@ ensure_debian_packages() {
     "${sudo[@]}" apt-get update -qq
     "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
+
+# ensure_node_packages DIR: the npm packages DIR/package-lock.json pins, into DIR/node_modules
+# (npm ci), again only when the lockfile changed.
+ensure_node_packages() {
+    local dir="$1" stamp want
+    stamp="$dir/node_modules/.ecoach-installed"
+    want="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+        echo "==> installing npm packages into $dir/node_modules"
+        npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
+        echo "$want" > "$stamp"
+    fi
+}

@@ -1,4 +1,10 @@
-"""The real ``ecoach serve`` in a subprocess, that a test can kill and start again."""
+"""The real ``ecoach serve`` in a subprocess, that a test can kill and start again.
+
+The server and the ``ecoach`` commands run by ``cli`` never read the wall clock: they run
+at ``clock`` (default: the suite's START, Wednesday 25 November 2026, 09:00 UTC) through
+the ``ECOACH_CLOCK__START`` / ``ECOACH_CLOCK__RUNS`` settings, standing still unless
+``clock_runs`` (for tests that need time to pass in the server, e.g. a lease to expire).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import datetime
 from pathlib import Path
+
+from tests.conftest import START
 
 
 def free_port() -> int:
@@ -19,8 +28,10 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    def __init__(self, workdir: Path, database_url: str, **env: str) -> None:
+    def __init__(self, workdir: Path, database_url: str, *, clock: datetime = START, clock_runs: bool = False,
+                 **env: str) -> None:
         self.workdir = workdir
+        self.clock = clock  # the moment the server starts at
         self.port = free_port()
         self.env = {
             **os.environ,
@@ -29,6 +40,8 @@ class ServerProcess:
             "ECOACH_PORT": str(self.port),
             "ECOACH_SECRET_KEY": "browser-test-secret",
             "ECOACH_LOG_LEVEL": "WARNING",
+            "ECOACH_CLOCK__START": clock.isoformat(),
+            "ECOACH_CLOCK__RUNS": "true" if clock_runs else "false",
             **env,
         }
         self.proc: subprocess.Popen[bytes] | None = None

@@ -31,7 +31,7 @@ def settings_for(db_url: str, **overrides: Any) -> Settings:
 
 
 @asynccontextmanager
-async def app_client(settings: Settings, clock: Clock | None = None) -> AsyncIterator[TestClient]:
+async def app_client(settings: Settings, clock: Clock) -> AsyncIterator[TestClient]:
     client = TestClient(TestServer(build_app(settings, clock=clock)))
     await client.start_server()
     try:

@@ -25,7 +25,8 @@ DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sun
 
 @pytest.fixture
 def server(tmp_path: Path) -> ServerProcess:
-    server = ServerProcess(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'ecoach.db'}",
+    # The clock runs (from the suite's START): Sanne must write before Bram.
+    server = ServerProcess(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'ecoach.db'}", clock_runs=True,
                            ECOACH_SCHEDULER__POLL_SECONDS="0.5")
     server.cli("migrate")
     server.cli("coach", "add", "--name", "Marieke Bos", "--email", EMAIL, "--password", PASSWORD,
@@ -41,11 +42,12 @@ def start_engagement(server: ServerProcess, name: str, zone: str) -> tuple[int, 
     return number, re.search(r"chat link: (\S+)", out).group(1)  # type: ignore[union-attr]
 
 
-def in_new_york(weekday: int) -> str:
-    """A chat window (19:00-21:00 Amsterdam, on this weekday, this coming week) as shown
-    in New York (usually 13:00-15:00; an hour off while only one of them is on summer time)."""
+def in_new_york(weekday: int, now: datetime) -> str:
+    """A chat window (19:00-21:00 Amsterdam, on this weekday, the week from ``now``) as
+    shown in New York (usually 13:00-15:00; an hour off while only one of them is on
+    summer time)."""
     ams = ZoneInfo("Europe/Amsterdam")
-    now = datetime.now(ams)
+    now = now.astimezone(ams)
     day = now.date() + timedelta(days=(weekday - now.weekday()) % 7)
     start = datetime(day.year, day.month, day.day, 19, tzinfo=ams).astimezone(ZoneInfo("America/New_York"))
     end = start + timedelta(hours=2)
@@ -63,7 +65,7 @@ async def test_coach_sets_agreements_coachee_sees_them_inbox_shows_due_states(  
     browser: Browser, server: ServerProcess, tmp_path: Path
 ) -> None:
     # Chat hours on two days that are not today in Amsterdam, so the chat is closed now.
-    today = datetime.now(ZoneInfo("Europe/Amsterdam")).weekday()
+    today = server.clock.astimezone(ZoneInfo("Europe/Amsterdam")).weekday()  # the server's today
     chat_days = sorted({(today + 2) % 7, (today + 4) % 7})
     coach = await (await browser.new_context()).new_page()
     await coach.goto(server.url + "/availability")
@@ -103,7 +105,7 @@ async def test_coach_sets_agreements_coachee_sees_them_inbox_shows_due_states(  
     page = await (await browser.new_context()).new_page()
     await page.goto(sanne_link)
     await expect(page.locator(".connection.online")).to_be_visible(timeout=WAIT)
-    await expect(page.locator(".chat-hours li")).to_have_text([in_new_york(d) for d in chat_days])
+    await expect(page.locator(".chat-hours li")).to_have_text([in_new_york(d, server.clock) for d in chat_days])
     await expect(page.locator("#chat-closed")).to_contain_text("Your coach is not in the chat now and is back")
     await expect(page.locator("#agreement")).to_contain_text("Chat messages are answered within 4 working hours.")
     await write(page, "Mag ik iets vragen buiten de chattijden?")
@@ -119,7 +121,7 @@ async def test_coach_sets_agreements_coachee_sees_them_inbox_shows_due_states(  
 
     # Time passes for Chris: his answer was due an hour ago. (The chat shows a message
     # before the server has it: wait until his commitment is stored.)
-    past = (datetime.now(timezone.utc) - timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S.%f")
+    past = (server.clock - timedelta(hours=1)).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
     with sqlite3.connect(tmp_path / "ecoach.db", timeout=10) as db:
         for _ in range(100):
             if db.execute("SELECT count(*) FROM commitment WHERE engagement_id = ?", (chris,)).fetchone()[0]:

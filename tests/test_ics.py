@@ -1,5 +1,6 @@
 """Calendar invites: every invite, update and cancellation parses with icalendar, keeps its
-UID, increments SEQUENCE and carries the right UTC instants; mailed through the outbox."""
+UID, increments SEQUENCE and carries the right UTC instants; mailed through the outbox.
+(How the calendar programs themselves read them: tests/test_calendar_clients.py.)"""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from email import message_from_bytes
 from email.policy import default as default_policy
 
+import pytest
 from icalendar import Calendar
 
 from ecoach.actions.booking import do_cancel, do_reschedule
@@ -21,7 +23,7 @@ STAMP = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
 def event(start: datetime, **changes) -> CalendarEvent:  # type: ignore[no-untyped-def]
     fields = dict(uid="b1@coach.test", sequence=0, start=start, end=start + timedelta(hours=1),
-                  zone="Europe/Amsterdam", title="Coaching: Sanne", description="Join: https://meet.jit.si/abc",
+                  title="Coaching: Sanne", description="Join: https://meet.jit.si/abc",
                   location="https://meet.jit.si/abc", url="https://meet.jit.si/abc", organizer_name="Marieke Bos",
                   organizer_email="marieke@example.org", attendee_name="Sanne", attendee_email="sanne@example.org",
                   stamp=STAMP)
@@ -36,14 +38,14 @@ def only_event(calendar: Calendar):  # type: ignore[no-untyped-def]
 
 def test_request_and_cancel_parse_with_the_right_instants_on_both_sides_of_dst() -> None:
     for start in (datetime(2026, 10, 23, 7, tzinfo=UTC), datetime(2026, 10, 26, 8, tzinfo=UTC)):  # both 09:00 local
-        calendar = Calendar.from_ical(invite(event(start)))
+        text = invite(event(start)).decode()
+        calendar = Calendar.from_ical(text)
         assert calendar["METHOD"] == "REQUEST"
-        assert [tz["TZID"] for tz in calendar.walk("VTIMEZONE")] == ["Europe/Amsterdam"]
+        assert calendar.walk("VTIMEZONE") == [] and "TZID" not in text  # UTC times need no zone
         vevent = only_event(calendar)
-        assert vevent.decoded("DTSTART").astimezone(UTC) == start
-        assert vevent.decoded("DTSTART").hour == 9
-        assert vevent["DTSTART"].params["TZID"] == "Europe/Amsterdam"
-        assert vevent.decoded("DTEND").astimezone(UTC) == start + timedelta(hours=1)
+        assert vevent.decoded("DTSTART") == start and vevent.decoded("DTSTART").tzinfo is not None
+        assert f"DTSTART:{start:%Y%m%dT%H%M%S}Z" in text
+        assert vevent.decoded("DTEND") == start + timedelta(hours=1)
         assert str(vevent["UID"]) == "b1@coach.test" and vevent.decoded("SEQUENCE") == 0
         assert str(vevent["ORGANIZER"]) == "mailto:marieke@example.org"
         assert str(vevent["ATTENDEE"]) == "mailto:sanne@example.org"
@@ -57,15 +59,16 @@ def test_request_and_cancel_parse_with_the_right_instants_on_both_sides_of_dst()
     assert str(vevent["UID"]) == "b1@coach.test"
 
 
-def test_the_vtimezone_puts_a_local_time_on_the_right_instant() -> None:
-    """A client that only reads the VTIMEZONE (not the IANA name) gets the same instant."""
-    start = datetime(2027, 3, 29, 7, tzinfo=UTC)  # 09:00 on the first Monday of summer time
-    text = invite(event(start)).decode()
-    assert "DTSTART;TZID=Europe/Amsterdam:20270329T090000" in text
-    vtimezone = Calendar.from_ical(text).walk("VTIMEZONE")[0]
-    zone = vtimezone.to_tz()
-    local = datetime(2027, 3, 29, 9, 0, tzinfo=zone)
-    assert local.astimezone(UTC) == start
+def test_the_autumn_hour_that_happens_twice_stays_two_instants() -> None:
+    """02:30 on 25 October 2026 happens twice in Amsterdam: two sessions, two instants."""
+    first, second = datetime(2026, 10, 25, 0, 30, tzinfo=UTC), datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
+    seen = [only_event(Calendar.from_ical(invite(event(start)))).decoded("DTSTART") for start in (first, second)]
+    assert seen == [first, second]
+
+
+def test_naive_times_are_refused() -> None:
+    with pytest.raises(ValueError, match="aware"):
+        invite(event(datetime(2026, 12, 1, 9)))
 
 
 def test_feed_has_no_method_and_lists_every_event() -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from sqlalchemy import text
 
 from ecoach.logbook.db import create_engine, session_factory
 from ecoach.logbook.tasks import schedule_task
+from tests.conftest import START
 from tests.server_process import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,8 +36,9 @@ def servers(db_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iter
         for n in range(2):
             workdir = tmp_path / f"server{n}"
             workdir.mkdir()
+            # The servers' clock runs (from START): a killed server's lease must expire.
             server = ServerProcess(
-                workdir, db_url, PYTHONPATH=str(ROOT), ECOACH_AUTO_MIGRATE="false",
+                workdir, db_url, clock=START, clock_runs=True, PYTHONPATH=str(ROOT), ECOACH_AUTO_MIGRATE="false",
                 ECOACH_SCHEDULER__TASK_MODULES="tests.task_probe", ECOACH_SCHEDULER__POLL_SECONDS="0.2",
                 ECOACH_SCHEDULER__BATCH_SIZE="100", ECOACH_SCHEDULER__LEASE_SECONDS=lease,
             )
@@ -63,9 +64,8 @@ async def _schedule(db_url: str, count: int, params: dict | None = None) -> None
     engine = create_engine(db_url)
     try:
         async with session_factory(engine)() as session:
-            now = datetime.now(timezone.utc)
-            for _ in range(count):
-                await schedule_task(session, "probe", now, params)
+            for _ in range(count):  # due when the servers' clock starts
+                await schedule_task(session, "probe", START, params, now=START)
             await session.commit()
     finally:
         await engine.dispose()

@@ -121,9 +121,8 @@ def timeline_entry(
 
 def calendar_event(booking: Booking, title: str, description: str, coach: Coach, now: datetime) -> CalendarEvent:
     return CalendarEvent(
-        uid=booking.uid, sequence=booking.sequence, start=booking.starts_at, end=booking.ends_at,
-        zone=coach.time_zone, title=title, description=description,
-        location=booking.location or booking.meeting_url or "", url=booking.meeting_url,
+        uid=booking.uid, sequence=booking.sequence, start=booking.starts_at, end=booking.ends_at, title=title,
+        description=description, location=booking.location or booking.meeting_url or "", url=booking.meeting_url,
         organizer_name=coach.name, organizer_email=coach.email, attendee_name=booking.attendee_name,
         attendee_email=booking.attendee_email, stamp=now,
         status="TENTATIVE" if booking.status == "requested" else "CONFIRMED",

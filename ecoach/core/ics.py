@@ -4,15 +4,25 @@ One booking is one event with a stable UID for its whole life. An invite is
 ``METHOD:REQUEST``; a reschedule is another REQUEST with a higher SEQUENCE; a
 cancellation is ``METHOD:CANCEL`` with the same UID and a higher SEQUENCE again, so mail
 programs update or remove the event they already have instead of adding a second one.
-Times are written in the coach's zone with its VTIMEZONE, so calendars show the right
-local time on both sides of a DST switch.
+
+Times are written in UTC (``DTSTART:20261025T013000Z``), never as a local time with a
+TZID: every calendar program shows a UTC time in its user's own zone, on both sides of
+every DST switch and in any year. A local time with a VTIMEZONE was misread (found by
+running the files through ical.js and libical, see tests/test_calendar_clients.py):
+- the wall time of the autumn hour that happens twice (02:30 on the last Sunday of
+  October in Amsterdam) names two instants, and both parsers put both sessions on one;
+- icalendar writes a VTIMEZONE as dated observances (one RDATE line with many dates);
+  ical.js (Thunderbird) reads only the first date of such a line, so in a feed over
+  several years every summer session after the first was an hour off;
+- Outlook reads only a VTIMEZONE with one STANDARD and one DAYLIGHT rule (RRULE) and
+  shifts events by an hour with dated observances.
+Sessions are single events (no recurrence), so nothing needs the zone's rules.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
+from datetime import datetime, timezone
 
 from icalendar import Calendar, Event, vCalAddress, vText
 
@@ -26,7 +36,6 @@ class CalendarEvent:
     sequence: int
     start: datetime  # aware
     end: datetime
-    zone: str  # IANA zone the times are written in
     title: str
     description: str
     location: str
@@ -47,14 +56,20 @@ def _address(name: str, email: str, **params: str) -> vCalAddress:
     return address
 
 
+def _utc(moment: datetime) -> datetime:
+    # A naive time would be read as the server's local time: refuse it.
+    if moment.tzinfo is None:
+        raise ValueError("calendar times must be aware datetimes")
+    return moment.astimezone(timezone.utc)
+
+
 def _event(item: CalendarEvent, *, cancelled: bool) -> Event:
-    zone = ZoneInfo(item.zone)
     event = Event()
     event.add("uid", item.uid)
     event.add("sequence", item.sequence)
-    event.add("dtstamp", item.stamp.astimezone(timezone.utc))
-    event.add("dtstart", item.start.astimezone(zone))
-    event.add("dtend", item.end.astimezone(zone))
+    event.add("dtstamp", _utc(item.stamp))
+    event.add("dtstart", _utc(item.start))
+    event.add("dtend", _utc(item.end))
     event.add("summary", item.title)
     event.add("description", item.description)
     if item.location:
@@ -70,8 +85,7 @@ def _event(item: CalendarEvent, *, cancelled: bool) -> Event:
     return event
 
 
-def _calendar(method: str | None, events: list[Event], spans: list[tuple[datetime, datetime]],
-              name: str | None = None) -> bytes:
+def _calendar(method: str | None, events: list[Event], name: str | None = None) -> bytes:
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
@@ -82,18 +96,7 @@ def _calendar(method: str | None, events: list[Event], spans: list[tuple[datetim
         calendar.add("x-wr-calname", name)
     for event in events:
         calendar.add_component(event)
-    if spans:
-        # The zone's rules from a year before the first event to a year after the last:
-        # enough for every client, without decades of history in each mail.
-        first, last = _years(spans)
-        calendar.add_missing_timezones(first_date=first, last_date=last)
     return calendar.to_ical()
-
-
-def _years(spans: list[tuple[datetime, datetime]]) -> tuple[date, date]:
-    first = min(start.date() for start, _ in spans) - timedelta(days=366)
-    last = max(end.date() for _, end in spans) + timedelta(days=366)
-    return first, last
 
 
 def invite(item: CalendarEvent, method: str = "REQUEST") -> bytes:
@@ -101,10 +104,10 @@ def invite(item: CalendarEvent, method: str = "REQUEST") -> bytes:
     if method not in ("REQUEST", "CANCEL"):
         raise ValueError(f"unsupported method {method!r}")
     event = _event(item, cancelled=method == "CANCEL")
-    return _calendar(method, [event], [(item.start, item.end)])
+    return _calendar(method, [event])
 
 
 def feed(items: list[CalendarEvent], name: str) -> bytes:
     """A subscription calendar (no METHOD): every current booking."""
     events = [_event(item, cancelled=False) for item in items]
-    return _calendar(None, events, [(i.start, i.end) for i in items], name=name)
+    return _calendar(None, events, name=name)

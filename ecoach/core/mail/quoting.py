@@ -30,6 +30,13 @@ _OUTLOOK_SENT = re.compile(
     r"^\s*\*?(Sent|Date|Verzonden|Datum|Gesendet|Envoyé)\s*:\*?\s+\S", re.IGNORECASE
 )
 _RULE = re.compile(r"^\s*_{10,}\s*$")
+# A forwarded mail below the writer's own words (Gmail, Thunderbird, Apple Mail; nl/en/de/fr).
+_FORWARD = re.compile(
+    r"^\s*(-{2,}\s*(Forwarded message|Doorgestuurd bericht|Doorgestuurd e-mailbericht|"
+    r"Weitergeleitete Nachricht|Message transféré)\s*-{2,}|Begin forwarded message:|"
+    r"Begin doorgestuurd bericht:)\s*$",
+    re.IGNORECASE,
+)
 _QUOTED = re.compile(r"^\s*>")
 _BLANKS = re.compile(r"\n{3,}")
 
@@ -61,6 +68,30 @@ def fold_quotes(text: str) -> str:
     kept = [line for line in lines[:cut] if not _QUOTED.match(line)]
     new = _BLANKS.sub("\n\n", "\n".join(kept)).strip()
     return new if new else text
+
+
+def split_own_text(text: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """(own, quoted) as (start, end) offsets into ``text``: ``own`` are the runs of lines
+    the writer added (above the first quote or forward introduction or ``-- `` signature
+    line, and not ``>`` lines); ``quoted`` is everything else. Unlike ``fold_quotes``, a
+    bare forward has no own text at all."""
+    lines = text.split("\n")
+    cut = next((i for i in range(len(lines)) if lines[i].strip() and (
+        _is_intro(lines, i) or _FORWARD.match(lines[i]) or lines[i].rstrip("\r") == "-- ")), len(lines))
+    own: list[tuple[int, int]] = []
+    quoted: list[tuple[int, int]] = []
+    offset = 0
+    for i, line in enumerate(lines):
+        if i == cut:
+            quoted.append((offset, len(text)))
+            break
+        target = quoted if _QUOTED.match(line) else own
+        if target and target[-1][1] == offset - 1:
+            target[-1] = (target[-1][0], offset + len(line))
+        else:
+            target.append((offset, offset + len(line)))
+        offset += len(line) + 1
+    return own, quoted
 
 
 def html_to_text(html: str) -> str:
