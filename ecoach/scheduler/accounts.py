@@ -18,7 +18,7 @@ PRUNE = "accounts.prune"
 
 def register_tasks(registry: TaskRegistry) -> None:
     registry.handler(PRUNE)(prune)
-    registry.add_recurring(PRUNE, CronTrigger(minute=41, timezone=timezone.utc))
+    registry.add_recurring(PRUNE, CronTrigger(hour=3, minute=41, timezone=timezone.utc))  # daily, quiet hours
 
 
 async def prune(ctx: TaskContext, params: dict[str, Any]) -> None:
