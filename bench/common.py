@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import http.client
+import multiprocessing
 import statistics
 import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -58,3 +61,39 @@ async def bench_database(backend: str, name: str, given: str | None) -> AsyncIte
         yield server.rsplit("/", 1)[0] + "/" + name
     finally:
         stop()
+
+
+def poll_health(base: str, stop, samples) -> None:  # type: ignore[no-untyped-def]
+    """In its own process (at normal priority): GET /healthz every 10 ms until told to stop."""
+    host, port = base.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    out = []
+    while not stop.is_set():
+        started = time.perf_counter()
+        conn.request("GET", "/healthz")
+        response = conn.getresponse()
+        response.read()
+        assert response.status == 200, response.status
+        out.append((time.perf_counter() - started) * 1000)
+        time.sleep(0.01)
+    samples.send(out)
+
+
+class HealthPoller:
+    def __init__(self, base: str) -> None:
+        self.stop = multiprocessing.Event()
+        self.receive, send = multiprocessing.Pipe(duplex=False)
+        self.process = multiprocessing.Process(target=poll_health, args=(base, self.stop, send), daemon=True)
+
+    def __enter__(self) -> HealthPoller:
+        self.process.start()
+        return self
+
+    def samples(self) -> list[float]:
+        self.stop.set()
+        values = self.receive.recv()
+        self.process.join(10)
+        return values
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()

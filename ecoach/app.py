@@ -15,6 +15,7 @@ from ecoach.actions.exchange_writer import ExchangeWriter
 from ecoach.actions.exchanges import exchange_event
 from ecoach.channels.chat import endpoint as chat_endpoint
 from ecoach.core import topics
+from ecoach.channels.chat.protocol import socket_gate
 from ecoach.core.clock import Clock, make_clock
 from ecoach.core.events import EventBus
 from ecoach.core.hub import Hub
@@ -23,11 +24,18 @@ from ecoach.scheduler import commitments as commitment_tasks
 from ecoach.scheduler import maintenance
 from ecoach.scheduler import nudges as nudge_tasks
 from ecoach.scheduler import booking as booking_tasks
+from ecoach.scheduler import accounts as account_tasks
+from ecoach.actions.login_limits import LocalGate
+from ecoach.actions.passwords import PasswordWorkers
+from ecoach.core.limits import SocketLimits
 from ecoach.scheduler.registry import TaskRegistry
 from ecoach.scheduler.runner import TaskRunner
 from ecoach.settings import Settings
 from ecoach.channels.chat import coach as coach_chat
-from ecoach.web import api, auth, coachee, errors, health, inbox, mail_pages, security
+from ecoach.web import api, auth, coachee, errors, guard, health, inbox, mail_pages, security
+from ecoach.web import account as account_web
+from ecoach.web import admin as admin_web
+from ecoach.web import password as password_web
 from ecoach.web import nudges as nudges_web
 from ecoach.web import availability as availability_web
 from ecoach.web import report as report_web
@@ -35,7 +43,8 @@ from ecoach.web import booking as booking_web
 from ecoach.web import booking_coach as booking_coach_web
 from ecoach.web.i18n import I18n
 from ecoach.keys import (
-    BUS, CLOCK, ENGINE, HUB, I18N, MAIL_READERS, OUTBOX, SESSIONS, SETTINGS, SOCKETS, TASK_RUNNER, WRITER,
+    BUS, CLOCK, ENGINE, HUB, I18N, LOGIN_GATE, MAIL_READERS, OUTBOX, PASSWORD_WORKERS, SESSIONS, SETTINGS,
+    SOCKET_LIMITS, SOCKETS, TASK_RUNNER, WRITER,
 )
 
 log = logging.getLogger(__name__)
@@ -44,7 +53,7 @@ STATIC = Path(__file__).parent / "web" / "static"
 
 # Every area with scheduled work: each module's register_tasks(registry) adds its handlers
 # and recurring jobs to the task runner.
-TASK_MODULES = (maintenance, notify, commitment_tasks, booking_tasks, nudge_tasks,)
+TASK_MODULES = (maintenance, notify, commitment_tasks, booking_tasks, nudge_tasks, account_tasks,)
 
 
 def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
@@ -55,6 +64,10 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     app[BUS] = event_bus(settings, app[HUB])
     app[I18N] = I18n()
     app[SOCKETS] = weakref.WeakSet()
+    limits = settings.limits
+    app[SOCKET_LIMITS] = SocketLimits(per_key=limits.sockets_per_link, per_client=limits.sockets_per_client,
+                                      per_minute=limits.handshakes_per_minute)
+    app.middlewares.append(socket_gate)  # first: refusing a socket flood must cost nothing else
     app.middlewares.append(errors.error_middleware)
     security.setup(
         app,
@@ -62,14 +75,18 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
         max_age=settings.session_max_age_hours * 3600,
         secure=settings.secure_cookies,
     )
+    guard.setup(app)  # inside the session (error pages need it), before the CSRF check reads forms
+    app.middlewares.append(security.csrf_middleware)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_events)
+    app.cleanup_ctx.append(_password_workers)
     app.cleanup_ctx.append(_writer)
     app.cleanup_ctx.append(_mail)
     app.cleanup_ctx.append(_tasks)  # after _mail: mail a task queues wakes the outbox (topics.OUTBOX)
     app.on_shutdown.append(_close_sockets)
     for module in (health, auth, inbox, coach_chat, coachee, chat_endpoint, api, mail_pages, nudges_web,
-                   availability_web, report_web, booking_web, booking_coach_web):
+                   availability_web, report_web, booking_web, booking_coach_web, account_web, admin_web,
+                   password_web):
         module.register(app)
     app.router.add_static("/static/", STATIC, name="static")
     return app
@@ -116,6 +133,13 @@ async def _events(app: web.Application) -> AsyncIterator[None]:
     await bus.start()
     yield
     await bus.stop()
+async def _password_workers(app: web.Application) -> AsyncIterator[None]:
+    accounts = app[SETTINGS].accounts
+    workers = PasswordWorkers(accounts.password_hash_workers, accounts.password_hash_queue)
+    app[PASSWORD_WORKERS] = workers
+    app[LOGIN_GATE] = LocalGate()
+    yield
+    workers.close()
 
 
 async def _writer(app: web.Application) -> AsyncIterator[None]:

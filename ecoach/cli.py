@@ -60,11 +60,16 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--password", help="default: $ECOACH_COACH_PASSWORD, else asked")
     add.add_argument("--language", default=None, choices=["nl", "en"])
     add.add_argument("--time-zone", default=None)
+    add.add_argument("--admin", action="store_true", help="may manage coaches (the first coach always is)")
     add.set_defaults(func=cmd_coach_add)
     token = coach.add_parser("token", help="create an API token for a coach")
     token.add_argument("--email", required=True)
     token.add_argument("--name", default="api")
+    token.add_argument("--scope", default="read-write", choices=["read", "read-write"])
     token.set_defaults(func=cmd_coach_token)
+    from ecoach.cli_accounts import add_account_commands
+
+    add_account_commands(coach)
 
     eng = sub.add_parser("engagement", help="manage engagements").add_subparsers(metavar="action")
     eadd = eng.add_parser("add", help="start an engagement and print the coachee's chat link")
@@ -152,9 +157,10 @@ def cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    from aiohttp import web
+    from aiohttp.web_runner import GracefulExit
 
     from ecoach.app import build_app
+    from ecoach.web.connections import serve
 
     if args.demo:
         cmd_demo(settings, args)
@@ -169,7 +175,10 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from ecoach.cli_ops import serving
 
     with serving(settings):  # ecoach restore can tell that this server uses the database
-        web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+        try:
+            asyncio.run(serve(app, settings))  # web.run_app, with the connection gate
+        except GracefulExit:
+            pass
     return 0
 
 
@@ -187,6 +196,7 @@ def cmd_coach_add(settings: Settings, args: argparse.Namespace) -> int:
             session, name=args.name, email=args.email, password=password,
             language=args.language or settings.default_language,
             time_zone=args.time_zone or settings.default_time_zone, now=_now(settings),
+            role="admin" if args.admin else None,
         )
         return coach
 
@@ -203,7 +213,7 @@ def cmd_coach_token(settings: Settings, args: argparse.Namespace) -> int:
         coach = await queries.get_coach_by_email(session, args.email)
         if coach is None:
             raise CliError(f"no coach with e-mail {args.email}")
-        token = await do_create_api_token(session, coach.id, args.name, _now(settings))
+        token = await do_create_api_token(session, coach.id, args.name, _now(settings), scope=args.scope)
         return token
 
     print(_with_db(settings, work))

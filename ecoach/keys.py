@@ -6,6 +6,9 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ecoach.actions.exchange_writer import ExchangeWriter
+from ecoach.actions.login_limits import LocalGate
+from ecoach.actions.passwords import PasswordWorkers
+from ecoach.core.limits import SocketLimits
 from ecoach.actions.replies import ReplyContext
 from ecoach.core.clock import Clock
 from ecoach.core.events import EventBus
@@ -33,6 +36,15 @@ MAIL_READERS = web.AppKey("mail_readers", list)
 # The durable task runner (always present; started when scheduler.enabled): ``wake()``
 # after committing a task due now runs it at once.
 TASK_RUNNER = web.AppKey("task_runner", TaskRunner)
+# Password checks run here, off the event loop (actions.passwords.PasswordWorkers).
+PASSWORD_WORKERS = web.AppKey("password_workers", PasswordWorkers)
+# This process's front door to the login limiter (actions.login_limits.LocalGate).
+LOGIN_GATE = web.AppKey("login_gate", LocalGate)
+# Caps on open websockets and handshakes per link, coach and client (channels/chat/limits).
+SOCKET_LIMITS = web.AppKey("socket_limits", SocketLimits)
+# The websocket a request upgraded to: errors after the handshake close it instead of
+# writing an HTTP error page into the stream.
+OPEN_SOCKET = web.RequestKey("open_socket", web.WebSocketResponse)
 
 
 def reply_context(app: web.Application) -> ReplyContext:

@@ -10,6 +10,7 @@ documents every key.
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
 import os
 import secrets
 from datetime import datetime
@@ -280,6 +281,64 @@ class AgreementSettings(BaseModel):
     report_months: int = Field(12, ge=1, le=60, description="Months shown on the commitments report")
 
 
+class AccountSettings(BaseModel):
+    """Coach accounts: sessions, two-factor authentication, password reset, login limits."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    session_idle_minutes: int = Field(
+        60, ge=1, description="Minutes without activity after which a login ends"
+    )
+    require_2fa: bool = Field(
+        False, description="Every coach must set up two-factor authentication before using ecoach"
+    )
+    account_login_attempts: int = Field(
+        20, ge=1, description="Failed logins for one account (from any client) before it slows down"
+    )
+    account_login_interval_seconds: int = Field(
+        30, ge=1, le=3600,
+        description="Once slowed down: one password check per this many seconds for the account",
+    )
+    password_hash_workers: int = Field(
+        2, ge=1, le=64, description="Password checks run at once (threads, off the event loop)"
+    )
+    password_hash_queue: int = Field(
+        32, ge=1, description="Password checks that may wait for a worker; more are refused (429)"
+    )
+    reset_token_minutes: int = Field(
+        30, ge=5, le=24 * 60, description="Minutes a password-reset link keeps working"
+    )
+    invite_days: int = Field(7, ge=1, le=60, description="Days an invitation to a new coach keeps working")
+
+
+class LimitSettings(BaseModel):
+    """Limits on connections and slow clients."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sockets_per_link: int = Field(
+        10, ge=1, description="Open chat sockets per coachee chat link (and per coach), per server process"
+    )
+    sockets_per_client: int = Field(
+        50, ge=1, description="Open websockets per client address, per server process"
+    )
+    handshakes_per_minute: int = Field(
+        120, ge=1, description="Websocket handshakes one client address may start per minute"
+    )
+    body_timeout_seconds: float = Field(
+        30.0, gt=0, description="Seconds a request body may take to arrive (slow clients get 408)"
+    )
+    idle_connection_seconds: float = Field(
+        30.0, gt=0, description="Seconds an idle HTTP connection (or one that sends no request) stays open"
+    )
+    json_max_depth: int = Field(32, ge=2, le=200, description="Deepest nesting accepted in JSON bodies and frames")
+    connections_per_client: int = Field(
+        200, ge=1, description="Open TCP connections one client address may hold (not for trusted_proxies)"
+    )
+    connections_per_second: float = Field(
+        20.0, gt=0, description="New TCP connections per second one client address may open (bursts of twice that)"
+    )
+
 class ClockSettings(BaseModel):
     """For tests and demonstrations only: run as if it were another moment."""
 
@@ -345,10 +404,17 @@ class Settings(BaseSettings):
     chat_link_days: int = Field(
         0, ge=0, description="Days a new chat link stays valid; 0 means until revoked"
     )
-    login_attempts: int = Field(5, ge=1, description="Failed logins allowed per window")
+    login_attempts: int = Field(
+        5, ge=1, description="Failed logins allowed per window for one account from one client"
+    )
     login_window_seconds: int = Field(300, ge=1, description="Window for counting failed logins")
     session_max_age_hours: int = Field(
-        12, ge=1, description="Hours a coach login lasts without activity"
+        12, ge=1, description="Hours a coach login lasts at most, active or not (absolute lifetime)"
+    )
+    trusted_proxies: str = Field(
+        "127.0.0.1, ::1", description="Reverse proxies (addresses or networks, comma-separated) whose "
+        "X-Forwarded-For names the client (the default: a proxy on this machine, as deploy/nginx.conf); "
+        "empty: always the connection's address",
     )
     secure_cookies: bool = Field(
         False, description="Mark cookies Secure (set true behind HTTPS)"
@@ -375,6 +441,10 @@ class Settings(BaseSettings):
     agreements: AgreementSettings = Field(
         default_factory=AgreementSettings, description="Availability agreements and response-time commitments"
     )
+    accounts: AccountSettings = Field(
+        default_factory=AccountSettings, description="Coach accounts: sessions, 2FA, password reset, login limits"
+    )
+    limits: LimitSettings = Field(default_factory=LimitSettings, description="Limits on connections and slow clients")
     clock: ClockSettings = Field(
         default_factory=ClockSettings, description="Tests and demonstrations only: run at another moment"
     )
@@ -392,6 +462,20 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r}") from None
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError:
+                raise ValueError(f"not an address or network: {part!r}") from None
+        return value
+
+    @property
+    def proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(p.strip(), strict=False) for p in self.trusted_proxies.split(",") if p.strip())
 
     @field_validator("database_url")
     @classmethod

@@ -169,7 +169,7 @@ def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     milliseconds to create instead of a quarter second (servers in subprocesses keep the
     real parameters)."""
     monkeypatch.setattr(
-        "ecoach.actions.coaches._hasher", PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
+        "ecoach.actions.passwords.hasher", PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
     )
 
 

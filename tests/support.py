@@ -23,6 +23,10 @@ def settings_for(db_url: str, **overrides: Any) -> Settings:
     # The task runner does not run on its own in-process: a test moves the clock and calls
     # ``app[TASK_RUNNER].run_once()`` itself.
     overrides.setdefault("scheduler", {"enabled": False})
+    # Tests move the clock by days with a coach logged in: logins last that long unless a
+    # test of session ends sets its own limits.
+    overrides.setdefault("session_max_age_hours", 24 * 365)
+    overrides["accounts"] = {"session_idle_minutes": 60 * 24 * 365, **overrides.get("accounts", {})}
     return Settings(database_url=db_url, secret_key="test-secret-key", auto_migrate=False, **overrides)
 
 

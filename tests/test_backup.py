@@ -54,7 +54,7 @@ def fresh_url(db_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> It
 @pytest.fixture
 def served(db_url: str, tmp_path: Path) -> Iterator[ServerProcess]:
     server = ServerProcess(tmp_path, db_url, ECOACH_SCHEDULER__ENABLED="false")
-    server.cli("coach", "add", "--name", "Marieke", "--email", "marieke@example.org", "--password", "pw-12345678")
+    server.cli("coach", "add", "--name", "Marieke", "--email", "marieke@example.org", "--password", "pw-123456789")
     server.start()
     try:
         yield server

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ecoach.core.inputs import parse_int
 from ecoach.actions.errors import ActionError, N_, NotFound
 from ecoach.core.agreements import CHANNELS, UNITS
 from ecoach.core.working_time import local_to_utc
@@ -63,7 +64,7 @@ async def do_add_windows(
     """One window per chosen weekday. An end at or before the start runs past midnight;
     equal start and end make a whole day."""
     channel = check_channel(channel)
-    days = sorted({int(d) for d in weekdays if str(d).isdigit() and 0 <= int(d) <= 6})
+    days = sorted({d for d in (parse_int(w, high=6) for w in weekdays) if d is not None})
     if not days:
         raise ActionError("weekdays_missing", N_("Choose at least one day."))
     start_minute, end_minute = check_time(start, "start"), check_time(end, "end")
@@ -160,7 +161,7 @@ def check_agreement(form: dict[str, Any], *, inherit: bool) -> dict[str, Any]:
         if inherit and amount == "":
             values[f"{channel}_amount"], values[f"{channel}_unit"] = None, None
             continue
-        if not amount.isdigit() or int(amount) > MAX_AMOUNT:
+        if parse_int(amount, high=MAX_AMOUNT) is None:
             raise ActionError("amount_invalid", N_("Give a whole number from 0 to %(limit)s."), limit=MAX_AMOUNT)
         if unit not in UNITS:
             raise ActionError("unit_invalid", N_("Choose working hours or working days."))
@@ -168,7 +169,7 @@ def check_agreement(form: dict[str, Any], *, inherit: bool) -> dict[str, Any]:
     remind = str(form.get("remind_minutes", "")).strip()
     if inherit and remind == "":
         values["remind_minutes"] = None
-    elif not remind.isdigit() or int(remind) > MAX_REMIND_MINUTES:
+    elif parse_int(remind, high=MAX_REMIND_MINUTES) is None:
         raise ActionError("remind_invalid", N_("The reminder comes 0 to %(limit)s minutes before."),
                           limit=MAX_REMIND_MINUTES)
     else:

@@ -22,6 +22,7 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ecoach.core.inputs import parse_int
 from ecoach.actions.booking_notices import Party, queue_booking_mails, timeline_entry
 from ecoach.actions.booking_offer import (
     TAKEN,
@@ -84,8 +85,8 @@ async def record_entries(session: AsyncSession, items: list, now: datetime) -> l
 
 async def bookable_type(session: AsyncSession, coach_id: int, type_id: object, *, intake: bool) -> SessionType:
     item = None
-    if str(type_id).isdigit():
-        item = await bq.get_session_type(session, coach_id, int(str(type_id)))
+    if (number := parse_int(str(type_id), low=1)) is not None:
+        item = await bq.get_session_type(session, coach_id, number)
     if item is None or not item.active or (intake and not item.intake):
         raise NotFound("session_type_unknown", N_("This kind of session cannot be booked here."))
     return item

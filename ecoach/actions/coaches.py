@@ -1,30 +1,27 @@
-"""Coach accounts: creation, login with rate limiting, API tokens."""
+"""Coach accounts: creation, language, API tokens (login: ``actions.login``)."""
 
 from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ecoach.actions.errors import ActionError, Conflict, N_, TooMany
+from ecoach.actions.errors import ActionError, Conflict, N_
+from ecoach.actions.passwords import check_new_password, hash_now
 from ecoach.core.tokens import new_token, token_digest
 from ecoach.core.types import LANGUAGES
+from ecoach.logbook import account_queries as aq
 from ecoach.logbook import queries
-from ecoach.logbook.models import ApiToken, Coach, LoginAttempt
+from ecoach.logbook.models import ApiToken, Coach
 
 log = logging.getLogger(__name__)
 
-_hasher = PasswordHasher()
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-MIN_PASSWORD = 10
-# Verified against when the e-mail is unknown, so timing does not reveal accounts.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+ROLES = ("coach", "admin")
+TOKEN_SCOPES = ("read", "read-write")
 
 
 def normalise_email(email: str) -> str:
@@ -59,9 +56,11 @@ def check_language(language: str) -> str:
 
 def check_time_zone(zone: str) -> str:
     try:
+        if len(zone) > 64:  # the column's width; a longer name is no zone (and an OSError)
+            raise ValueError(zone)
         ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ActionError("time_zone_invalid", N_("Unknown time zone '%(zone)s'."), zone=zone) from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ActionError("time_zone_invalid", N_("Unknown time zone '%(zone)s'."), zone=zone[:64]) from None
     return zone
 
 
@@ -70,68 +69,40 @@ async def do_add_coach(
     *,
     name: str,
     email: str,
-    password: str,
+    password: str | None,
     language: str,
     time_zone: str,
     now: datetime,
+    role: str | None = None,
 ) -> Coach:
+    """Add a coach. ``password=None`` makes an invited coach, who sets a password from the
+    invitation link. The first coach is the administrator unless ``role`` says otherwise."""
     email = check_email(email) or ""
-    if len(password) < MIN_PASSWORD:
-        raise ActionError(
-            "password_short", N_("A password needs at least %(n)s characters."), n=MIN_PASSWORD
-        )
+    if password is not None:
+        check_new_password(password, email=email)
     if await queries.get_coach_by_email(session, email):
         raise Conflict("coach_exists", N_("A coach with e-mail %(email)s exists already."), email=email)
+    if role is None:
+        role = "coach" if await aq.count_admins(session) else "admin"
     coach = Coach(
         name=check_name(name),
         email=email,
-        password_hash=_hasher.hash(password),
+        password_hash=hash_now(password) if password is not None else "",
         language=check_language(language),
         time_zone=check_time_zone(time_zone),
         created_at=now,
+        role=check_role(role),
     )
     session.add(coach)
     await session.flush()
-    log.info("coach %s added", coach.id)
+    log.info("coach %s added (%s)", coach.id, coach.role)
     return coach
 
 
-async def do_login(
-    session: AsyncSession,
-    *,
-    email: str,
-    password: str,
-    client: str,
-    now: datetime,
-    max_attempts: int,
-    window: timedelta,
-) -> Coach:
-    """Verify a login. Failed attempts are counted per address and per client; past the
-    limit every attempt is refused until the window has passed."""
-    email = normalise_email(email)
-    keys = [f"email:{email}", f"client:{client}"]
-    failures = await queries.count_failed_logins(session, keys, now - window)
-    if failures >= max_attempts:
-        raise TooMany(
-            "login_rate_limited",
-            N_("Too many failed logins. Try again in %(minutes)s minutes."),
-            minutes=max(1, int(window.total_seconds() // 60)),
-        )
-    coach = await queries.get_coach_by_email(session, email)
-    try:
-        _hasher.verify(coach.password_hash if coach else _DUMMY_HASH, password)
-        ok = coach is not None
-    except (VerificationError, InvalidHashError):
-        ok = False
-    if not ok or coach is None:
-        session.add_all(LoginAttempt(key=k, at=now) for k in keys)
-        await session.commit()
-        raise ActionError("login_failed", N_("E-mail address or password is wrong."))
-    await session.execute(delete(LoginAttempt).where(LoginAttempt.key == keys[0]))
-    if _hasher.check_needs_rehash(coach.password_hash):
-        coach.password_hash = _hasher.hash(password)
-    await session.commit()
-    return coach
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise ActionError("role_invalid", N_("A role is 'coach' or 'admin'."))
+    return role
 
 
 async def do_set_coach_language(session: AsyncSession, coach: Coach, language: str) -> None:
@@ -139,12 +110,13 @@ async def do_set_coach_language(session: AsyncSession, coach: Coach, language: s
 
 
 async def do_create_api_token(
-    session: AsyncSession, coach_id: int, name: str, now: datetime
+    session: AsyncSession, coach_id: int, name: str, now: datetime, scope: str = "read-write"
 ) -> str:
     """Create an API token; the plain token is returned once and never stored."""
+    if scope not in TOKEN_SCOPES:
+        raise ActionError("token_scope_invalid", N_("A token's scope is 'read' or 'read-write'."))
     token = new_token()
-    session.add(
-        ApiToken(coach_id=coach_id, name=check_name(name), token_hash=token_digest(token), created_at=now)
-    )
+    session.add(ApiToken(coach_id=coach_id, name=check_name(name), token_hash=token_digest(token),
+                         created_at=now, scope=scope))
     await session.flush()
     return token

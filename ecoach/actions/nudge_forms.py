@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+from ecoach.core.inputs import parse_int
 from ecoach.actions.errors import ActionError, N_
 from ecoach.core.nudge_rules import INTERVAL, VARIABLES, WEEKLY, TemplateProblem, check_template, parse_hhmm
 from ecoach.logbook.models import Coachee, Engagement
@@ -25,7 +26,7 @@ def check_plan_form(
     cadence = str(form.get("cadence", WEEKLY))
     if cadence not in (WEEKLY, INTERVAL):
         raise ActionError("nudge_cadence", N_("Choose weekly or every few days."))
-    days = sorted({int(d) for d in weekdays if d.isdigit() and 0 <= int(d) <= 6})
+    days = sorted({d for d in (parse_int(w, high=6) for w in weekdays) if d is not None})
     if cadence == WEEKLY and not days:
         raise ActionError("nudge_weekdays", N_("Choose at least one weekday."))
     try:
@@ -84,11 +85,8 @@ def check_text(source: str, language: str) -> str:
 
 
 def _int(value: Any, low: int, high: int, code: str, message: str) -> int:
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        raise ActionError(code, message) from None
-    if not low <= number <= high:
+    number = parse_int(str(value).strip(), low=low, high=high)
+    if number is None:
         raise ActionError(code, message)
     return number
 

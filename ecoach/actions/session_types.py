@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ecoach.core.inputs import parse_int
 from ecoach.actions.errors import ActionError, N_, NotFound
 from ecoach.channels.video import CHANNELS, MeetingError, check_phone, check_room_url
 from ecoach.core.tokens import derived_token, looks_like_token, new_salt, token_digest
@@ -39,9 +40,10 @@ def link_token(secret: str, purpose: str, salt: str) -> str:
 
 def _number(form: Mapping[str, Any], field: str, low: int, high: int, message: str) -> int:
     raw = str(form.get(field, "")).strip()
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    number = parse_int(raw, low=low, high=high)
+    if number is None:
         raise ActionError(f"session_type_{field}", message, low=low, high=high)
-    return int(raw)
+    return number
 
 
 def check_session_type(form: Mapping[str, Any]) -> dict[str, Any]:

@@ -77,6 +77,9 @@ class Coach(Base):
     language: Mapped[str] = mapped_column(String(8), default="nl")
     time_zone: Mapped[str] = mapped_column(String(64), default="Europe/Amsterdam")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # "admin" may invite, deactivate and hand over coaches (account_models has the rest).
+    role: Mapped[str] = mapped_column(String(16), default="coach")
+    deactivated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class Coachee(Base):
@@ -178,17 +181,8 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
-
-
-class LoginAttempt(Base):
-    """Failed logins, counted per e-mail address and per client address."""
-
-    __tablename__ = "login_attempt"
-    __table_args__ = (Index("ix_login_attempt_key", "key", "at"),)
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    key: Mapped[str] = mapped_column(String(400))
-    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    scope: Mapped[str] = mapped_column(String(16), default="read-write")  # or "read"
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 # The mail channel's tables belong to the same metadata (migrations, autogenerate).
@@ -197,3 +191,4 @@ from ecoach.logbook import booking_models  # noqa: E402,F401
 from ecoach.logbook import availability_models  # noqa: E402,F401
 from ecoach.logbook import task_models  # noqa: E402,F401
 from ecoach.logbook import nudge_models  # noqa: E402,F401
+from ecoach.logbook import account_models  # noqa: E402,F401

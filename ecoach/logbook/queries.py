@@ -17,7 +17,6 @@ from ecoach.logbook.models import (
     Coachee,
     Engagement,
     Exchange,
-    LoginAttempt,
 )
 
 
@@ -214,16 +213,6 @@ async def search_logbook(
     )
     rows = (await session.execute(stmt)).all()
     return [SearchHit(exchange=r[0], coachee_name=r[1]) for r in rows]
-
-
-async def count_failed_logins(session: AsyncSession, keys: list[str], since: datetime) -> int:
-    """The most failed logins for any one of the keys (address, client) since then."""
-    stmt = (
-        select(func.count())
-        .where(LoginAttempt.key.in_(keys), LoginAttempt.at > since)
-        .group_by(LoginAttempt.key)
-    )
-    return max((int(n) for n in (await session.execute(stmt)).scalars()), default=0)
 
 
 @dataclass(frozen=True)

@@ -15,14 +15,17 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from ecoach.actions import engagements as eng_actions
-from ecoach.actions.errors import N_, ActionError, NotFound
+from ecoach.actions.account import do_mark_token_used
+from ecoach.actions.errors import N_, ActionError, Forbidden, NotFound
 from ecoach.actions.exchanges import check_message, exchange_dict
 from ecoach.actions.replies import do_coach_reply
 from ecoach.actions.unit import unit_of_work
+from ecoach.core.inputs import MAX_INT, InputRefused, load_json
 from ecoach.core.tokens import looks_like_token, token_digest
-from ecoach.logbook import queries
+from ecoach.logbook import account_queries, queries
 from ecoach.logbook.models import Coach, Coachee, Engagement
 from ecoach.web import api_models as m
+from ecoach.web import params
 from ecoach.keys import CLOCK, SESSIONS, SETTINGS, reply_context
 from ecoach.web.openapi import Param, build_openapi
 
@@ -40,17 +43,23 @@ async def authenticate(request: web.Request) -> Coach:
     if scheme.lower() != "bearer" or not looks_like_token(token.strip()):
         raise Unauthorized("unauthorized", N_("An API token is required: Authorization: Bearer <token>."))
     async with request.app[SESSIONS]() as session:
-        coach = await queries.get_coach_by_api_token(session, token_digest(token.strip()))
-    if coach is None:
-        raise Unauthorized("unauthorized", N_("This API token is not valid or has been revoked."))
+        found = await account_queries.get_api_token(session, token_digest(token.strip()))
+        if found is None:
+            raise Unauthorized("unauthorized", N_("This API token is not valid or has been revoked."))
+        api_token, coach = found
+        if request.method not in ("GET", "HEAD") and api_token.scope != "read-write":
+            raise Forbidden("token_read_only", N_("This API token may only read. Create a read-write token to make changes."))
+        await do_mark_token_used(session, api_token, request.app[CLOCK].now())
     return coach
 
 
 async def body(request: web.Request, model: type[Model]) -> Model:
     try:
-        data = await request.json()
-    except (ValueError, UnicodeDecodeError):
-        raise ActionError("invalid_request", N_("The request body must be JSON.")) from None
+        data = load_json(await request.read(), max_depth=request.app[SETTINGS].limits.json_max_depth)
+    except InputRefused as exc:
+        error = ActionError("invalid_request", N_("The request body must be JSON: %(reason)s."), reason=str(exc))
+        error.status = 400 if exc.code == "json_invalid" else 422
+        raise error from None
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -61,22 +70,12 @@ async def body(request: web.Request, model: type[Model]) -> Model:
         raise error from None
 
 
-def query_int(request: web.Request, name: str, default: int | None, *, low: int = 0, high: int = 10**12) -> int | None:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        error = ActionError("invalid_request", f"{name}: must be a whole number from {low} to {high}")
-        error.status = 422
-        raise error
-    return int(raw)
+def query_int(request: web.Request, name: str, default: int | None, *, low: int = 0, high: int = MAX_INT) -> int | None:
+    return params.query_int(request, name, default, low=low, high=high, status=422)
 
 
 def path_id(request: web.Request) -> int:
-    raw = request.match_info["id"]
-    if not raw.isdigit():
-        raise NotFound("engagement_unknown", N_("This engagement does not exist."))
-    return int(raw)
+    return params.path_id(request, code="engagement_unknown", message=N_("This engagement does not exist."))
 
 
 async def owned(request: web.Request, session) -> tuple[Engagement, Coachee]:  # type: ignore[no-untyped-def]
@@ -201,8 +200,12 @@ async def revoke_chat_link(request: web.Request) -> web.Response:
 
 async def search(request: web.Request) -> web.Response:
     q = request.query.get("q", "").strip()[:200]
+    if not q:
+        error = ActionError("invalid_request", N_("q: words to search for are required."))
+        error.status = 422
+        raise error
     async with request.app[SESSIONS]() as session:
-        hits = await queries.search_logbook(session, request[API_COACH].id, q) if q else []
+        hits = await queries.search_logbook(session, request[API_COACH].id, q)
     return reply({"hits": [{"engagement_id": h.exchange.engagement_id, "coachee_name": h.coachee_name,
                             "exchange": exchange_dict(h.exchange)} for h in hits]})
 
@@ -219,26 +222,30 @@ class Route:
     status: int = 200
     request: type[BaseModel] | None = None
     params: tuple[Param, ...] = field(default_factory=tuple)
+    also: tuple[int, ...] = ()  # further success statuses, e.g. 200 for a resend
+    also_reason: str = ""
 
 
-ID = Param("id", "path", "integer", "Engagement id")
+ID = Param("id", "path", "integer", "Engagement id", minimum=1, maximum=MAX_INT)
 ROUTES = (
     Route("GET", "/api/v1/engagements", list_engagements, "Engagements in inbox order", m.EngagementList,
           params=(Param("status", "query", "string", "active, paused or closed (default: active and paused)"),
-                  Param("limit", "query", "integer", "1-500, default 50"),
-                  Param("offset", "query", "integer", "default 0"))),
+                  Param("limit", "query", "integer", "1-500, default 50", minimum=1, maximum=500),
+                  Param("offset", "query", "integer", "default 0", minimum=0, maximum=MAX_INT))),
     Route("POST", "/api/v1/engagements", create_engagement, "Start an engagement", m.EngagementCreated,
           201, m.EngagementCreate),
     Route("GET", "/api/v1/engagements/{id}", get_engagement, "One engagement", m.EngagementOut, params=(ID,)),
     Route("POST", "/api/v1/engagements/{id}/status", change_status, "Pause, resume or close",
           m.EngagementOut, request=m.StatusChange, params=(ID,)),
     Route("GET", "/api/v1/engagements/{id}/exchanges", list_exchanges, "The timeline, paged", m.ExchangePage,
-          params=(ID, Param("after_id", "query", "integer", "Exchanges after this id, oldest first"),
-                  Param("before_id", "query", "integer", "Exchanges before this id (newest page by default)"),
-                  Param("limit", "query", "integer", "1-1000, default 100"))),
+          params=(ID, Param("after_id", "query", "integer", "Exchanges after this id, oldest first",
+                            minimum=0, maximum=MAX_INT),
+                  Param("before_id", "query", "integer", "Exchanges before this id (newest page by default)",
+                        minimum=0, maximum=MAX_INT),
+                  Param("limit", "query", "integer", "1-1000, default 100", minimum=1, maximum=1000))),
     Route("POST", "/api/v1/engagements/{id}/messages", post_message,
           "Answer the coachee (201; 200 when client_id was sent before)", m.ExchangeOut, 201,
-          m.MessageCreate, params=(ID,)),
+          m.MessageCreate, params=(ID,), also=(200,), also_reason="Sent before with this client_id: the stored exchange"),
     Route("POST", "/api/v1/engagements/{id}/chat-link", new_chat_link,
           "Replace the coachee's chat link", m.ChatLinkOut, 201, params=(ID,)),
     Route("DELETE", "/api/v1/engagements/{id}/chat-link", revoke_chat_link,

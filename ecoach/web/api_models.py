@@ -47,13 +47,16 @@ class EngagementList(BaseModel):
     engagements: list[EngagementOut]
 
 
+EMAIL = r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
 class EngagementCreate(Strict):
-    coachee_name: str = Field(min_length=1, max_length=200)
-    coachee_email: str = Field("", max_length=320)
+    coachee_name: str = Field(min_length=1, max_length=200, pattern=r"\S")
+    coachee_email: str = Field("", max_length=320, pattern=EMAIL)
     language: Literal["nl", "en"] | None = None
-    time_zone: str | None = Field(None, max_length=64)
+    time_zone: str | None = Field(None, max_length=64, description="An IANA time zone, e.g. Europe/Amsterdam")
     sponsor_name: str = Field("", max_length=200)
-    sponsor_email: str = Field("", max_length=320)
+    sponsor_email: str = Field("", max_length=320, pattern=EMAIL)
 
 
 class EngagementCreated(EngagementOut):
@@ -90,7 +93,7 @@ class MessageCreate(Strict):
         pattern=r"^[A-Za-z0-9_-]{8,64}$",
         description="Chosen by the client; a resend with the same id is stored once",
     )
-    text: str
+    text: str = Field(description="Not empty, up to max_message_chars characters (400 message_empty, message_too_long)")
     channel: Literal["chat", "mail", "note"] = "chat"
 
 
@@ -109,4 +112,6 @@ class SearchResult(BaseModel):
 
 
 class Health(BaseModel):
-    status: Literal["ok", "unavailable"]
+    status: Literal["ok", "degraded", "unavailable"]
+    database: str | None = Field(None, description="Set when the database is unreachable")
+    mailboxes: dict[str, str] | None = Field(None, description="Mailboxes that cannot be read, with the reason")

@@ -1,62 +1,111 @@
-"""Coach login and logout."""
+"""Coach login (password, then the second factor when set up) and logout."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from urllib.parse import quote
 
 from aiohttp import web
 
-from ecoach.actions.coaches import do_login, do_set_coach_language
+from ecoach.actions import auth_sessions
+from ecoach.actions.coaches import do_set_coach_language
 from ecoach.actions.unit import unit_of_work
 from ecoach.actions.errors import ActionError
-from ecoach.keys import CLOCK, SESSIONS, SETTINGS
+from ecoach.actions.login import do_check_password, do_check_second_factor
+from ecoach.actions.login_limits import LoginLimits
+from ecoach.logbook import account_queries as aq
+from ecoach.logbook import queries
+from ecoach.keys import CLOCK, LOGIN_GATE, PASSWORD_WORKERS, SESSIONS, SETTINGS
 from ecoach.web.render import gettext_for, render
 from ecoach.web.security import (
     client_address,
     current_coach,
+    end_login,
     get_coach,
-    login_session,
-    logout_session,
+    pending_second_factor,
     require_coach,
     safe_next,
+    start_login,
 )
 
 
 async def login_form(request: web.Request) -> web.StreamResponse:
     if await current_coach(request) is not None:
         raise web.HTTPSeeOther(safe_next(request.query.get("next")))
-    return await render(request, "login.html", {"next": safe_next(request.query.get("next")), "email": ""})
+    return await render(request, "login.html", {"next": safe_next(request.query.get("next")), "email": "",
+                                                "reset": request.query.get("reset") == "1"})
 
 
 async def login(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     email, password = str(form.get("email", "")), str(form.get("password", ""))
-    settings = request.app[SETTINGS]
-    async with request.app[SESSIONS]() as session:
-        try:
-            coach = await do_login(
-                session,
-                email=email,
-                password=password,
-                client=client_address(request),
-                now=request.app[CLOCK].now(),
-                max_attempts=settings.login_attempts,
-                window=timedelta(seconds=settings.login_window_seconds),
-            )
-        except ActionError as exc:
-            context = {
-                "next": safe_next(form.get("next")),
-                "email": email,
-                "error": exc.translated(await gettext_for(request)),
-            }
-            return await render(request, "login.html", context, status=exc.status)
-    await login_session(request, coach)
-    raise web.HTTPSeeOther(safe_next(form.get("next")))
+    target = safe_next(form.get("next"))
+    app = request.app
+    try:
+        coach = await do_check_password(
+            app[SESSIONS], app[PASSWORD_WORKERS], email=email, password=password,
+            client=client_address(request), now=app[CLOCK].now(), limits=LoginLimits.from_settings(app[SETTINGS]),
+            gate=app[LOGIN_GATE],
+        )
+    except ActionError as exc:
+        context = {"next": target, "email": email[:320], "error": exc.translated(await gettext_for(request))}
+        response = await render(request, "login.html", context, status=exc.status)
+        if retry := getattr(exc, "retry_after", None):
+            response.headers["Retry-After"] = str(retry)
+        return response
+    async with app[SESSIONS]() as session:
+        totp = await aq.get_totp(session, coach.id)
+    if totp is not None and totp.confirmed_at is not None:
+        redirect = web.HTTPSeeOther(f"/login/2fa?next={_quoted(target)}")
+        await start_login(request, redirect, coach, stage=auth_sessions.PASSWORD_ONLY)
+    else:
+        redirect = web.HTTPSeeOther(target)
+        await start_login(request, redirect, coach)
+    raise redirect
+
+
+def _quoted(target: str) -> str:
+    return quote(target, safe="/")
+
+
+async def second_factor_form(request: web.Request) -> web.StreamResponse:
+    if await pending_second_factor(request) is None:
+        raise web.HTTPSeeOther("/login")
+    return await render(request, "login_2fa.html", {"next": safe_next(request.query.get("next"))})
+
+
+async def second_factor(request: web.Request) -> web.StreamResponse:
+    pending = await pending_second_factor(request)
+    if pending is None:
+        raise web.HTTPSeeOther("/login")
+    form = await request.post()
+    target = safe_next(form.get("next"))
+    app = request.app
+    async with app[SESSIONS]() as session:
+        coach = await queries.get_coach(session, pending.coach_id)
+    assert coach is not None
+    try:
+        await do_check_second_factor(
+            app[SESSIONS], coach, code=str(form.get("code", ""))[:64], client=client_address(request),
+            now=app[CLOCK].now(), limits=LoginLimits.from_settings(app[SETTINGS]),
+            secret_key=app[SETTINGS].resolved_secret(), gate=app[LOGIN_GATE],
+        )
+    except ActionError as exc:
+        context = {"next": target, "error": exc.translated(await gettext_for(request))}
+        return await render(request, "login_2fa.html", context, status=exc.status)
+    async with app[SESSIONS]() as session:  # the half-way session ends; a new one starts
+        await auth_sessions.do_end_session(session, pending.id, coach_id=coach.id, reason="second_factor",
+                                           now=app[CLOCK].now())
+        await session.commit()
+    redirect = web.HTTPSeeOther(target)
+    await start_login(request, redirect, coach)
+    raise redirect
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
-    await logout_session(request)
-    raise web.HTTPSeeOther("/login")
+    await current_coach(request)
+    redirect = web.HTTPSeeOther("/login")
+    await end_login(request, redirect, reason="logout")
+    raise redirect
 
 
 @require_coach
@@ -72,5 +121,7 @@ async def set_language(request: web.Request) -> web.StreamResponse:
 def register(app: web.Application) -> None:
     app.router.add_get("/login", login_form, name="login")
     app.router.add_post("/login", login)
+    app.router.add_get("/login/2fa", second_factor_form)
+    app.router.add_post("/login/2fa", second_factor)
     app.router.add_post("/logout", logout, name="logout")
     app.router.add_post("/settings/language", set_language, name="language")

@@ -21,6 +21,7 @@ from ecoach.logbook import queries
 from ecoach.logbook import availability_queries as aq
 from ecoach.keys import CLOCK, SESSIONS, SETTINGS
 from ecoach.web.render import gettext_for, page_language, render
+from ecoach.web.params import path_id
 from ecoach.web.security import get_coach, require_coach
 
 CHANNEL_LABELS = {
@@ -82,10 +83,7 @@ def _change(action: Callable[[AsyncSession, web.Request, Any], Awaitable[Any]], 
 
 
 def _id(request: web.Request) -> int:
-    value = request.match_info["id"]
-    if not value.isdigit():
-        raise web.HTTPNotFound()
-    return int(value)
+    return path_id(request)
 
 
 async def _add_windows(session: AsyncSession, request: web.Request, form: Any) -> None:

@@ -24,6 +24,7 @@ from ecoach.logbook.models import Engagement
 from ecoach.web.booking import context_of, page_state, when_local
 from ecoach.keys import CLOCK, SESSIONS, SETTINGS
 from ecoach.web.render import gettext_for, page_language, render
+from ecoach.web.params import path_id
 from ecoach.web.security import get_coach, require_coach
 
 log = logging.getLogger(__name__)
@@ -32,10 +33,7 @@ FLASH = "booking_flash"
 
 
 def _id(request: web.Request, name: str = "id") -> int:
-    value = request.match_info[name]
-    if not value.isdigit():
-        raise web.HTTPNotFound()
-    return int(value)
+    return path_id(request, name)
 
 
 def _url(request: web.Request, path: str) -> str:

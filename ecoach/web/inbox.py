@@ -18,6 +18,7 @@ from ecoach.web import booking_coach
 from ecoach.web import nudges as nudges_web
 from ecoach.keys import CLOCK, SESSIONS, SETTINGS, reply_context
 from ecoach.web.render import gettext_for, render
+from ecoach.web.params import lenient_int, path_id
 from ecoach.web.security import get_coach, require_coach
 
 STATUS_TABS = {"open": ("active", "paused"), "closed": ("closed",)}
@@ -25,10 +26,7 @@ FLASH_LINK = "flash_chat_link"
 
 
 def _id(request: web.Request) -> int:
-    try:
-        return int(request.match_info["id"])
-    except ValueError:
-        raise web.HTTPNotFound() from None
+    return path_id(request)
 
 
 async def _owned(request: web.Request, session) -> Engagement:  # type: ignore[no-untyped-def]
@@ -39,10 +37,7 @@ async def _owned(request: web.Request, session) -> Engagement:  # type: ignore[n
 
 
 def _page(request: web.Request) -> int:
-    try:
-        return max(0, int(request.query.get("page", "0")))
-    except ValueError:
-        return 0
+    return lenient_int(request.query.get("page"), 0, high=10**6) or 0
 
 
 async def _inbox_rows(request: web.Request) -> tuple[list[queries.InboxRow], str, int, bool]:
@@ -129,7 +124,7 @@ async def engagement_page(request: web.Request) -> web.StreamResponse:
         timeline = await queries.get_timeline(
             session,
             engagement.id,
-            before_id=int(before) if before and before.isdigit() else None,
+            before_id=lenient_int(before),
             limit=size + 1,
         )
         link = await queries.get_active_chat_link(session, engagement.id, request.app[CLOCK].now())

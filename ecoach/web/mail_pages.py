@@ -19,6 +19,8 @@ from ecoach.logbook.mail_models import Quarantine
 from ecoach.logbook.models import Exchange
 from ecoach.keys import CLOCK, SESSIONS, SETTINGS
 from ecoach.web.render import render
+from ecoach.core.inputs import parse_int
+from ecoach.web.params import path_id
 from ecoach.web.security import get_coach, require_coach
 
 TABS = ("held", "assigned", "released", "discarded")
@@ -28,10 +30,7 @@ TAB_LABELS = {"held": N_("held"), "assigned": N_("assigned"), "released": N_("re
 
 
 def _int(request: web.Request, name: str) -> int:
-    try:
-        return int(request.match_info[name])
-    except ValueError:
-        raise web.HTTPNotFound() from None
+    return path_id(request, name)
 
 
 @require_coach
@@ -74,10 +73,9 @@ async def quarantine_action(request: web.Request) -> web.StreamResponse:
         else:
             target = None
             if action == "assign":
-                raw_target = str(form.get("engagement_id", ""))
-                if not raw_target.isdigit():
+                target = parse_int(form.get("engagement_id"), low=1)
+                if target is None:
                     raise NotFound("engagement_unknown", N_("This engagement does not exist."))
-                target = int(raw_target)
             recorded = await do_assign(session, coach.id, entry_id, target,
                                        mail=request.app[SETTINGS].mail, now=now)
     if recorded is not None:

@@ -25,6 +25,7 @@ from ecoach.web import nudges_coachee
 from ecoach.keys import CLOCK, I18N, SESSIONS, SETTINGS
 from ecoach.web.nudges_coachee import FLASH, flash as _flash
 from ecoach.web.render import gettext_for, render
+from ecoach.web.params import path_id
 from ecoach.web.security import get_coach, require_coach
 
 log = logging.getLogger(__name__)
@@ -40,10 +41,7 @@ DONE = {"saved": N_("The nudge plan is saved."), "edited": N_("The nudge is chan
 
 
 def _int(request: web.Request, name: str) -> int:
-    try:
-        return int(request.match_info[name])
-    except ValueError:
-        raise web.HTTPNotFound() from None
+    return path_id(request, name)
 
 
 async def _owned(request: web.Request, session: AsyncSession) -> Engagement:

@@ -21,6 +21,18 @@ class Param:
     type: str
     description: str
     required: bool = False
+    minimum: int | None = None
+    maximum: int | None = None
+
+    def schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": self.type}
+        if self.type == "string" and self.required:
+            schema["minLength"] = 1
+        if self.minimum is not None:
+            schema["minimum"] = self.minimum
+        if self.maximum is not None:
+            schema["maximum"] = self.maximum
+        return schema
 
 
 def build_openapi(routes: Any, *, base_url: str) -> dict[str, Any]:
@@ -43,13 +55,15 @@ def build_openapi(routes: Any, *, base_url: str) -> dict[str, Any]:
             "security": [{"bearer": []}],
             "parameters": [
                 {"name": p.name, "in": p.where, "required": p.required or p.where == "path",
-                 "description": p.description, "schema": {"type": p.type}}
+                 "description": p.description, "schema": p.schema()}
                 for p in route.params
             ],
             "responses": {
-                str(route.status): {"description": "Success",
-                                    "content": {"application/json": {"schema": ref(route.response)}}},
-                "401": error, "404": error, "422": error, "default": error,
+                **{str(status): {"description": "Success" if status == route.status else route.also_reason,
+                                 "content": {"application/json": {"schema": ref(route.response)}}}
+                   for status in (route.status, *route.also)},
+                "400": error, "401": error, "403": error, "404": error, "422": error, "429": error,
+                "default": error,
             },
         }
         if route.request is not None:
@@ -59,7 +73,8 @@ def build_openapi(routes: Any, *, base_url: str) -> dict[str, Any]:
         paths.setdefault(route.path, {})[route.method.lower()] = operation
     paths["/healthz"] = {"get": {
         "summary": "Is the database reachable?", "operationId": "healthz", "security": [],
-        "responses": {"200": {"description": "Healthy", "content": {"application/json": {"schema": ref(Health)}}},
+        "responses": {"200": {"description": "Healthy (or degraded: a mailbox cannot be read)",
+                              "content": {"application/json": {"schema": ref(Health)}}},
                       "503": {"description": "Database unreachable",
                               "content": {"application/json": {"schema": ref(Health)}}}},
     }}

@@ -1,43 +1,55 @@
-"""Sessions, CSRF, security headers, and the logged-in coach.
+"""Login sessions, CSRF, the logged-in coach, client addresses and safe redirects.
 
-Sessions live in an encrypted cookie (aiohttp-session + Fernet from ``cryptography``).
-Every unsafe request to a page carries the session's CSRF token, compared in constant
-time; the JSON API authenticates with bearer tokens instead of cookies and so needs none.
+A coach's login is a server-side session (``actions.auth_sessions``): the ``ecoach_auth``
+cookie holds a random id whose digest is looked up on every request, so logging out (or
+any other end) stops a copied cookie at once. The small encrypted cookie of
+aiohttp-session (Fernet from ``cryptography``) only carries what is not a login: the
+CSRF token of forms (also before login) and one-time notices.
+
+Every unsafe request to a page carries the CSRF token, compared in constant time; the
+JSON API authenticates with bearer tokens instead of cookies and so needs none.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import logging
 import secrets
-from urllib.parse import quote
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from aiohttp import web
-from aiohttp_session import Session, get_session, new_session
+from aiohttp_session import get_session, new_session
 from aiohttp_session import setup as setup_session
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from cryptography.fernet import Fernet
 
+from ecoach.actions import auth_sessions
+from ecoach.actions.auth_sessions import FULL, SessionPolicy
+from ecoach.actions.errors import Forbidden, N_
 from ecoach.core.tokens import same_secret
-from ecoach.logbook import queries
+from ecoach.logbook.account_models import AuthSession
 from ecoach.logbook.models import Coach
-from ecoach.keys import SESSIONS, SETTINGS
+from ecoach.keys import CLOCK, SESSIONS, SETTINGS
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 COACH = web.RequestKey("coach", Coach)
+AUTH_SESSION = web.RequestKey("auth_session", AuthSession)
+# Set when the password was right but a second factor is still due (the 2FA page reads it).
+PENDING_SECOND_FACTOR = web.RequestKey("pending_second_factor", AuthSession)
+# Set when the practice requires 2FA and this coach has not set it up yet.
+NEEDS_ENROLMENT = web.RequestKey("needs_enrolment", bool)
+AUTH_COOKIE = "ecoach_auth"
 CSRF_FIELD = "_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
-
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-)
+# Reachable while 2FA setup is required but not done.
+ENROLMENT_PATHS = ("/account/2fa", "/logout")
 
 
 def setup(app: web.Application, secret: str, *, max_age: int, secure: bool) -> None:
@@ -51,20 +63,6 @@ def setup(app: web.Application, secret: str, *, max_age: int, secure: bool) -> N
         samesite="Lax",
     )
     setup_session(app, storage)
-    app.middlewares.append(headers_middleware)
-    app.middlewares.append(csrf_middleware)
-
-
-@web.middleware
-async def headers_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    response = await handler(request)
-    if not response.prepared:
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        # Chat links carry their token in the path: never leak it in a Referer.
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-    return response
 
 
 async def csrf_token(request: web.Request) -> str:
@@ -82,7 +80,8 @@ class CsrfError(web.HTTPForbidden):
 
 @web.middleware
 async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.method in UNSAFE and not request.path.startswith("/api/"):
+    unrouted = request.match_info.http_exception is not None  # 404/405: nothing to protect
+    if request.method in UNSAFE and not request.path.startswith("/api/") and not unrouted:
         session = await get_session(request)
         expected = session.get("csrf")
         sent = request.headers.get(CSRF_HEADER)
@@ -97,38 +96,83 @@ async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return await handler(request)
 
 
-async def login_session(request: web.Request, coach: Coach) -> Session:
-    session = await new_session(request)  # a fresh session id: no fixation
-    session["coach_id"] = coach.id
-    session["csrf"] = secrets.token_urlsafe(32)
-    return session
+def policy(request: web.Request) -> SessionPolicy:
+    return SessionPolicy.from_settings(request.app[SETTINGS])
 
 
-async def logout_session(request: web.Request) -> None:
-    session = await get_session(request)
-    session.invalidate()
+async def start_login(request: web.Request, response: web.StreamResponse, coach: Coach, *,
+                      stage: str = FULL) -> AuthSession:
+    """A new server-side session for the coach, its id set as a cookie on ``response``."""
+    async with request.app[SESSIONS]() as db:
+        row, token = await auth_sessions.do_start_session(
+            db, coach, stage=stage, now=request.app[CLOCK].now(), policy=policy(request),
+            client=client_address(request), user_agent=request.headers.get("User-Agent", ""))
+        await db.commit()
+    settings = request.app[SETTINGS]
+    response.set_cookie(AUTH_COOKIE, token, max_age=settings.session_max_age_hours * 3600, httponly=True,
+                        secure=settings.secure_cookies, samesite="Lax", path="/")
+    cookie_session = await new_session(request)  # fresh CSRF token: no fixation
+    cookie_session["csrf"] = secrets.token_urlsafe(32)
+    return row
+
+
+async def end_login(request: web.Request, response: web.StreamResponse, *, reason: str) -> None:
+    """End this browser's session (whatever its stage) and forget its cookies."""
+    row = request.get(AUTH_SESSION) or request.get(PENDING_SECOND_FACTOR)
+    if row is not None:
+        async with request.app[SESSIONS]() as db:
+            await auth_sessions.do_end_session(db, row.id, coach_id=row.coach_id, reason=reason,
+                                                       now=request.app[CLOCK].now())
+            await db.commit()
+    response.del_cookie(AUTH_COOKIE, path="/")
+    (await get_session(request)).invalidate()
+
+
+async def _live(request: web.Request):  # type: ignore[no-untyped-def]
+    token = request.cookies.get(AUTH_COOKIE)
+    if not token:
+        return None
+    now = request.app[CLOCK].now()
+    async with request.app[SESSIONS]() as db:
+        live = await auth_sessions.get_session_for(db, token, now, policy(request))
+        if live is not None and live.row.stage == FULL:
+            await auth_sessions.do_touch(db, live.row, now)
+    return live
 
 
 async def current_coach(request: web.Request) -> Coach | None:
+    """The logged-in coach (full login, and 2FA set up when the practice requires it)."""
     if COACH in request:
         return request[COACH]
-    session = await get_session(request)
-    coach_id = session.get("coach_id")
-    if not isinstance(coach_id, int):
+    if PENDING_SECOND_FACTOR in request or NEEDS_ENROLMENT in request:
         return None
-    async with request.app[SESSIONS]() as db:
-        coach = await queries.get_coach(db, coach_id)
-    if coach is None:
-        session.invalidate()
+    live = await _live(request)
+    if live is None:
         return None
-    request[COACH] = coach
-    return coach
+    if live.row.stage != FULL:
+        request[PENDING_SECOND_FACTOR] = live.row
+        return None
+    if (request.app[SETTINGS].accounts.require_2fa and not live.has_2fa
+            and not request.path.startswith(ENROLMENT_PATHS)):
+        request[NEEDS_ENROLMENT] = True
+        request[AUTH_SESSION] = live.row
+        return None
+    request[COACH] = live.coach
+    request[AUTH_SESSION] = live.row
+    return live.coach
+
+
+async def pending_second_factor(request: web.Request) -> AuthSession | None:
+    await current_coach(request)
+    return request.get(PENDING_SECOND_FACTOR)
 
 
 def require_coach(handler: Handler) -> Handler:
     async def wrapped(request: web.Request) -> web.StreamResponse:
         coach = await current_coach(request)
         if coach is None:
+            if request.get(NEEDS_ENROLMENT):
+                raise web.HTTPSeeOther("/account/2fa")
             # A form sent after the login ran out cannot be replayed: back to the inbox.
             target = request.path_qs if request.method == "GET" else "/"
             raise web.HTTPSeeOther(f"/login?next={quote(target)}")
@@ -136,6 +180,17 @@ def require_coach(handler: Handler) -> Handler:
 
     wrapped.__name__ = handler.__name__
     wrapped.__doc__ = handler.__doc__
+    return wrapped
+
+
+def require_admin(handler: Handler) -> Handler:
+    async def admin_only(request: web.Request) -> web.StreamResponse:
+        if get_coach(request).role != "admin":
+            raise Forbidden("admin_only", N_("Only an administrator can do this."))
+        return await handler(request)
+
+    wrapped = require_coach(admin_only)
+    wrapped.__name__ = handler.__name__
     return wrapped
 
 
@@ -152,10 +207,45 @@ def same_origin(request: web.Request) -> bool:
 
 
 def client_address(request: web.Request) -> str:
-    return request.remote or "unknown"
+    """The client's address. Behind a reverse proxy named in ``trusted_proxies``, the
+    right-most X-Forwarded-For entry that is not itself a trusted proxy (entries to its
+    left are whatever the client chose to send)."""
+    remote = request.remote or "unknown"
+    proxies = request.app[SETTINGS].proxy_networks
+    if not proxies or not _within(remote, proxies):
+        return remote[:64]
+    hops = [h.strip() for v in request.headers.getall("X-Forwarded-For", []) for h in v.split(",")]
+    for hop in reversed(hops):
+        if not _within(hop, proxies):
+            return hop[:64] if _is_address(hop) else remote[:64]
+    return remote[:64]
+
+
+def _is_address(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _within(value: str, networks: Any) -> bool:
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return any(address in network for network in networks)
 
 
 def safe_next(value: Any) -> str:
-    if isinstance(value, str) and value.startswith("/") and not value.startswith("//"):
-        return value
-    return "/"
+    """A local path to go to after a form, or "/". Browsers drop TAB, CR and LF from URLs
+    and read a backslash as a slash, so ``/\\t/evil.example`` would leave the site: any
+    control character or backslash refuses the value outright."""
+    if not isinstance(value, str) or not value.startswith("/") or len(value) > 2000:
+        return "/"
+    if any(ord(c) < 0x20 or ord(c) == 0x7F or c == "\\" for c in value) or value.startswith("//"):
+        return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return value

@@ -11,11 +11,13 @@ from ecoach.actions.errors import ActionError, Forbidden, N_, NotFound
 from ecoach.actions.exchanges import check_client_id, check_message, exchange_dict
 from ecoach.actions.replies import do_coach_reply
 from ecoach.channels.chat.endpoint import max_frame
-from ecoach.channels.chat.protocol import HISTORY_LIMIT, Connection, Frame, FrameError, int_field
+from ecoach.actions.auth_sessions import socket_event_filter
+from ecoach.channels.chat.protocol import HISTORY_LIMIT, Connection, Frame, FrameError, int_field, limited, prepare
 from ecoach.core import topics
+from ecoach.core.tokens import token_digest
 from ecoach.logbook import queries
 from ecoach.keys import HUB, I18N, SESSIONS, SETTINGS, reply_context
-from ecoach.web.security import current_coach, same_origin
+from ecoach.web.security import AUTH_COOKIE, AUTH_SESSION, current_coach, same_origin
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +26,7 @@ async def coach_socket(request: web.Request) -> web.StreamResponse:
     app = request.app
     coach = await current_coach(request)
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=max_frame(app[SETTINGS]))
-    await ws.prepare(request)
+    await prepare(request, ws)
     language = coach.language if coach else app[SETTINGS].default_language
     conn = Connection(request, ws, app[I18N].gettext(language))
     if coach is None:
@@ -70,17 +72,17 @@ async def coach_socket(request: web.Request) -> web.StreamResponse:
         conn.send({"type": "ack", "client_id": client_id,
                    "exchange": exchange_dict(recorded.exchange), "duplicate": not recorded.created})
 
-    def on_event(event: Frame) -> Frame | None:
-        if event.get("type") == "signed_out":  # the coach's login ended (on any server process)
-            conn.error(ActionError("login_required", N_("Please log in again.")), fatal=True)
-            return None
-        return event
-
     hub = app[HUB]
     sub = hub.subscribe(topics.coach(coach_id))
+    ended = ActionError("login_required", N_("Please log in again."))
+    on_event = socket_event_filter(request[AUTH_SESSION].id, lambda: conn.error(ended, fatal=True))
     await conn.serve(hub, sub, on_event, on_frame)
     return ws
 
 
 def register(app: web.Application) -> None:
-    app.router.add_get("/ws", coach_socket)
+    app.router.add_get("/ws", limited(login_key)(coach_socket))
+
+
+def login_key(request: web.Request) -> str:
+    return "login:" + token_digest(request.cookies.get(AUTH_COOKIE, "")[:128])

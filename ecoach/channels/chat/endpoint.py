@@ -11,13 +11,16 @@ import logging
 from aiohttp import web
 
 from ecoach.actions.engagements import check_chat_token
-from ecoach.actions.errors import ActionError, N_, NotFound
+from ecoach.actions.errors import ActionError, Forbidden, N_, NotFound
 from ecoach.actions.exchanges import NewExchange, check_client_id, check_message, exchange_dict
-from ecoach.channels.chat.protocol import HISTORY_LIMIT, Connection, Frame, FrameError, int_field
+from ecoach.channels.chat.protocol import (
+    HISTORY_LIMIT, Connection, Frame, FrameError, int_field, limited, prepare,
+)
 from ecoach.core import topics
 from ecoach.core.tokens import token_digest
 from ecoach.logbook import queries
 from ecoach.keys import CLOCK, HUB, I18N, SESSIONS, SETTINGS, WRITER
+from ecoach.web.security import same_origin
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +34,7 @@ def max_frame(settings) -> int:  # type: ignore[no-untyped-def]
 async def coachee_socket(request: web.Request) -> web.StreamResponse:
     app = request.app
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=max_frame(app[SETTINGS]))
-    await ws.prepare(request)
+    await prepare(request, ws)
     token = request.match_info["token"]
     hub = app[HUB]
     # Listen for this link's revocation before checking it: one committed after the check
@@ -49,6 +52,10 @@ async def coachee_socket(request: web.Request) -> web.StreamResponse:
     assert coachee is not None
     engagement_id, expires_at = engagement.id, link.expires_at
     conn = Connection(request, ws, app[I18N].gettext(engagement.language))
+    if not same_origin(request):  # as the coach's socket: no other site may open it
+        hub.unsubscribe(sub)
+        await conn.reject(Forbidden("origin_refused", N_("This connection did not come from this site.")))
+        return ws
     hub.add_topics(sub, topics.engagement(engagement_id))
 
     def on_event(event: Frame) -> Frame | None:
@@ -100,4 +107,8 @@ async def coachee_socket(request: web.Request) -> web.StreamResponse:
 
 
 def register(app: web.Application) -> None:
-    app.router.add_get("/c/{token}/ws", coachee_socket)
+    app.router.add_get("/c/{token}/ws", limited(link_key)(coachee_socket))
+
+
+def link_key(request: web.Request) -> str:
+    return "link:" + token_digest(request.match_info["token"])

@@ -17,7 +17,6 @@ A resend of an unacknowledged message reuses its client_id, so it is stored once
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -27,7 +26,9 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from ecoach.actions.errors import ActionError, N_
 from ecoach.core.hub import Hub, Subscription
-from ecoach.keys import SOCKETS
+from ecoach.core.inputs import JSON_MAX_DEPTH, MAX_INT, InputRefused, load_json
+from ecoach.keys import OPEN_SOCKET, SETTINGS, SOCKET_LIMITS, SOCKETS
+from ecoach.web.security import client_address
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +40,12 @@ class FrameError(ActionError):
     pass
 
 
-def parse_frame(data: Any) -> Frame:
+def parse_frame(data: Any, max_depth: int = JSON_MAX_DEPTH) -> Frame:
     try:
-        frame = json.loads(data)
-    except (TypeError, ValueError):
+        frame = load_json(data, max_depth=max_depth)
+    except InputRefused as exc:
+        if exc.code == "text_invalid":
+            raise FrameError("text_invalid", N_("The message contains characters that cannot be stored.")) from None
         raise FrameError("frame_invalid", N_("The server received a message it could not read.")) from None
     if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
         raise FrameError("frame_invalid", N_("The server received a message it could not read."))
@@ -51,7 +54,7 @@ def parse_frame(data: Any) -> Frame:
 
 def int_field(frame: Frame, name: str, default: int | None = None) -> int:
     value = frame.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_INT:
         raise FrameError("frame_invalid", N_("The field '%(field)s' must be a whole number."), field=name)
     return value
 
@@ -120,9 +123,13 @@ class Connection:
                         self.error(FrameError("frame_binary", N_("Only text messages are accepted.")))
                     continue
                 try:
-                    await on_frame(parse_frame(msg.data))
+                    await on_frame(parse_frame(msg.data, self.request.app[SETTINGS].limits.json_max_depth))
                 except ActionError as exc:
                     self.error(exc, client_id=_client_id(msg.data))
+                except Exception:  # noqa: BLE001 - never an HTTP error inside the socket
+                    log.exception("frame failed on %s", self.request.path)
+                    self.error(ActionError("internal", N_("Something went wrong on our side. Please try again.")),
+                               client_id=_client_id(msg.data))
                 if writer.done():
                     break
         finally:
@@ -138,7 +145,49 @@ class Connection:
 
 def _client_id(data: Any) -> Any:
     try:
-        frame = json.loads(data)
-        return frame.get("client_id") if isinstance(frame, dict) else None
-    except (TypeError, ValueError):
+        frame = load_json(data)
+    except InputRefused:
         return None
+    return frame.get("client_id") if isinstance(frame, dict) else None
+
+
+async def prepare(request: web.Request, ws: web.WebSocketResponse) -> None:
+    """Upgrade the connection; from here on errors close the socket (see web.errors)."""
+    await ws.prepare(request)
+    request[OPEN_SOCKET] = ws
+
+
+REFUSED = "Too many connections. Close other chat windows or try again later."
+
+
+def limited(key_of: Callable[[web.Request], str]):  # type: ignore[no-untyped-def]
+    """Mark a socket handler for ``socket_gate``: ``key_of(request)`` names what its open
+    sockets are counted by (a chat link, a coach's login)."""
+
+    def decorate(handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):  # type: ignore[no-untyped-def]
+        handler.socket_key = key_of  # type: ignore[attr-defined]
+        return handler
+
+    return decorate
+
+
+@web.middleware
+async def socket_gate(request: web.Request, handler):  # type: ignore[no-untyped-def]
+    """The first middleware: cap open sockets per key and per client, and handshakes per
+    client, before the upgrade and before any other work (no session, no database), so a
+    flood of refusals costs the server as little as possible: a plain 429."""
+    key_of = getattr(request.match_info.handler, "socket_key", None)
+    if key_of is None:
+        return await handler(request)
+    limits = request.app[SOCKET_LIMITS]
+    ticket = limits.admit(key_of(request), client_address(request))
+    if isinstance(ticket, str):
+        return web.json_response({"error": {"code": ticket, "message": REFUSED}}, status=429,
+                                 headers={"Retry-After": "60", **NO_STORE})
+    try:
+        return await handler(request)
+    finally:
+        limits.release(ticket)
+
+
+NO_STORE = {"Cache-Control": "no-store"}

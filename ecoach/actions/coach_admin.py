@@ -1,0 +1,101 @@
+"""Coach administration (the administrator role): invite, deactivate, reactivate, hand a
+deactivated coach's engagements to another coach, change roles.
+
+A deactivated coach cannot log in, their sessions end at once and their API tokens stop
+working; their logbooks stay. Handing over moves the engagements (with their coachees,
+open commitments, booking links and held mail) to the new coach in one transaction;
+booked sessions stay in the old coach's calendar for the new coach to rebook.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ecoach.actions import account_links
+from ecoach.actions.auth_sessions import do_end_sessions
+from ecoach.actions.coaches import check_role, do_add_coach
+from ecoach.actions.errors import ActionError, Conflict, Forbidden, N_, NotFound
+from ecoach.logbook import queries
+from ecoach.logbook.availability_models import Commitment
+from ecoach.logbook.booking_models import BookingLink
+from ecoach.logbook.mail_models import Quarantine
+from ecoach.logbook.models import Coach, Coachee, Engagement
+from ecoach.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+async def _coach(session: AsyncSession, coach_id: int) -> Coach:
+    coach = await queries.get_coach(session, coach_id)
+    if coach is None:
+        raise NotFound("coach_unknown", N_("This coach does not exist."))
+    return coach
+
+
+async def do_invite_coach(session: AsyncSession, settings: Settings, inviter: Coach, *, name: str, email: str,
+                          language: str, now: datetime) -> tuple[Coach, str]:
+    """A new coach without a password and the invitation link (mailed when mail is on)."""
+    coach = await do_add_coach(session, name=name, email=email, password=None, language=language,
+                               time_zone=settings.default_time_zone, now=now, role="coach")
+    url = await account_links.do_invite_mail(session, settings, coach, inviter, now=now)
+    log.info("coach %s invited by %s", coach.id, inviter.id)
+    return coach, url
+
+
+async def do_reinvite(session: AsyncSession, settings: Settings, inviter: Coach, coach_id: int, *,
+                      now: datetime) -> str:
+    coach = await _coach(session, coach_id)
+    if coach.password_hash:
+        raise Conflict("coach_not_invited", N_("This coach has set a password already."))
+    return await account_links.do_invite_mail(session, settings, coach, inviter, now=now)
+
+
+async def do_deactivate(session: AsyncSession, admin: Coach, coach_id: int, *, now: datetime) -> list[int]:
+    """Returns the ended session ids (publish them after commit)."""
+    coach = await _coach(session, coach_id)
+    if coach.id == admin.id:
+        raise Forbidden("deactivate_self", N_("You cannot deactivate your own account."))
+    if coach.deactivated_at is not None:
+        return []
+    coach.deactivated_at = now
+    log.info("coach %s deactivated by %s", coach.id, admin.id)
+    return await do_end_sessions(session, coach.id, reason="deactivated", now=now)
+
+
+async def do_reactivate(session: AsyncSession, coach_id: int) -> None:
+    coach = await _coach(session, coach_id)
+    coach.deactivated_at = None
+
+
+async def do_set_role(session: AsyncSession, admin: Coach, coach_id: int, role: str) -> None:
+    coach = await _coach(session, coach_id)
+    role = check_role(role)
+    if coach.id == admin.id and role != "admin":
+        raise Forbidden("demote_self", N_("You cannot take the administrator role from yourself."))
+    coach.role = role
+
+
+async def do_hand_over(session: AsyncSession, from_id: int, to_id: int) -> int:
+    """Move every engagement of a deactivated coach to an active one; returns how many."""
+    old, new = await _coach(session, from_id), await _coach(session, to_id)
+    if old.deactivated_at is None:
+        raise ActionError("hand_over_active", N_("Deactivate the coach before handing over their engagements."))
+    if new.deactivated_at is not None or new.id == old.id or not new.password_hash:
+        raise ActionError("hand_over_target", N_("Choose an active coach to take over the engagements."))
+    ids = list((await session.execute(select(Engagement.id).where(Engagement.coach_id == old.id))).scalars())
+    if ids:
+        await session.execute(update(Engagement).where(Engagement.id.in_(ids)).values(coach_id=new.id))
+        await session.execute(update(Coachee).where(Coachee.coach_id == old.id).values(coach_id=new.id))
+        await session.execute(update(Commitment).where(Commitment.engagement_id.in_(ids))
+                              .values(coach_id=new.id))
+        await session.execute(update(BookingLink).where(BookingLink.engagement_id.in_(ids))
+                              .values(coach_id=new.id))
+    await session.execute(update(Quarantine).where(Quarantine.coach_id == old.id, Quarantine.status == "held")
+                          .values(coach_id=new.id))
+    log.info("%d engagement(s) of coach %s handed to coach %s", len(ids), old.id, new.id)
+    return len(ids)
+
