@@ -14,7 +14,7 @@ import ipaddress
 import logging
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import choose_encoder
 
 from ecoach.keys import BUS, CLOCK, HUB, MAIL_READERS, METRICS, SESSIONS, SETTINGS
 from ecoach.logbook.metrics_queries import get_figures
@@ -46,8 +46,9 @@ async def metrics(request: web.Request) -> web.Response:
     snapshot = await _snapshot(app)
     collected = app[METRICS]
     collected.snapshot = snapshot  # written out below, with no await in between
-    body = generate_latest(collected.registry)
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+    # Prometheus' text format (0.0.4), or OpenMetrics when the scraper asks for it.
+    encode, content_type = choose_encoder(request.headers.get("Accept", ""))
+    return web.Response(body=encode(collected.registry), headers={"Content-Type": content_type})
 
 
 async def _snapshot(app: web.Application) -> Snapshot:
