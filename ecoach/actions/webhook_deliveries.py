@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ecoach.actions.errors import N_
 from ecoach.actions.unit import emit
 from ecoach.actions.webhooks import DELIVER_TASK, disable, signing_secret
 from ecoach.core import topics
@@ -68,11 +69,11 @@ async def prepare_delivery(session: AsyncSession, delivery_id: int, *, secret_ke
         return None
     delivery, endpoint = found
     if not endpoint.enabled:
-        delivery.status, delivery.last_result = FAILED, "not sent: the webhook was turned off"
+        delivery.status, delivery.last_result = FAILED, N_("not sent: the webhook was turned off")
         return None
     data = await _data(session, delivery, endpoint)
     if data is None:
-        delivery.status, delivery.last_result = SKIPPED, "not sent: the engagement is no longer yours"
+        delivery.status, delivery.last_result = SKIPPED, N_("not sent: the engagement is no longer yours")
         emit(session, topics.FACTS, {"type": "webhook.delivery", "outcome": "skipped"})
         return None
     envelope = {"id": str(delivery.id), "type": delivery.event_type, "occurred_at": _iso(delivery.created_at),
@@ -177,7 +178,7 @@ async def _failed(session: AsyncSession, delivery: WebhookDelivery, endpoint: We
 
 
 async def _turn_off(session: AsyncSession, endpoint: WebhookEndpoint, settings: Settings, now: datetime) -> None:
-    failed = await disable(session, endpoint, "failing", "not sent: the webhook was turned off after failing", now)
+    failed = await disable(session, endpoint, "failing", N_("not sent: the webhook was turned off after failing"), now)
     log.warning("webhook %s of coach %s turned off: failing since %s (%d waiting deliveries failed)",
                 endpoint.id, endpoint.coach_id, endpoint.failing_since, failed)
     emit(session, topics.coach(endpoint.coach_id), {"type": "webhook_disabled", "endpoint_id": endpoint.id})

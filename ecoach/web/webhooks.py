@@ -56,6 +56,15 @@ def _form(post: Any, settings: Any) -> actions.EndpointForm:
                                   post.get("include_text") == "on", settings.webhooks)
 
 
+async def webhook_card(app: web.Application, session: Any, coach_id: int) -> dict[str, Any]:
+    """What the account page says about the coach's webhooks."""
+    if not app[SETTINGS].webhooks.enabled:
+        return {"webhooks_on": False}
+    endpoints = await wq.get_endpoints(session, coach_id)
+    return {"webhooks_on": True, "webhook_count": len(endpoints),
+            "webhooks_turned_off": any(e.disabled_reason == "failing" for e in endpoints)}
+
+
 def _wake(request: web.Request) -> None:
     runner = request.app.get(TASK_RUNNER)
     if runner is not None:
