@@ -39,6 +39,11 @@ class Receiver:
     def __init__(self) -> None:
         self.received: list[Received] = []
         self.answers: list[int] = []  # answered in turn; then 200
+        # With ``gate`` set, nothing is answered until that many requests wait at once (e.g.
+        # proof that two processes send side by side); from then on everything is answered.
+        self.gate = 0
+        self._waiting = 0
+        self._opened = asyncio.Event()
         self._stop = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -50,6 +55,11 @@ class Receiver:
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
         self.received.append(Received(request.path, dict(request.headers), body))
+        if self.gate and not self._opened.is_set():
+            self._waiting += 1
+            if self._waiting >= self.gate:
+                self._opened.set()
+            await self._opened.wait()
         status = self.answers.pop(0) if self.answers else 200
         if status == HANG:
             await self._stop.wait()
