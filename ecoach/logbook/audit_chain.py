@@ -92,7 +92,7 @@ def append(session: Session, items: Sequence[PendingEntry]) -> int:
         digest = entry_hash(entry, prev)
         rows.append({**item.__dict__, "seq": seq, "prev_hash": prev, "hash": digest})
         prev = digest
-    session.execute(insert(AuditEntry), rows)
+    session.execute(insert(AuditEntry.__table__), rows)  # Core: no ORM bookkeeping for these rows
     session.execute(update(AuditHead).where(AuditHead.id == HEAD_ID).values(hash=prev))
     return seq
 
