@@ -28,7 +28,7 @@ from sqlalchemy import insert, text, update
 from common import bench_database, summary  # type: ignore[import-not-found]
 from ecoach.actions.audit import Origin, acting, record_audit
 from ecoach.actions.unit import unit_of_work
-from ecoach.core.audit import GENESIS, GROUPS, Entry, entry_hash
+from ecoach.core.audit import GROUPS, Entry, entry_hash
 from ecoach.logbook.account_models import AuthSession
 from ecoach.logbook.audit_chain import verify_chain
 from ecoach.logbook.audit_queries import TrailFilter, get_trail

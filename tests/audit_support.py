@@ -33,10 +33,6 @@ async def entries(sessions, **where: Any) -> list[AuditEntry]:  # type: ignore[n
         return list((await session.execute(query)).scalars())
 
 
-async def kinds(sessions, **where: Any) -> list[str]:  # type: ignore[no-untyped-def]
-    return [e.kind for e in await entries(sessions, **where)]
-
-
 async def tamper(engine: AsyncEngine, *statements: str) -> None:
     """Run statements with the append-only triggers disabled (an intruder with the
     database owner's rights, or with the SQLite file)."""

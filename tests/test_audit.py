@@ -20,7 +20,7 @@ from ecoach.core.nudge_rules import make_pause_token
 from ecoach.logbook.audit_chain import verify_chain
 from ecoach.logbook.mail_models import Attachment
 from tests.account_support import code, code_step, password_step, setup_2fa
-from tests.audit_support import entries, kinds
+from tests.audit_support import entries
 from tests.mail_support import build_mail, make_world, reply_to, take
 from tests.test_nudges_web import plan_form
 from tests.test_quarantine_admin import ecoach

@@ -21,9 +21,10 @@ HEAD_ID = 1
 
 class AuditEntry(Base):
     __tablename__ = "audit_entry"
+    # A coach's trail and the practice's, newest first (by time, then by place in the chain).
     __table_args__ = (
-        Index("ix_audit_entry_coach", "coach_id", "seq"),
-        Index("ix_audit_entry_actor", "actor_id", "seq"),
+        Index("ix_audit_entry_coach", "coach_id", "at", "seq"),
+        Index("ix_audit_entry_at", "at", "seq"),
     )
 
     # The chain's order: assigned under the head's lock, 1, 2, 3, ... without gaps.

@@ -82,8 +82,8 @@ def upgrade() -> None:
         sa.Column("prev_hash", sa.String(64), nullable=False),
         sa.Column("hash", sa.String(64), nullable=False),
     )
-    op.create_index("ix_audit_entry_coach", "audit_entry", ["coach_id", "seq"])
-    op.create_index("ix_audit_entry_actor", "audit_entry", ["actor_id", "seq"])
+    op.create_index("ix_audit_entry_coach", "audit_entry", ["coach_id", "at", "seq"])
+    op.create_index("ix_audit_entry_at", "audit_entry", ["at", "seq"])
     head = op.create_table(
         "audit_head",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=False),
@@ -99,6 +99,6 @@ def downgrade() -> None:
     for statement in PG_DOWN if op.get_bind().dialect.name == "postgresql" else SQLITE_DOWN:
         op.execute(statement)
     op.drop_table("audit_head")
-    op.drop_index("ix_audit_entry_actor", table_name="audit_entry")
+    op.drop_index("ix_audit_entry_at", table_name="audit_entry")
     op.drop_index("ix_audit_entry_coach", table_name="audit_entry")
     op.drop_table("audit_entry")
