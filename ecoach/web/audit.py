@@ -51,13 +51,19 @@ class BadFilter(ActionError):
     status = 400
 
 
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2999, 12, 30)  # beyond these, time arithmetic overflows
+
+
 def _day(raw: str | None, name: str) -> date | None:
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw.strip()[:10])
+        day = date.fromisoformat(raw.strip()[:10])
     except ValueError:
         raise BadFilter("date_invalid", N_("Write dates like 2026-12-24 (%(field)s)."), field=name) from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise BadFilter("date_invalid", N_("Write dates like 2026-12-24 (%(field)s)."), field=name)
+    return day
 
 
 def parse_filter(query: Any, zone: str) -> tuple[q.TrailFilter, dict[str, str]]:
