@@ -9,6 +9,8 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from unittest.mock import ANY
+from urllib.parse import urlsplit
 
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
@@ -16,13 +18,16 @@ from sqlalchemy import select
 from ecoach.actions.coaches import do_create_api_token
 from ecoach.actions.unit import unit_of_work
 from ecoach.app import build_app
+from ecoach.core.audit import GROUP_LABELS, GROUP_OF, GROUPS, KIND_LABELS, KINDS
 from ecoach.core.nudge_rules import make_pause_token
 from ecoach.logbook.audit_chain import verify_chain
 from ecoach.logbook.mail_models import Attachment
-from tests.account_support import code, code_step, password_step, setup_2fa
+from tests.account_support import code, code_step, link_in, password_step, setup_2fa
 from tests.audit_support import entries
+from tests.dovecot import wait_until
 from tests.mail_support import build_mail, make_world, reply_to, take
 from tests.test_nudges_web import plan_form
+from tests.smtp_relay import smtp_relay  # noqa: F401 - the fixture
 from tests.test_quarantine_admin import ecoach
 from tests.support import PASSWORD, csrf_of, login, seed, settings_for
 
@@ -278,3 +283,60 @@ async def test_the_trail_page_filters_and_pages(db_url, sessions, clock) -> None
         for query in (f"from={day}&to={earlier}", "to=9999-12-31", "from=0001-01-01", "before=x&kind=nonsense"):
             response = await client.get(f"/audit?{query}")
             assert response.status == (200 if query.startswith("before") else 400), query
+
+
+def test_every_kind_has_a_group_and_a_label() -> None:
+    assert set(KIND_LABELS) == KINDS and set(GROUP_OF) == KINDS and set(GROUP_LABELS) == set(GROUPS)
+
+
+async def test_reset_invitation_and_planned_nudges(db_url, sessions, clock, smtp_relay) -> None:  # type: ignore[no-untyped-def]
+    admin = await seed(db_url, clock.now(), email="admin@example.org", language="en")
+    eid = admin["engagement_id"]
+    settings = settings_for(db_url, mail={"enabled": True, "domain": "coaching.test", "smtp_host": smtp_relay.host,
+                                          "smtp_port": smtp_relay.port})
+    async with browser_at(settings, clock, "192.0.2.30") as visitor, browser_at(settings, clock, "192.0.2.31") as client:
+        await visitor.post("/password/forgot", data={"_csrf": await csrf_of(visitor, "/password/forgot"),
+                                                     "email": admin["email"]})
+        await wait_until(lambda: smtp_relay.messages)
+        path = urlsplit(link_in(smtp_relay.messages[0].raw)).path
+        new = "a brand new sentence 2026"
+        done = await visitor.post(path, allow_redirects=False, data={"_csrf": await csrf_of(visitor, path), "new": new,
+                                                                     "repeat": new})
+        assert done.status == 303
+        await login(client, admin["email"], new)
+        await post(client, "/admin/coaches", {"name": "Nieuwe Coach", "email": "nieuw@example.org", "language": "nl"},
+                   page="/admin/coaches")
+        await wait_until(lambda: len(smtp_relay.messages) == 2)
+        invite = urlsplit(link_in(smtp_relay.messages[1].raw)).path
+        chosen = await visitor.post(invite, allow_redirects=False, data={"_csrf": await csrf_of(visitor, invite),
+                                                                        "new": new, "repeat": new})
+        assert chosen.status == 303
+        csrf = await csrf_of(client, f"/engagements/{eid}/nudges/plan")
+        await client.post(f"/engagements/{eid}/nudges/plan", data=plan_form(csrf), allow_redirects=False)
+        first, second = re.findall(r'data-nudge="(\d+)"', await (await client.get(f"/engagements/{eid}")).text())[:2]
+        await post(client, f"/engagements/{eid}/nudges/{first}/edit", {"text": "Hoe gaat het met de stap?"}, page="/")
+        await post(client, f"/engagements/{eid}/nudges/{second}/skip", page="/")
+    mine = [(e.kind, e.actor_id, e.client, e.detail) for e in await entries(sessions, coach_id=admin["coach_id"])
+            if e.via == "web" and e.kind in ("reset_link_requested", "password_reset", "nudge_changed")]
+    assert mine == [
+        ("reset_link_requested", None, "192.0.2.30", {}),
+        ("password_reset", admin["coach_id"], "192.0.2.30", {"link": "reset"}),
+        ("nudge_changed", admin["coach_id"], "192.0.2.31", {"nudge": int(first), "change": "edited"}),
+        ("nudge_changed", admin["coach_id"], "192.0.2.31", {"nudge": int(second), "change": "skipped"}),
+    ]
+    [newcomer] = [e.coach_id for e in await entries(sessions, kind="coach_invited")]
+    assert [(e.kind, e.detail) for e in await entries(sessions, coach_id=newcomer) if e.via == "web"] == [
+        ("coach_added", {"role": "coach", "invited": True}), ("coach_invited", {}),
+        ("password_reset", {"link": "invite"}), ("login", {"method": "invite", "session": ANY})]
+    await no_content_in_the_trail(sessions, ["Hoe gaat", "Nieuwe", "nieuw@"])
+    await chain_ok(sessions)
+
+
+async def test_held_mail_handed_to_a_coach_on_the_command_line(db_url, sessions, hub, clock) -> None:  # type: ignore[no-untyped-def]
+    world = await make_world(sessions, clock, db_url)
+    held = await take(world, sessions, hub, clock, build_mail(sender="stranger@example.test", subject="Intake?"))
+    assert ecoach(db_url, "quarantine", "give", str(held.quarantine.id), "--coach", world.coach_email).returncode == 0
+    [entry] = await entries(sessions, kind="quarantine_handed")
+    assert (entry.coach_id, entry.actor_id, entry.via, entry.detail) == (world.coach_id, None, "cli",
+                                                                         {"held": held.quarantine.id})
+    await chain_ok(sessions)
