@@ -38,6 +38,19 @@ DETAIL_LABELS = {
     "from_coach": N_("from coach"), "added": N_("added"), "removed": N_("removed"),
 }
 
+# Codes in the details, in words (others are shown as they are).
+DETAIL_VALUES = {
+    "password": N_("password"), "totp": N_("authenticator app"), "recovery": N_("recovery code"),
+    "invite": N_("invitation link"), "reset": N_("reset link"), "renewed": N_("renewed after a change"),
+    "second_factor": N_("second factor"), "reauth": N_("confirming a change"), "logout": N_("logged out"),
+    "ended_by_coach": N_("ended from the account page"), "everywhere": N_("logged out everywhere else"),
+    "password_changed": N_("password changed"), "password_reset": N_("password reset"),
+    "password_invite": N_("invitation accepted"), "2fa_enabled": N_("2FA turned on"),
+    "2fa_disabled": N_("2FA turned off"), "deactivated": N_("deactivated"), "read": N_("read"),
+    "read-write": N_("read and write"), "edited": N_("edited"), "skipped": N_("skipped"),
+    "coach": N_("coach"), "admin": N_("administrator"),
+}
+
 
 @web.middleware
 async def origin_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -102,7 +115,8 @@ async def _trail(request: web.Request, *, practice: bool) -> web.StreamResponse:
     return await render(request, "audit.html", {
         "entries": rows, "practice": practice, "names": names, "coaches": coaches, "shown": shown,
         "groups": [(g, GROUP_LABELS[g]) for g in GROUPS], "kind_labels": KIND_LABELS, "group_of": GROUP_OF,
-        "via_labels": VIA_LABELS, "detail_labels": DETAIL_LABELS, "older": older, "error": error,
+        "via_labels": VIA_LABELS, "detail_labels": DETAIL_LABELS, "detail_values": DETAIL_VALUES, "older": older,
+        "error": error,
         "first_page": given.before_seq is None,
     }, status=status)
 
