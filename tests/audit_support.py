@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ecoach import cli
 from ecoach.actions.audit import Origin, acting, record_audit
 from ecoach.actions.unit import unit_of_work
 from ecoach.logbook.audit_models import AuditEntry
@@ -31,6 +32,18 @@ async def entries(sessions, **where: Any) -> list[AuditEntry]:  # type: ignore[n
         for name, value in where.items():
             query = query.where(getattr(AuditEntry, name) == value)
         return list((await session.execute(query)).scalars())
+
+
+async def run_cli(monkeypatch, capsys, db_url: str, *args: str) -> tuple[int, str, str]:  # type: ignore[no-untyped-def]
+    """``ecoach ARGS`` in this process (its own event loop, in a thread): the exit code,
+    stdout and stderr. Much quicker than a new interpreter; ``tests.test_quarantine_admin
+    .ecoach`` runs the real command where that matters."""
+    monkeypatch.setenv("ECOACH_DATABASE_URL", db_url)
+    monkeypatch.setenv("ECOACH_SECRET_KEY", "test-secret-key")
+    capsys.readouterr()
+    code = await asyncio.to_thread(cli.main, list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
 
 
 async def tamper(engine: AsyncEngine, *statements: str) -> None:

@@ -23,12 +23,11 @@ from ecoach.core.nudge_rules import make_pause_token
 from ecoach.logbook.audit_chain import verify_chain
 from ecoach.logbook.mail_models import Attachment
 from tests.account_support import code, code_step, link_in, password_step, setup_2fa
-from tests.audit_support import entries
+from tests.audit_support import entries, run_cli
 from tests.dovecot import wait_until
 from tests.mail_support import build_mail, make_world, reply_to, take
 from tests.test_nudges_web import plan_form
 from tests.smtp_relay import smtp_relay  # noqa: F401 - the fixture
-from tests.test_quarantine_admin import ecoach
 from tests.support import PASSWORD, csrf_of, login, seed, settings_for
 
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
@@ -199,7 +198,8 @@ async def test_agreements_and_nudges(db_url, sessions, clock) -> None:  # type: 
     await chain_ok(sessions)
 
 
-async def test_administration_in_the_browser_and_on_the_command_line(db_url, sessions, clock) -> None:  # type: ignore[no-untyped-def]
+async def test_administration_in_the_browser_and_on_the_command_line(db_url, sessions, clock,  # type: ignore[no-untyped-def]
+                                                                    monkeypatch, capsys) -> None:
     admin = await seed(db_url, clock.now(), email="admin@example.org", language="en")
     other = await seed(db_url, clock.now(), email="joost@example.org")
     settings = settings_for(db_url)
@@ -214,7 +214,7 @@ async def test_administration_in_the_browser_and_on_the_command_line(db_url, ses
         await post(client, f"{page}/{other['coach_id']}/reactivate", page=page)
     for command in (("coach", "deactivate", "--email", other["email"]), ("coach", "reset-2fa", "--email", other["email"]),
                     ("coach", "token", "--email", other["email"]), ("coach", "reactivate", "--email", other["email"])):
-        assert ecoach(db_url, *command).returncode == 0
+        assert (await run_cli(monkeypatch, capsys, db_url, *command))[0] == 0
     joost = [e for e in await entries(sessions, coach_id=other["coach_id"]) if e.via != "system"]
     assert [(e.kind, e.via, e.actor_id) for e in joost] == [
         ("role_changed", "web", admin["coach_id"]), ("coach_deactivated", "web", admin["coach_id"]),
@@ -332,10 +332,13 @@ async def test_reset_invitation_and_planned_nudges(db_url, sessions, clock, smtp
     await chain_ok(sessions)
 
 
-async def test_held_mail_handed_to_a_coach_on_the_command_line(db_url, sessions, hub, clock) -> None:  # type: ignore[no-untyped-def]
+async def test_held_mail_handed_to_a_coach_on_the_command_line(db_url, sessions, hub, clock,  # type: ignore[no-untyped-def]
+                                                              monkeypatch, capsys) -> None:
     world = await make_world(sessions, clock, db_url)
     held = await take(world, sessions, hub, clock, build_mail(sender="stranger@example.test", subject="Intake?"))
-    assert ecoach(db_url, "quarantine", "give", str(held.quarantine.id), "--coach", world.coach_email).returncode == 0
+    given = await run_cli(monkeypatch, capsys, db_url, "quarantine", "give", str(held.quarantine.id),
+                          "--coach", world.coach_email)
+    assert given[0] == 0
     [entry] = await entries(sessions, kind="quarantine_handed")
     assert (entry.coach_id, entry.actor_id, entry.via, entry.detail) == (world.coach_id, None, "cli",
                                                                          {"held": held.quarantine.id})

@@ -18,7 +18,7 @@ from ecoach.actions.audit import Origin, acting, do_note_search, record_audit
 from ecoach.actions.unit import unit_of_work
 from ecoach.core.audit import GENESIS, AuditError, check_detail
 from ecoach.logbook.audit_chain import verify_chain
-from tests.audit_support import entries, tamper
+from tests.audit_support import entries, run_cli, tamper
 from tests.dovecot import wait_until
 from tests.test_quarantine_admin import ecoach
 
@@ -88,9 +88,10 @@ async def test_the_database_refuses_changes_to_entries(sessions, engine, clock) 
     ("reorder", 2, "does not follow entry 1"),
     ("cut", 5, "its head names entry 5"),
 ])
-async def test_tampering_is_detected(sessions, engine, clock, db_url, how, where, reason) -> None:  # type: ignore[no-untyped-def]
+async def test_tampering_is_detected(sessions, engine, clock, db_url, how, where, reason,  # type: ignore[no-untyped-def]
+                                     monkeypatch, capsys) -> None:
     await write(sessions, clock, 5)
-    assert ecoach(db_url, "audit", "verify").returncode == 0
+    assert (await run_cli(monkeypatch, capsys, db_url, "audit", "verify"))[0] == 0
     statements = {
         "edit": ["UPDATE audit_entry SET client = '198.51.100.1' WHERE seq = 3"],
         "delete": ["DELETE FROM audit_entry WHERE seq = 3"],
@@ -102,23 +103,26 @@ async def test_tampering_is_detected(sessions, engine, clock, db_url, how, where
     await tamper(engine, *statements)
     result = await verdict(sessions)
     assert not result.ok and result.broken_at == where and reason in (result.broken or ""), result
-    checked = ecoach(db_url, "audit", "verify")
-    assert checked.returncode == 1
-    assert f"audit chain BROKEN at entry {where}" in checked.stderr and reason in checked.stderr
+    code, _out, err = await run_cli(monkeypatch, capsys, db_url, "audit", "verify")
+    assert code == 1
+    assert f"audit chain BROKEN at entry {where}" in err and reason in err
 
 
-async def test_a_rewritten_chain_is_caught_by_a_kept_anchor(sessions, engine, clock, db_url) -> None:  # type: ignore[no-untyped-def]
+async def test_a_rewritten_chain_is_caught_by_a_kept_anchor(sessions, engine, clock, db_url,  # type: ignore[no-untyped-def]
+                                                            monkeypatch, capsys) -> None:
     await write(sessions, clock, 3)
-    first = ecoach(db_url, "audit", "verify")
-    anchor = first.stdout.split("head: ")[1].split()[0]
-    assert ecoach(db_url, "audit", "verify", "--expect", anchor).returncode == 0
+    code, out, _err = await run_cli(monkeypatch, capsys, db_url, "audit", "verify")
+    assert code == 0 and "audit chain intact: 3 entries" in out
+    anchor = out.split("head: ")[1].split()[0]
+    assert (await run_cli(monkeypatch, capsys, db_url, "audit", "verify", "--expect", anchor))[0] == 0
     # Someone rewrites the whole chain consistently (the hashes are public knowledge)...
     await tamper(engine, "DELETE FROM audit_entry", "UPDATE audit_head SET seq = 0, hash = '%s'" % GENESIS)
     await write(sessions, clock, 3, reason="forged")
-    assert ecoach(db_url, "audit", "verify").returncode == 0  # ...and it holds together,
-    caught = ecoach(db_url, "audit", "verify", "--expect", anchor)  # but not against the kept anchor.
+    assert (await run_cli(monkeypatch, capsys, db_url, "audit", "verify"))[0] == 0  # ...and it holds together,
+    caught = ecoach(db_url, "audit", "verify", "--expect", anchor)  # but not against the kept anchor (the real command).
     assert caught.returncode == 1 and "was rewritten" in caught.stderr
-    assert ecoach(db_url, "audit", "verify", "--expect", "3:abc").returncode == 1
+    code, _out, err = await run_cli(monkeypatch, capsys, db_url, "audit", "verify", "--expect", "3:abc")
+    assert code == 1 and "SEQ:HASH" in err
 
 
 async def test_concurrent_transactions_keep_one_chain(sessions, clock) -> None:  # type: ignore[no-untyped-def]
