@@ -35,6 +35,7 @@ from ecoach.scheduler.runner import TaskRunner
 from ecoach.settings import Settings
 from ecoach.channels.chat import coach as coach_chat
 from ecoach.web import api, auth, coachee, errors, guard, health, inbox, mail_pages, security
+from ecoach.web import audit as audit_web
 from ecoach.web import account as account_web
 from ecoach.web import admin as admin_web
 from ecoach.web import password as password_web
@@ -73,6 +74,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
                                       per_minute=limits.handshakes_per_minute)
     app.middlewares.append(socket_gate)  # first: refusing a socket flood must cost nothing else
     app.middlewares.append(errors.error_middleware)
+    app.middlewares.append(audit_web.origin_middleware)  # where each request comes from, for the audit trail
     security.setup(
         app,
         settings.resolved_secret(),  # the one time the secret is resolved; settings.secret after
@@ -93,7 +95,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     app.on_shutdown.append(_close_sockets)
     for module in (health, auth, inbox, coach_chat, coachee, chat_endpoint, api, mail_pages, nudges_web,
                    availability_web, report_web, booking_web, booking_coach_web, account_web, admin_web,
-                   password_web, webhooks_web):
+                   password_web, webhooks_web, audit_web):
         module.register(app)
     app.router.add_static("/static/", STATIC, name="static")
     return app

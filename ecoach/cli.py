@@ -82,17 +82,21 @@ def _parser() -> argparse.ArgumentParser:
     eadd.add_argument("--sponsor-email", default="")
     eadd.set_defaults(func=cmd_engagement_add)
     _add_tasks_commands(sub)
+    from ecoach.cli_audit import add_audit_commands
     from ecoach.cli_ops import add_ops_commands
     from ecoach.cli_quarantine import add_quarantine_commands
 
     add_quarantine_commands(sub)
     add_ops_commands(sub)
+    add_audit_commands(sub)
     return parser
 
 
 def _with_db(settings: Settings, work: Callable[[Any], Awaitable[Any]]) -> Any:
     """Run ``work(session)`` in one unit of work: it commits when ``work`` returns, and the
-    events it registers reach the running servers (on PostgreSQL)."""
+    events it registers reach the running servers (on PostgreSQL). What it records in
+    the audit trail comes from the command line."""
+    from ecoach.actions.audit import Origin, acting
     from ecoach.actions.errors import ActionError
     from ecoach.actions.unit import unit_of_work
     from ecoach.app import event_bus
@@ -104,8 +108,9 @@ def _with_db(settings: Settings, work: Callable[[Any], Awaitable[Any]]) -> Any:
         try:
             if settings.auto_migrate:
                 await migrate(engine)
-            async with unit_of_work(session_factory(engine, event_bus(settings, Hub()))) as session:
-                return await work(session)
+            with acting(Origin(via="cli", at=_now(settings))):
+                async with unit_of_work(session_factory(engine, event_bus(settings, Hub()))) as session:
+                    return await work(session)
         except ActionError as exc:
             raise CliError(str(exc)) from None
         except OSError as exc:

@@ -77,7 +77,6 @@ def cmd_revoke_token(settings: Settings, args: argparse.Namespace) -> int:
 
     async def work(session):  # type: ignore[no-untyped-def]
         await do_revoke_api_token(session, (await _coach(session, args.email)).id, args.token_id, now=_now(settings))
-        await session.commit()
 
     _with_db(settings, work)
     print(f"token {args.token_id} revoked")
@@ -86,19 +85,20 @@ def cmd_revoke_token(settings: Settings, args: argparse.Namespace) -> int:
 
 def _by_email(action_name: str, done: str):  # type: ignore[no-untyped-def]
     def command(settings: Settings, args: argparse.Namespace) -> int:
-        from ecoach.actions import auth_sessions, coach_admin, totp
+        from ecoach.actions import account, auth_sessions, coach_admin
 
         async def work(session):  # type: ignore[no-untyped-def]
-            coach = await _coach(session, args.email)
+            coach, now = await _coach(session, args.email), _now(settings)
+            reason = f"cli_{action_name.replace('-', '_')}"
             if action_name == "deactivate":
-                coach.deactivated_at = coach.deactivated_at or _now(settings)
+                await coach_admin.do_deactivate(session, None, coach.id, now=now, reason=reason)
+                await auth_sessions.do_end_sessions(session, coach.id, reason=reason, now=now)  # deactivated before
             elif action_name == "reactivate":
-                await coach_admin.do_reactivate(session, coach.id)
+                await coach_admin.do_reactivate(session, coach.id, now=now)
             elif action_name == "reset-2fa":
-                await totp.do_disable(session, coach.id)
-            if action_name != "reactivate":
-                await auth_sessions.do_end_sessions(session, coach.id, reason=f"cli_{action_name}", now=_now(settings))
-            await session.commit()
+                await account.do_reset_2fa(session, coach.id, now=now, reason=reason)
+            else:
+                await auth_sessions.do_end_sessions(session, coach.id, reason=reason, now=now)
 
         _with_db(settings, work)
         print(done.format(email=args.email))
@@ -118,9 +118,7 @@ def cmd_hand_over(settings: Settings, args: argparse.Namespace) -> int:
 
     async def work(session):  # type: ignore[no-untyped-def]
         source, target = await _coach(session, args.source), await _coach(session, args.target)
-        moved = await do_hand_over(session, source.id, target.id)
-        await session.commit()
-        return moved
+        return await do_hand_over(session, source.id, target.id, now=_now(settings))
 
     print(f"{_with_db(settings, work)} engagement(s) handed to {args.target}")
     return 0

@@ -147,7 +147,8 @@ async def test_due_times_follow_the_channel_windows_holidays_and_engagement_sett
     coach = await make_coach()
     eid = (await make_engagement(coach, time_zone="America/New_York")).engagement.id
     async with sessions() as session:
-        await do_add_windows(session, coach.id, channel="chat", weekdays=["1", "3"], start="19:00", end="21:00")
+        await do_add_windows(session, coach.id, channel="chat", weekdays=["1", "3"], start="19:00", end="21:00",
+                             now=clock.now())
         await do_add_exception(session, coach, ExceptionInput("holiday", date(2026, 11, 26), date(2026, 11, 26)),
                                clock.now())
         await do_save_engagement_agreement(session, eid, {"chat_amount": 3, "chat_unit": "hours",

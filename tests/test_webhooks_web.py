@@ -9,6 +9,7 @@ import re
 from sqlalchemy import func, select
 
 from ecoach.keys import SESSIONS
+from ecoach.logbook.audit_models import AuditEntry
 from ecoach.logbook.webhook_models import WebhookDelivery, WebhookEndpoint
 from tests.support import app_client, csrf_of, login, seed, settings_for
 from tests.webhook_support import Receiver, receiver, run_tasks  # noqa: F401 - the fixture
@@ -85,7 +86,12 @@ async def test_managing_webhooks_on_the_page(db_url, clock, receiver: Receiver) 
         async with app[SESSIONS]() as session:
             assert await session.scalar(select(func.count()).select_from(WebhookEndpoint)) == 0
             assert await session.scalar(select(func.count()).select_from(WebhookDelivery)) == 0
-        assert a["coach_id"]
+            # Every change is in the coach's activity log, and nothing of the URL or secret.
+            trail = (await session.execute(select(AuditEntry).where(AuditEntry.kind == "webhook_changed")
+                                           .order_by(AuditEntry.seq))).scalars().all()
+        assert [e.detail["change"] for e in trail] == ["added", "off", "on", "new_secret", "changed", "deleted"]
+        assert {e.coach_id for e in trail} == {a["coach_id"]}
+        assert not any(receiver.url in str(e.detail) or secret in str(e.detail) for e in trail)
 
 
 async def test_the_page_speaks_dutch_and_refuses_private_addresses(db_url, clock) -> None:  # type: ignore[no-untyped-def]

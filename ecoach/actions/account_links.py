@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ecoach.actions.audit import record_audit
 from ecoach.actions.coaches import normalise_email
 from ecoach.actions.errors import N_, NotFound
 from ecoach.actions.mail_outbox import do_enqueue_mail
@@ -79,8 +80,9 @@ async def do_use_link(session: AsyncSession, link: AccountLink, now: datetime) -
 
 
 async def do_request_reset(session: AsyncSession, settings: Settings, email: str, *, now: datetime) -> bool:
-    """Queue a reset mail when the address is an active coach's. Returns whether a mail was
-    queued (for the caller to wake the outbox; never shown to the visitor)."""
+    """Queue a reset mail when the address is an active coach's (queueing wakes the
+    outbox after commit). Returns whether a mail was queued (never shown to the visitor);
+    the coach's audit trail notes the request."""
     coach = await queries.get_coach_by_email(session, normalise_email(email)[:320])
     if coach is None or coach.deactivated_at is not None or not settings.mail.enabled:
         log.info("password reset asked for an address that gets no mail")
@@ -90,6 +92,7 @@ async def do_request_reset(session: AsyncSession, settings: Settings, email: str
     _ = gettext_for(coach.language)
     values = {"name": coach.name, "minutes": minutes, "url": f"{settings.base_url}/password/reset/{token}"}
     await _queue(session, settings, coach, _(RESET_SUBJECT), _(RESET_BODY) % values, now=now)
+    record_audit(session, "reset_link_requested", coach_id=coach.id, actor_id=None, now=now)
     return True
 
 

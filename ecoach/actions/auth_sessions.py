@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ecoach.actions.audit import record_audit
 from ecoach.actions.unit import emit
 from ecoach.core import topics
 from ecoach.core.tokens import new_token, token_digest
@@ -47,8 +48,11 @@ class SessionPolicy:
 
 
 async def do_start_session(session: AsyncSession, coach: Coach, *, stage: str, now: datetime,
-                           policy: SessionPolicy, client: str = "", user_agent: str = "") -> tuple[AuthSession, str]:
-    """A new session (its id is new: no fixation); returns the row and the browser's id."""
+                           policy: SessionPolicy, client: str = "", user_agent: str = "",
+                           method: str = "password") -> tuple[AuthSession, str]:
+    """A new session (its id is new: no fixation); returns the row and the browser's id.
+    A full login is in the audit trail, with ``method``: password, totp, recovery (the
+    second factor used), invite, or renewed (after the coach's own password or 2FA change)."""
     token = new_token()
     lifetime = policy.lifetime if stage == FULL else timedelta(minutes=SECOND_FACTOR_MINUTES)
     row = AuthSession(coach_id=coach.id, token_hash=token_digest(token), stage=stage, created_at=now,
@@ -56,6 +60,9 @@ async def do_start_session(session: AsyncSession, coach: Coach, *, stage: str, n
                       client=client[:64])
     session.add(row)
     await session.flush()
+    if stage == FULL:
+        record_audit(session, "login", coach_id=coach.id, actor_id=coach.id, now=now, method=method,
+                     session=row.id)
     return row, token
 
 
@@ -75,7 +82,6 @@ async def do_touch(session: AsyncSession, row: AuthSession, now: datetime) -> bo
     if now - row.last_seen_at < TOUCH_EVERY:
         return False
     await session.execute(update(AuthSession).where(AuthSession.id == row.id).values(last_seen_at=now))
-    await session.commit()
     return True
 
 
@@ -88,7 +94,7 @@ async def do_end_session(session: AsyncSession, session_id: int, *, coach_id: in
         .values(ended_at=now, end_reason=reason)
     )
     ended = [session_id] if result.rowcount else []  # type: ignore[attr-defined]
-    _announce(session, coach_id, ended)
+    _announce(session, coach_id, ended, reason, now)
     return ended
 
 
@@ -100,15 +106,23 @@ async def do_end_sessions(session: AsyncSession, coach_id: int, *, reason: str, 
         await session.execute(update(AuthSession).where(AuthSession.id.in_(ids))
                               .values(ended_at=now, end_reason=reason))
     log.info("ended %d session(s) of coach %s: %s", len(ids), coach_id, reason)
-    _announce(session, coach_id, ids)
+    _announce(session, coach_id, ids, reason, now)
     return ids
 
 
-def _announce(session: AsyncSession, coach_id: int, session_ids: list[int]) -> None:
+# Ends that are a step of something already in the trail (the half-way login that the
+# second factor completes) are not entries of their own.
+QUIET_REASONS = frozenset({"second_factor"})
+
+
+def _announce(session: AsyncSession, coach_id: int, session_ids: list[int], reason: str, now: datetime) -> None:
     """Once this transaction commits, the coach's websockets opened by these sessions
-    close, on every server process (the event path)."""
+    close, on every server process (the event path); the end is in the audit trail."""
     if session_ids:
         emit(session, topics.coach(coach_id), {"type": "session_ended", "sessions": list(session_ids)})
+        if reason not in QUIET_REASONS:
+            record_audit(session, "session_ended", coach_id=coach_id, now=now, reason=reason[:40],
+                         count=len(session_ids))
 
 
 def socket_event_filter(session_id: int | None, on_end: Callable[[], None]):  # type: ignore[no-untyped-def]

@@ -1,7 +1,7 @@
 """A coach's availability and agreements: weekly windows per channel, holidays and
 absence (by hand or imported from an .ics file), response-time commitments (the coach's
 defaults and an engagement's own). ``check_*`` validate, ``do_*`` write in the caller's
-session; the caller commits."""
+unit of work (and note the change in the audit trail)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoach.core.inputs import parse_int
+from ecoach.actions.audit import record_audit
 from ecoach.actions.errors import ActionError, N_, NotFound
 from ecoach.core.agreements import CHANNELS, UNITS
 from ecoach.core.working_time import local_to_utc
@@ -25,7 +26,7 @@ from ecoach.logbook.availability_models import (
     CoachAgreement,
     EngagementAgreement,
 )
-from ecoach.logbook.models import Coach
+from ecoach.logbook.models import Coach, Engagement
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,8 @@ def check_channel(value: Any) -> str:
 
 
 async def do_add_windows(
-    session: AsyncSession, coach_id: int, *, channel: str, weekdays: list[Any], start: Any, end: Any
+    session: AsyncSession, coach_id: int, *, channel: str, weekdays: list[Any], start: Any, end: Any,
+    now: datetime,
 ) -> list[AvailabilityWindow]:
     """One window per chosen weekday. An end at or before the start runs past midnight;
     equal start and end make a whole day."""
@@ -76,14 +78,16 @@ async def do_add_windows(
                                end_minute=end_minute) for d in days]
     session.add_all(rows)
     await session.flush()
+    record_audit(session, "availability_changed", coach_id=coach_id, now=now, added=len(rows), channel=channel)
     return rows
 
 
-async def do_delete_window(session: AsyncSession, coach_id: int, window_id: int) -> None:
+async def do_delete_window(session: AsyncSession, coach_id: int, window_id: int, *, now: datetime) -> None:
     result = await session.execute(delete(AvailabilityWindow).where(
         AvailabilityWindow.id == window_id, AvailabilityWindow.coach_id == coach_id))
     if not result.rowcount:
         raise NotFound("window_unknown", N_("This window does not exist."))
+    record_audit(session, "availability_changed", coach_id=coach_id, now=now, removed=1)
 
 
 @dataclass(frozen=True)
@@ -134,16 +138,22 @@ async def do_add_exception(
     )
     session.add(row)
     await session.flush()
+    record_audit(session, "absence_changed", coach_id=coach.id, now=now, added=1, kind=given.kind)
     return row
 
 
-async def do_delete_exception(session: AsyncSession, coach_id: int, exception_id: int) -> None:
+async def do_delete_exception(session: AsyncSession, coach_id: int, exception_id: int, *, now: datetime,
+                              audit: bool = True) -> None:
+    """Remove a day off or absence (``audit=False``: part of a larger change that is
+    noted as a whole, an .ics import)."""
     found = (await session.execute(select(AvailabilityException.id).where(
         AvailabilityException.id == exception_id, AvailabilityException.coach_id == coach_id))).first()
     if found is None:
         raise NotFound("exception_unknown", N_("This exception does not exist."))
     await session.execute(delete(AbsenceReply).where(AbsenceReply.exception_id == exception_id))
     await session.execute(delete(AvailabilityException).where(AvailabilityException.id == exception_id))
+    if audit:
+        record_audit(session, "absence_changed", coach_id=coach_id, now=now, removed=1)
 
 
 # --- agreements ----------------------------------------------------------------------
@@ -193,6 +203,7 @@ async def _upsert(session: AsyncSession, model: type[Any], key: dict[str, int], 
 
 async def do_save_coach_agreement(session: AsyncSession, coach_id: int, values: dict[str, Any], now: datetime) -> None:
     await _upsert(session, CoachAgreement, {"coach_id": coach_id}, values, now)
+    record_audit(session, "commitments_changed", coach_id=coach_id, now=now)
 
 
 async def do_save_engagement_agreement(
@@ -200,6 +211,9 @@ async def do_save_engagement_agreement(
 ) -> None:
     """An engagement's own settings; all None removes them (back to the coach's)."""
     row = await session.get(EngagementAgreement, engagement_id)
+    engagement = await session.get(Engagement, engagement_id)
+    record_audit(session, "commitments_changed", coach_id=engagement.coach_id if engagement else None,
+                 engagement_id=engagement_id, now=now)
     if all(v is None for v in values.values()):
         if row is not None:
             await session.delete(row)

@@ -19,6 +19,7 @@ import icalendar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ecoach.actions.audit import record_audit
 from ecoach.actions.availability import KINDS, MAX_DAYS, day_span, do_delete_exception
 from ecoach.actions.errors import ActionError, N_
 from ecoach.core.working_time import local_to_utc
@@ -112,7 +113,7 @@ async def do_import_ics(
         row = existing.get(event.uid)
         if event.cancelled:
             if row is not None:
-                await do_delete_exception(session, coach.id, row.id)
+                await do_delete_exception(session, coach.id, row.id, now=now, audit=False)
                 existing.pop(event.uid)
                 result.removed += 1
             continue
@@ -122,6 +123,8 @@ async def do_import_ics(
         _apply(session, coach, row, event, kind, auto_reply, now, result, existing)
     await session.flush()
     log.info("coach %s imported an .ics: %s", coach.id, result)
+    record_audit(session, "absence_changed", coach_id=coach.id, now=now, imported=True, added=result.added,
+                 updated=result.updated, removed=result.removed)
     return result
 
 

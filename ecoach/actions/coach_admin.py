@@ -5,6 +5,9 @@ A deactivated coach cannot log in, their sessions end at once and their API toke
 working; their logbooks stay. Handing over moves the engagements (with their coachees,
 open commitments, booking links and held mail) to the new coach in one transaction;
 booked sessions stay in the old coach's calendar for the new coach to rebook.
+
+Every change is in the audit trail of the coach it concerns, with the administrator as
+the actor (None from the command line).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoach.actions import account_links
+from ecoach.actions.audit import record_audit
 from ecoach.actions.auth_sessions import do_end_sessions
 from ecoach.actions.coaches import check_role, do_add_coach
 from ecoach.actions.errors import ActionError, Conflict, Forbidden, N_, NotFound
@@ -43,6 +47,7 @@ async def do_invite_coach(session: AsyncSession, settings: Settings, inviter: Co
                                time_zone=settings.default_time_zone, now=now, role="coach")
     url = await account_links.do_invite_mail(session, settings, coach, inviter, now=now)
     log.info("coach %s invited by %s", coach.id, inviter.id)
+    record_audit(session, "coach_invited", coach_id=coach.id, now=now)
     return coach, url
 
 
@@ -51,36 +56,46 @@ async def do_reinvite(session: AsyncSession, settings: Settings, inviter: Coach,
     coach = await _coach(session, coach_id)
     if coach.password_hash:
         raise Conflict("coach_not_invited", N_("This coach has set a password already."))
-    return await account_links.do_invite_mail(session, settings, coach, inviter, now=now)
+    url = await account_links.do_invite_mail(session, settings, coach, inviter, now=now)
+    record_audit(session, "coach_invited", coach_id=coach.id, now=now, again=True)
+    return url
 
 
-async def do_deactivate(session: AsyncSession, admin: Coach, coach_id: int, *, now: datetime) -> list[int]:
-    """Returns the ended session ids (publish them after commit)."""
+async def do_deactivate(session: AsyncSession, admin: Coach | None, coach_id: int, *, now: datetime,
+                        reason: str = "deactivated") -> list[int]:
+    """Deactivate and end every session at once (the session ends are announced after
+    commit). ``admin`` is None from the command line. Returns the ended session ids."""
     coach = await _coach(session, coach_id)
-    if coach.id == admin.id:
+    if admin is not None and coach.id == admin.id:
         raise Forbidden("deactivate_self", N_("You cannot deactivate your own account."))
     if coach.deactivated_at is not None:
         return []
     coach.deactivated_at = now
-    log.info("coach %s deactivated by %s", coach.id, admin.id)
-    return await do_end_sessions(session, coach.id, reason="deactivated", now=now)
+    log.info("coach %s deactivated by %s", coach.id, admin.id if admin else "the command line")
+    record_audit(session, "coach_deactivated", coach_id=coach.id, now=now)
+    return await do_end_sessions(session, coach.id, reason=reason, now=now)
 
 
-async def do_reactivate(session: AsyncSession, coach_id: int) -> None:
+async def do_reactivate(session: AsyncSession, coach_id: int, *, now: datetime) -> None:
     coach = await _coach(session, coach_id)
-    coach.deactivated_at = None
+    if coach.deactivated_at is not None:
+        coach.deactivated_at = None
+        record_audit(session, "coach_reactivated", coach_id=coach.id, now=now)
 
 
-async def do_set_role(session: AsyncSession, admin: Coach, coach_id: int, role: str) -> None:
+async def do_set_role(session: AsyncSession, admin: Coach, coach_id: int, role: str, *, now: datetime) -> None:
     coach = await _coach(session, coach_id)
     role = check_role(role)
     if coach.id == admin.id and role != "admin":
         raise Forbidden("demote_self", N_("You cannot take the administrator role from yourself."))
-    coach.role = role
+    if coach.role != role:
+        coach.role = role
+        record_audit(session, "role_changed", coach_id=coach.id, now=now, role=role)
 
 
-async def do_hand_over(session: AsyncSession, from_id: int, to_id: int) -> int:
-    """Move every engagement of a deactivated coach to an active one; returns how many."""
+async def do_hand_over(session: AsyncSession, from_id: int, to_id: int, *, now: datetime) -> int:
+    """Move every engagement of a deactivated coach to an active one; returns how many.
+    Both coaches' trails note it."""
     old, new = await _coach(session, from_id), await _coach(session, to_id)
     if old.deactivated_at is None:
         raise ActionError("hand_over_active", N_("Deactivate the coach before handing over their engagements."))
@@ -97,5 +112,7 @@ async def do_hand_over(session: AsyncSession, from_id: int, to_id: int) -> int:
     await session.execute(update(Quarantine).where(Quarantine.coach_id == old.id, Quarantine.status == "held")
                           .values(coach_id=new.id))
     log.info("%d engagement(s) of coach %s handed to coach %s", len(ids), old.id, new.id)
+    record_audit(session, "engagements_handed_over", coach_id=old.id, now=now, moved=len(ids), to_coach=new.id)
+    record_audit(session, "engagements_handed_over", coach_id=new.id, now=now, moved=len(ids), from_coach=old.id)
     return len(ids)
 

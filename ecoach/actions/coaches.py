@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ecoach.actions.audit import record_audit
 from ecoach.actions.errors import ActionError, Conflict, N_
 from ecoach.actions.passwords import check_new_password, hash_now
 from ecoach.core.tokens import new_token, token_digest
@@ -96,6 +97,7 @@ async def do_add_coach(
     session.add(coach)
     await session.flush()
     log.info("coach %s added (%s)", coach.id, coach.role)
+    record_audit(session, "coach_added", coach_id=coach.id, now=now, role=coach.role, invited=password is None)
     return coach
 
 
@@ -116,7 +118,9 @@ async def do_create_api_token(
     if scope not in TOKEN_SCOPES:
         raise ActionError("token_scope_invalid", N_("A token's scope is 'read' or 'read-write'."))
     token = new_token()
-    session.add(ApiToken(coach_id=coach_id, name=check_name(name), token_hash=token_digest(token),
-                         created_at=now, scope=scope))
+    row = ApiToken(coach_id=coach_id, name=check_name(name), token_hash=token_digest(token), created_at=now,
+                   scope=scope)
+    session.add(row)
     await session.flush()
+    record_audit(session, "api_token_created", coach_id=coach_id, now=now, token=row.id, scope=scope)
     return token

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ecoach.actions.audit import record_audit
 from ecoach.actions.coaches import check_email, check_language, check_name, check_time_zone
 from ecoach.actions.errors import ActionError, N_, NotFound
 from ecoach.actions.unit import emit
@@ -77,7 +78,7 @@ async def do_new_chat_link(
 ) -> str:
     """Revoke the current chat link(s) and issue a new one; returns the plain token.
     With ``secret`` the token is derived from it, so it can be shown again later."""
-    await do_revoke_chat_links(session, engagement, now=now)
+    replaced = await _revoke_chat_links(session, engagement, now=now)
     salt = new_salt() if secret else None
     token = derived_token(secret, salt) if secret and salt else new_token()
     session.add(
@@ -90,12 +91,20 @@ async def do_new_chat_link(
         )
     )
     await session.flush()
+    record_audit(session, "chat_link_created", coach_id=engagement.coach_id, engagement_id=engagement.id,
+                 now=now, replaced=replaced > 0)
     return token
 
 
 async def do_revoke_chat_links(session: AsyncSession, engagement: Engagement, *, now: datetime) -> None:
     """Withdraw the engagement's chat link(s); after commit every coachee socket opened
     with one is closed, in every server process."""
+    if await _revoke_chat_links(session, engagement, now=now):
+        record_audit(session, "chat_link_revoked", coach_id=engagement.coach_id, engagement_id=engagement.id,
+                     now=now)
+
+
+async def _revoke_chat_links(session: AsyncSession, engagement: Engagement, *, now: datetime) -> int:
     revoked = await session.execute(
         update(ChatLink)
         .where(ChatLink.engagement_id == engagement.id, ChatLink.revoked_at.is_(None))
@@ -106,6 +115,7 @@ async def do_revoke_chat_links(session: AsyncSession, engagement: Engagement, *,
     digests = list(revoked.scalars())
     if digests:
         emit(session, [topics.chat_link(digest) for digest in digests], {"type": "revoked"})
+    return len(digests)
 
 
 async def check_chat_token(session: AsyncSession, token: str, now: datetime) -> tuple[ChatLink, Engagement]:

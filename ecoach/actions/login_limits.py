@@ -9,11 +9,12 @@
   It is never locked: the right password from a new client gets through within that
   interval, while a botnet gets a handful of guesses an hour.
 
-Every check is *reserved* before the password is verified, in one short transaction that
+Every check is *reserved* before the password is verified, in one short unit of work that
 counts and inserts under a lock (PostgreSQL: an advisory lock per account; SQLite: the
 write lock the insert takes first), so parallel attempts are counted exactly: thirty at
-once with a limit of five run five password checks. Refused attempts are not recorded,
-so hammering does not extend a lock.
+once with a limit of five run five password checks. Refused attempts are not recorded
+(the refusal rolls the reservation back), so hammering does not extend a lock, and they
+leave no audit entry either: a flood of refused guesses costs the database nothing.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoach.actions.errors import N_, TooMany
+from ecoach.actions.unit import unit_of_work
 from ecoach.logbook.account_models import LoginTry
 
 
@@ -59,7 +61,8 @@ class LoginLimited(TooMany):
 
 async def do_reserve_check(session: AsyncSession, *, account: str, client: str, now: datetime,
                            limits: LoginLimits) -> int:
-    """Reserve one check (committed), or raise LoginLimited. Returns the reservation id."""
+    """Reserve one check in the caller's unit of work (its commit makes the reservation
+    count), or raise LoginLimited (which rolls it back). Returns the reservation id."""
     account, client = account[:320], client[:64]
     if session.bind.dialect.name == "postgresql":
         # Serialises reservations for one account across connections and processes.
@@ -73,14 +76,11 @@ async def do_reserve_check(session: AsyncSession, *, account: str, client: str, 
     pair = await _count(session, recent & (LoginTry.client == client))
     if pair >= limits.pair_attempts:
         oldest = await session.scalar(select(func.min(LoginTry.at)).where(recent & (LoginTry.client == client)))
-        await session.rollback()
         raise LoginLimited(((oldest or now) + limits.window - now).total_seconds())
     if await _count(session, recent) >= limits.account_attempts:
         last = await session.scalar(select(func.max(LoginTry.at)).where(recent))
         if last is not None and now - last < limits.account_interval:
-            await session.rollback()
             raise LoginLimited((last + limits.account_interval - now).total_seconds(), pair=False)
-    await session.commit()
     return int(reserved)
 
 
@@ -98,13 +98,11 @@ async def do_settle_check(session: AsyncSession, reserved: int, *, ok: bool) -> 
         if row is not None:
             await session.execute(delete(LoginTry).where(LoginTry.account == row.account,
                                                          LoginTry.client == row.client))
-    await session.commit()
 
 
 async def do_forget_old_tries(session: AsyncSession, before: datetime) -> int:
     """Housekeeping: attempts older than every window are of no use."""
     result = await session.execute(delete(LoginTry).where(LoginTry.at < before))
-    await session.commit()
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
@@ -156,13 +154,13 @@ async def reserve_through(gate: LocalGate | None, sessions, *, account: str, cli
     """Reserve a check: the local gate first (remembered refusals, one at a time per
     account), then the database."""
     if gate is None:
-        async with sessions() as session:
+        async with unit_of_work(sessions) as session:
             return await do_reserve_check(session, account=account, client=client, now=now, limits=limits)
     gate.check(account, client, now)
     async with gate.turn(account):
         gate.check(account, client, now)
         try:
-            async with sessions() as session:
+            async with unit_of_work(sessions) as session:
                 return await do_reserve_check(session, account=account, client=client, now=now, limits=limits)
         except LoginLimited as refused:
             gate.remember(account, client, now, refused, pair=refused.pair)

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ecoach.actions.audit import record_audit
 from ecoach.actions.errors import ActionError, N_, NotFound
 from ecoach.actions.nudge_forms import check_text
 from ecoach.core.nudge_rules import (
@@ -93,6 +94,8 @@ async def do_save_plan(
     plan.updated_at = now
     await session.flush()
     await do_replan(session, plan, engagement, settings=settings, now=now)
+    record_audit(session, "nudge_plan_changed", coach_id=engagement.coach_id, engagement_id=engagement.id, now=now,
+                 enabled=bool(plan.enabled))
     return plan
 
 
@@ -178,11 +181,14 @@ async def get_planned_nudge(session: AsyncSession, engagement: Engagement, nudge
     return nudge
 
 
-async def do_edit_nudge(session: AsyncSession, engagement: Engagement, nudge_id: int, text: str) -> Nudge:
+async def do_edit_nudge(session: AsyncSession, engagement: Engagement, nudge_id: int, text: str, *,
+                        now: datetime) -> Nudge:
     """The coach's own words for one planned nudge; empty text goes back to the template."""
     nudge = await get_planned_nudge(session, engagement, nudge_id)
     nudge.text = check_text(text, engagement.language) if text.strip() else None
     await session.flush()
+    record_audit(session, "nudge_changed", coach_id=engagement.coach_id, engagement_id=engagement.id, now=now,
+                 nudge=nudge.id, change="edited")
     return nudge
 
 
@@ -191,6 +197,8 @@ async def do_skip_nudge(
 ) -> Nudge:
     nudge = await get_planned_nudge(session, engagement, nudge_id)
     await mark_skipped(session, nudge, "coach")
+    record_audit(session, "nudge_changed", coach_id=engagement.coach_id, engagement_id=engagement.id, now=now,
+                 nudge=nudge.id, change="skipped")
     if nudge.kind == PLAN:
         plan = await get_or_create_plan(session, engagement, settings, now)
         await do_top_up(session, plan, engagement, settings=settings, now=now)
@@ -222,6 +230,8 @@ async def do_pause_nudges(
                 nudge.status, nudge.reason = "skipped", "paused"
         await session.flush()
         log.info("nudges paused by the coachee of engagement %s", engagement.id)
+        record_audit(session, "nudges_paused", coach_id=engagement.coach_id, engagement_id=engagement.id,
+                     actor_id=None, now=now)
     return plan
 
 
@@ -239,5 +249,7 @@ async def do_resume_nudges(
         plan.paused_at = None
         await session.flush()
         await do_top_up(session, plan, engagement, settings=settings, now=now)
+        record_audit(session, "nudges_resumed", coach_id=engagement.coach_id, engagement_id=engagement.id,
+                     actor_id=None, now=now)
     return plan
 

@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ecoach.actions.audit import record_audit
 from ecoach.actions.errors import ActionError, N_, NotFound
 from ecoach.actions.exchanges import Recorded
 from ecoach.actions.mail_inbound import count_held, record_mail
@@ -110,4 +111,5 @@ async def do_hand_to_coach(session: AsyncSession, entry_id: int, coach_email: st
         raise ActionError("quarantine_owned", N_("This mail is already with another coach."))
     entry.coach_id = coach.id
     await emit_held_count(session, coach.id)
+    record_audit(session, "quarantine_handed", coach_id=coach.id, held=entry.id)  # the command's time
     return entry

@@ -12,6 +12,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoach.core.inputs import parse_int
+from ecoach.actions.audit import record_audit
 from ecoach.actions.errors import ActionError, N_, NotFound
 from ecoach.channels.video import CHANNELS, MeetingError, check_phone, check_room_url
 from ecoach.core.tokens import derived_token, looks_like_token, new_salt, token_digest
@@ -79,15 +80,19 @@ async def do_save_session_type(session: AsyncSession, coach: Coach, values: dict
         for key, value in values.items():
             setattr(item, key, value)
     await session.flush()
+    record_audit(session, "session_type_changed", coach_id=coach.id, now=now, session_type=item.id,
+                 created=type_id is None)
     return item
 
 
-async def do_set_session_type_active(session: AsyncSession, coach: Coach, type_id: int, active: bool) -> None:
+async def do_set_session_type_active(session: AsyncSession, coach: Coach, type_id: int, active: bool, *,
+                                     now: datetime) -> None:
     """Archived types are not offered any more; booked sessions of them stay as they are."""
     item = await bq.get_session_type(session, coach.id, type_id)
     if item is None:
         raise NotFound("session_type_unknown", N_("This session type does not exist."))
     item.active = active
+    record_audit(session, "session_type_changed", coach_id=coach.id, now=now, session_type=type_id, active=active)
 
 
 async def get_or_create_profile(session: AsyncSession, coach_id: int, now: datetime) -> BookingProfile:
@@ -118,6 +123,7 @@ async def do_save_profile(session: AsyncSession, coach: Coach, form: Mapping[str
     profile = await get_or_create_profile(session, coach.id, now)
     profile.video_provider, profile.personal_room_url, profile.phone_number = provider, room_url, number
     profile.updated_at = now
+    record_audit(session, "booking_profile_changed", coach_id=coach.id, now=now)
     return profile
 
 
@@ -129,6 +135,7 @@ async def do_new_feed_token(session: AsyncSession, coach: Coach, *, now: datetim
     profile.feed_token_hash = token_digest(token)
     profile.updated_at = now
     await session.flush()
+    record_audit(session, "calendar_feed_created", coach_id=coach.id, now=now)
     return token
 
 
@@ -160,6 +167,8 @@ async def do_new_booking_link(session: AsyncSession, coach_id: int, engagement_i
     session.add(BookingLink(coach_id=coach_id, engagement_id=engagement_id, token_hash=token_digest(token),
                             salt=salt, created_at=now, expires_at=now + timedelta(days=days) if days else None))
     await session.flush()
+    record_audit(session, "booking_link_created", coach_id=coach_id, engagement_id=engagement_id, now=now,
+                 intake=engagement_id is None)
     return token
 
 

@@ -9,7 +9,9 @@ actions in it, and leave it:
 Leaving the block normally commits; an exception rolls back. Actions register what they
 cause with ``emit`` (Zulip's ``send_event_on_commit``): the events are delivered after the
 commit succeeds, to this process and to every other one (``ecoach.core.events``), and
-never when it rolls back. ``on_commit`` is the same for in-process callbacks.
+never when it rolls back. ``on_commit`` is the same for in-process callbacks. Audit
+entries (``ecoach.actions.audit.record_audit``) are appended to the audit chain inside the
+transaction, just before it commits.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from ecoach.actions.audit import record_audit
 from ecoach.actions.errors import ActionError, Conflict, N_, NotFound, TooMany
 from ecoach.core.clock import Clock
 from ecoach.core.events import Event
@@ -112,6 +113,7 @@ async def do_create_endpoint(session: AsyncSession, coach_id: int, form: Endpoin
                                enabled=True, created_at=now)
     session.add(endpoint)
     await session.flush()
+    record_audit(session, "webhook_changed", coach_id=coach_id, now=now, webhook=endpoint.id, change="added")
     log.info("coach %s added webhook %s", coach_id, endpoint.id)
     return endpoint, secret
 
@@ -121,6 +123,8 @@ async def do_update_endpoint(session: AsyncSession, coach_id: int, endpoint_id: 
     endpoint.url, endpoint.events = form.url, ",".join(form.events)
     endpoint.description, endpoint.include_text = form.description, form.include_text
     await session.flush()
+    record_audit(session, "webhook_changed", coach_id=coach_id, webhook=endpoint.id, change="changed",
+                 include_text=form.include_text)
     return endpoint
 
 
@@ -129,6 +133,7 @@ async def do_rotate_secret(session: AsyncSession, coach_id: int, endpoint_id: in
     endpoint = await _endpoint(session, coach_id, endpoint_id)
     secret, endpoint.secret = _new_secret(secret_key)
     await session.flush()
+    record_audit(session, "webhook_changed", coach_id=coach_id, webhook=endpoint.id, change="new_secret")
     return secret
 
 
@@ -137,6 +142,7 @@ async def do_delete_endpoint(session: AsyncSession, coach_id: int, endpoint_id: 
     await cancel_tasks(session, key_prefix=wq.endpoint_prefix(endpoint.id))
     await session.delete(endpoint)  # its deliveries go with it (ON DELETE CASCADE)
     await session.flush()
+    record_audit(session, "webhook_changed", coach_id=coach_id, webhook=endpoint_id, change="deleted")
 
 
 async def do_set_enabled(session: AsyncSession, coach_id: int, endpoint_id: int, enabled: bool, *,
@@ -149,6 +155,8 @@ async def do_set_enabled(session: AsyncSession, coach_id: int, endpoint_id: int,
     elif endpoint.enabled:
         await disable(session, endpoint, "coach", N_("not sent: the webhook was turned off"), now)
     await session.flush()
+    record_audit(session, "webhook_changed", coach_id=coach_id, now=now, webhook=endpoint.id,
+                 change="on" if enabled else "off")
     return endpoint
 
 

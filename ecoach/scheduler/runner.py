@@ -34,6 +34,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ecoach.actions.audit import Origin, acting
 from ecoach.actions.unit import unit_of_work
 from ecoach.core.clock import Clock
 from ecoach.logbook.task_leases import (
@@ -226,7 +227,8 @@ class TaskRunner:
                                   task_id=task.id, name=task.name, key=task.key, attempt=task.attempts,
                                   due_at=task.due_at)
                 async with deadline:
-                    await handler(ctx, dict(task.params))
+                    with acting(Origin(via="task", device=task.name[:60], at=now)):  # for the audit trail
+                        await handler(ctx, dict(task.params))
                 if not await mark_done(session, task, self._clock.now()):
                     raise _LeaseLost()  # rolls the run back: its writes and events never happen
         except _LeaseLost:

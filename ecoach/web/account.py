@@ -12,6 +12,7 @@ from ecoach.actions import auth_sessions, totp
 from ecoach.actions.coaches import do_create_api_token
 from ecoach.actions.errors import ActionError
 from ecoach.actions.login_limits import LoginLimits
+from ecoach.actions.unit import unit_of_work
 from ecoach.core.devices import device_label
 from ecoach.logbook import account_queries as aq
 from ecoach.keys import CLOCK, PASSWORD_WORKERS, SESSIONS, SETTINGS
@@ -58,10 +59,10 @@ async def account_page(request: web.Request) -> web.StreamResponse:
     return await _page(request)
 
 
-async def _fresh_login(request: web.Request, target: str, ended: list[int]) -> web.HTTPException:
+async def _fresh_login(request: web.Request, target: str) -> web.HTTPException:
     """Every session ended; this browser goes on in a new one."""
     redirect = web.HTTPSeeOther(target)
-    await start_login(request, redirect, get_coach(request))
+    await start_login(request, redirect, get_coach(request), method="renewed")
     return redirect
 
 
@@ -70,22 +71,21 @@ async def change_password(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     app = request.app
     try:
-        ended = await actions.do_change_password(
+        await actions.do_change_password(
             app[SESSIONS], app[PASSWORD_WORKERS], get_coach(request), current=str(form.get("current", "")),
             new=str(form.get("new", "")), repeat=str(form.get("repeat", "")), client=client_address(request),
             now=app[CLOCK].now(), limits=LoginLimits.from_settings(app[SETTINGS]))
     except ActionError as exc:
         return await _error_page(request, exc, "password")
-    raise await _fresh_login(request, "/account?done=password", ended)
+    raise await _fresh_login(request, "/account?done=password")
 
 
 @require_coach
 async def end_session(request: web.Request) -> web.StreamResponse:
     coach = get_coach(request)
-    async with request.app[SESSIONS]() as session:
+    async with unit_of_work(request.app[SESSIONS]) as session:
         await auth_sessions.do_end_session(session, path_id(request), coach_id=coach.id,
-                                                   reason="ended_by_coach", now=request.app[CLOCK].now())
-        await session.commit()
+                                           reason="ended_by_coach", now=request.app[CLOCK].now())
     raise web.HTTPSeeOther("/account?done=ended#sessions")
 
 
@@ -93,10 +93,9 @@ async def end_session(request: web.Request) -> web.StreamResponse:
 async def end_other_sessions(request: web.Request) -> web.StreamResponse:
     """"Log out everywhere": every other session ends; this one stays."""
     coach = get_coach(request)
-    async with request.app[SESSIONS]() as session:
+    async with unit_of_work(request.app[SESSIONS]) as session:
         await auth_sessions.do_end_sessions(session, coach.id, reason="everywhere",
-                                                    now=request.app[CLOCK].now(), keep=request[AUTH_SESSION].id)
-        await session.commit()
+                                            now=request.app[CLOCK].now(), keep=request[AUTH_SESSION].id)
     raise web.HTTPSeeOther("/account?done=everywhere#sessions")
 
 
@@ -104,22 +103,20 @@ async def end_other_sessions(request: web.Request) -> web.StreamResponse:
 async def create_token(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     scope = "read" if form.get("scope") == "read" else "read-write"
-    async with request.app[SESSIONS]() as session:
-        try:
+    try:
+        async with unit_of_work(request.app[SESSIONS]) as session:
             token = await do_create_api_token(session, get_coach(request).id, str(form.get("name", ""))[:300],
                                               request.app[CLOCK].now(), scope=scope)
-        except ActionError as exc:
-            return await _error_page(request, exc, "tokens")
-        await session.commit()
+    except ActionError as exc:
+        return await _error_page(request, exc, "tokens")
     return await _page(request, new_token=token)
 
 
 @require_coach
 async def revoke_token(request: web.Request) -> web.StreamResponse:
-    async with request.app[SESSIONS]() as session:
+    async with unit_of_work(request.app[SESSIONS]) as session:
         await actions.do_revoke_api_token(session, get_coach(request).id, path_id(request),
                                           now=request.app[CLOCK].now())
-        await session.commit()
     raise web.HTTPSeeOther("/account?done=revoked#tokens")
 
 
@@ -137,16 +134,18 @@ async def two_factor_page(request: web.Request) -> web.StreamResponse:
     coach = await _coach_for_2fa(request)
     app = request.app
     secret_key = app[SETTINGS].resolved_secret()
-    async with app[SESSIONS]() as session:
+    async with unit_of_work(app[SESSIONS]) as session:  # the first visit stores a new secret
         row = await aq.get_totp(session, coach.id)
-        if row is not None and row.confirmed_at is not None:
+        enabled = row is not None and row.confirmed_at is not None
+        if enabled:
             left = len(await aq.get_unused_recovery_codes(session, coach.id))
-            return await render(request, "account_2fa.html", {"enabled": True, "codes_left": left,
-                                                              "require_2fa": app[SETTINGS].accounts.require_2fa})
-        secret = await totp.get_pending_secret(session, coach.id, secret_key)
-        if secret is None:
-            secret = await totp.do_begin_setup(session, coach.id, now=app[CLOCK].now(), secret_key=secret_key)
-            await session.commit()
+        else:
+            secret = await totp.get_pending_secret(session, coach.id, secret_key)
+            if secret is None:
+                secret = await totp.do_begin_setup(session, coach.id, now=app[CLOCK].now(), secret_key=secret_key)
+    if enabled:
+        return await render(request, "account_2fa.html", {"enabled": True, "codes_left": left,
+                                                          "require_2fa": app[SETTINGS].accounts.require_2fa})
     return await _setup_page(request, coach, secret)
 
 
@@ -164,29 +163,28 @@ async def enable_two_factor(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     app = request.app
     secret_key = app[SETTINGS].resolved_secret()
-    async with app[SESSIONS]() as session:
-        try:
-            codes, ended = await actions.do_enable_2fa(session, coach, str(form.get("code", ""))[:64],
-                                                       now=app[CLOCK].now(), secret_key=secret_key)
-        except ActionError as exc:
+    try:
+        async with unit_of_work(app[SESSIONS]) as session:
+            codes, _ended = await actions.do_enable_2fa(session, coach, str(form.get("code", ""))[:64],
+                                                        now=app[CLOCK].now(), secret_key=secret_key)
+    except ActionError as exc:
+        async with app[SESSIONS]() as session:
             secret = await totp.get_pending_secret(session, coach.id, secret_key)
-            if secret is None:
-                raise web.HTTPSeeOther("/account/2fa") from None
-            return await _setup_page(request, coach, secret, exc.translated(await gettext_for(request)), exc.status)
-        await session.commit()
+        if secret is None:
+            raise web.HTTPSeeOther("/account/2fa") from None
+        return await _setup_page(request, coach, secret, exc.translated(await gettext_for(request)), exc.status)
     response = await render(request, "account_codes.html", {"codes": codes, "first": True})
-    await start_login(request, response, coach)
+    await start_login(request, response, coach, method="renewed")
     return response
 
 
 @require_coach
 async def new_recovery_codes(request: web.Request) -> web.StreamResponse:
     coach = get_coach(request)
-    async with request.app[SESSIONS]() as session:
-        if (await aq.get_totp(session, coach.id)) is None:
-            raise web.HTTPSeeOther("/account/2fa")
-        codes = await totp.do_new_recovery_codes(session, coach.id, now=request.app[CLOCK].now())
-        await session.commit()
+    async with unit_of_work(request.app[SESSIONS]) as session:
+        codes = await actions.do_renew_recovery_codes(session, coach.id, now=request.app[CLOCK].now())
+    if codes is None:
+        raise web.HTTPSeeOther("/account/2fa")
     return await render(request, "account_codes.html", {"codes": codes, "first": False})
 
 
@@ -195,13 +193,13 @@ async def disable_two_factor(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     app = request.app
     try:
-        ended = await actions.do_disable_2fa(
+        await actions.do_disable_2fa(
             app[SESSIONS], app[PASSWORD_WORKERS], get_coach(request), password=str(form.get("password", "")),
             client=client_address(request), now=app[CLOCK].now(), limits=LoginLimits.from_settings(app[SETTINGS]),
             required=app[SETTINGS].accounts.require_2fa)
     except ActionError as exc:
         return await _error_page(request, exc, "2fa")
-    raise await _fresh_login(request, "/account#2fa", ended)
+    raise await _fresh_login(request, "/account#2fa")
 
 
 def register(app: web.Application) -> None:

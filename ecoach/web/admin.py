@@ -9,9 +9,10 @@ from aiohttp import web
 
 from ecoach.actions import coach_admin as actions
 from ecoach.actions.errors import ActionError
+from ecoach.actions.unit import unit_of_work
 from ecoach.core.inputs import parse_int
 from ecoach.logbook import account_queries as aq
-from ecoach.keys import CLOCK, OUTBOX, SESSIONS, SETTINGS
+from ecoach.keys import CLOCK, SESSIONS, SETTINGS
 from ecoach.web.params import path_id
 from ecoach.web.render import gettext_for, render
 from ecoach.web.security import get_coach, require_admin
@@ -47,48 +48,37 @@ async def invite(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     fields = {k: str(form.get(k, ""))[:320] for k in ("name", "email", "language")}
     app = request.app
-    async with app[SESSIONS]() as session:
-        try:
+    try:
+        async with unit_of_work(app[SESSIONS]) as session:  # the queued mail goes out after the commit
             _coach, url = await actions.do_invite_coach(
                 session, app[SETTINGS], get_coach(request), name=fields["name"], email=fields["email"],
                 language=fields["language"] or app[SETTINGS].default_language, now=app[CLOCK].now())
-        except ActionError as exc:
-            return await _failed(request, exc, form=fields)
-        await session.commit()
-    _wake_outbox(request)
+    except ActionError as exc:
+        return await _failed(request, exc, form=fields)
     return await _page(request, done="invited", invite_url=url)
 
 
 @require_admin
 async def reinvite(request: web.Request) -> web.StreamResponse:
     app = request.app
-    async with app[SESSIONS]() as session:
+    async with unit_of_work(app[SESSIONS]) as session:
         url = await actions.do_reinvite(session, app[SETTINGS], get_coach(request), path_id(request),
                                         now=app[CLOCK].now())
-        await session.commit()
-    _wake_outbox(request)
     return await _page(request, done="invited", invite_url=url)
-
-
-def _wake_outbox(request: web.Request) -> None:
-    if (outbox := request.app.get(OUTBOX)) is not None:
-        outbox.wake()  # type: ignore[attr-defined]
 
 
 @require_admin
 async def deactivate(request: web.Request) -> web.StreamResponse:
     coach_id = path_id(request)
-    async with request.app[SESSIONS]() as session:
+    async with unit_of_work(request.app[SESSIONS]) as session:
         await actions.do_deactivate(session, get_coach(request), coach_id, now=request.app[CLOCK].now())
-        await session.commit()
     raise web.HTTPSeeOther("/admin/coaches?done=deactivated")
 
 
 @require_admin
 async def reactivate(request: web.Request) -> web.StreamResponse:
-    async with request.app[SESSIONS]() as session:
-        await actions.do_reactivate(session, path_id(request))
-        await session.commit()
+    async with unit_of_work(request.app[SESSIONS]) as session:
+        await actions.do_reactivate(session, path_id(request), now=request.app[CLOCK].now())
     raise web.HTTPSeeOther("/admin/coaches?done=reactivated")
 
 
@@ -96,24 +86,23 @@ async def reactivate(request: web.Request) -> web.StreamResponse:
 async def hand_over(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     target = parse_int(form.get("to"), low=1) or 0
-    async with request.app[SESSIONS]() as session:
-        try:
-            moved = await actions.do_hand_over(session, path_id(request), target)
-        except ActionError as exc:
-            return await _failed(request, exc)
-        await session.commit()
+    try:
+        async with unit_of_work(request.app[SESSIONS]) as session:
+            moved = await actions.do_hand_over(session, path_id(request), target, now=request.app[CLOCK].now())
+    except ActionError as exc:
+        return await _failed(request, exc)
     raise web.HTTPSeeOther(f"/admin/coaches?done=handed_over&moved={moved}")
 
 
 @require_admin
 async def set_role(request: web.Request) -> web.StreamResponse:
     form = await request.post()
-    async with request.app[SESSIONS]() as session:
-        try:
-            await actions.do_set_role(session, get_coach(request), path_id(request), str(form.get("role", "")))
-        except ActionError as exc:
-            return await _failed(request, exc)
-        await session.commit()
+    try:
+        async with unit_of_work(request.app[SESSIONS]) as session:
+            await actions.do_set_role(session, get_coach(request), path_id(request), str(form.get("role", "")),
+                                      now=request.app[CLOCK].now())
+    except ActionError as exc:
+        return await _failed(request, exc)
     raise web.HTTPSeeOther("/admin/coaches?done=role")
 
 

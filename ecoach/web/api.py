@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from ecoach.actions import engagements as eng_actions
 from ecoach.actions.account import do_mark_token_used
+from ecoach.actions.audit import do_note_search, do_note_view, set_actor
 from ecoach.actions.errors import N_, ActionError, Forbidden, NotFound
 from ecoach.actions.exchanges import check_message, exchange_dict
 from ecoach.actions.replies import do_coach_reply
@@ -42,7 +43,7 @@ async def authenticate(request: web.Request) -> Coach:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not looks_like_token(token.strip()):
         raise Unauthorized("unauthorized", N_("An API token is required: Authorization: Bearer <token>."))
-    async with request.app[SESSIONS]() as session:
+    async with unit_of_work(request.app[SESSIONS]) as session:  # it may note the token's use
         found = await account_queries.get_api_token(session, token_digest(token.strip()))
         if found is None:
             raise Unauthorized("unauthorized", N_("This API token is not valid or has been revoked."))
@@ -50,6 +51,7 @@ async def authenticate(request: web.Request) -> Coach:
         if request.method not in ("GET", "HEAD") and api_token.scope != "read-write":
             raise Forbidden("token_read_only", N_("This API token may only read. Create a read-write token to make changes."))
         await do_mark_token_used(session, api_token, request.app[CLOCK].now())
+    set_actor(coach.id)  # the audit trail's "who" for the rest of this request
     return coach
 
 
@@ -147,8 +149,9 @@ async def create_engagement(request: web.Request) -> web.Response:
 
 
 async def get_engagement(request: web.Request) -> web.Response:
-    async with request.app[SESSIONS]() as session:
+    async with unit_of_work(request.app[SESSIONS]) as session:
         engagement, coachee = await owned(request, session)
+        await do_note_view(session, "engagement_viewed", engagement.coach_id, engagement_id=engagement.id)
     return reply(engagement_out(engagement, coachee))
 
 
@@ -164,11 +167,13 @@ async def list_exchanges(request: web.Request) -> web.Response:
     after = query_int(request, "after_id", None)
     before = query_int(request, "before_id", None)
     limit = query_int(request, "limit", 100, low=1, high=1000) or 100
-    async with request.app[SESSIONS]() as session:
+    async with unit_of_work(request.app[SESSIONS]) as session:
         engagement, _ = await owned(request, session)
         rows = await queries.get_timeline(session, engagement.id, after_id=after, before_id=before, limit=limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit] if after is not None else rows[-limit:]
+        more = len(rows) > limit
+        rows = rows[:limit] if after is not None else rows[-limit:]
+        await do_note_view(session, "timeline_viewed", engagement.coach_id, engagement_id=engagement.id,
+                           count=len(rows))
     return reply({"exchanges": [exchange_dict(r) for r in rows], "has_more": more})
 
 
@@ -204,8 +209,9 @@ async def search(request: web.Request) -> web.Response:
         error = ActionError("invalid_request", N_("q: words to search for are required."))
         error.status = 422
         raise error
-    async with request.app[SESSIONS]() as session:
+    async with unit_of_work(request.app[SESSIONS]) as session:
         hits = await queries.search_logbook(session, request[API_COACH].id, q)
+        await do_note_search(session, request[API_COACH].id, results=len(hits))
     return reply({"hits": [{"engagement_id": h.exchange.engagement_id, "coachee_name": h.coachee_name,
                             "exchange": exchange_dict(h.exchange)} for h in hits]})
 

@@ -84,7 +84,7 @@ async def second_factor(request: web.Request) -> web.StreamResponse:
         coach = await queries.get_coach(session, pending.coach_id)
     assert coach is not None
     try:
-        await do_check_second_factor(
+        method = await do_check_second_factor(
             app[SESSIONS], coach, code=str(form.get("code", ""))[:64], client=client_address(request),
             now=app[CLOCK].now(), limits=LoginLimits.from_settings(app[SETTINGS]),
             secret_key=app[SETTINGS].resolved_secret(), gate=app[LOGIN_GATE],
@@ -92,12 +92,11 @@ async def second_factor(request: web.Request) -> web.StreamResponse:
     except ActionError as exc:
         context = {"next": target, "error": exc.translated(await gettext_for(request))}
         return await render(request, "login_2fa.html", context, status=exc.status)
-    async with app[SESSIONS]() as session:  # the half-way session ends; a new one starts
+    async with unit_of_work(app[SESSIONS]) as session:  # the half-way session ends; a new one starts
         await auth_sessions.do_end_session(session, pending.id, coach_id=coach.id, reason="second_factor",
                                            now=app[CLOCK].now())
-        await session.commit()
     redirect = web.HTTPSeeOther(target)
-    await start_login(request, redirect, coach)
+    await start_login(request, redirect, coach, method=method)
     raise redirect
 
 

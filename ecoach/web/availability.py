@@ -89,11 +89,11 @@ def _id(request: web.Request) -> int:
 async def _add_windows(session: AsyncSession, request: web.Request, form: Any) -> None:
     await actions.do_add_windows(session, get_coach(request).id, channel=str(form.get("channel", "")),
                                  weekdays=form.getall("weekday", []), start=form.get("start", ""),
-                                 end=form.get("end", ""))
+                                 end=form.get("end", ""), now=request.app[CLOCK].now())
 
 
 async def _delete_window(session: AsyncSession, request: web.Request, form: Any) -> None:
-    await actions.do_delete_window(session, get_coach(request).id, _id(request))
+    await actions.do_delete_window(session, get_coach(request).id, _id(request), now=request.app[CLOCK].now())
 
 
 async def _add_exception(session: AsyncSession, request: web.Request, form: Any) -> None:
@@ -102,7 +102,7 @@ async def _add_exception(session: AsyncSession, request: web.Request, form: Any)
 
 
 async def _delete_exception(session: AsyncSession, request: web.Request, form: Any) -> None:
-    await actions.do_delete_exception(session, get_coach(request).id, _id(request))
+    await actions.do_delete_exception(session, get_coach(request).id, _id(request), now=request.app[CLOCK].now())
 
 
 async def _save_agreement(session: AsyncSession, request: web.Request, form: Any) -> None:

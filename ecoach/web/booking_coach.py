@@ -102,7 +102,8 @@ async def set_type_active(request: web.Request) -> web.StreamResponse:
     form = await request.post()
 
     async def work(session):  # type: ignore[no-untyped-def]
-        await st.do_set_session_type_active(session, get_coach(request), _id(request), form.get("active") == "1")
+        await st.do_set_session_type_active(session, get_coach(request), _id(request), form.get("active") == "1",
+                                            now=request.app[CLOCK].now())
 
     return await _write(request, work)
 

@@ -8,6 +8,7 @@ from aiohttp import web
 from aiohttp_session import get_session
 
 from ecoach.actions import engagements as eng_actions
+from ecoach.actions.audit import do_note_search, do_note_view
 from ecoach.actions.errors import ActionError, N_, NotFound
 from ecoach.actions.exchanges import check_client_id, check_message, do_mark_read
 from ecoach.actions.replies import do_coach_reply
@@ -116,7 +117,8 @@ def chat_url(request: web.Request, token: str) -> str:
 @require_coach
 async def engagement_page(request: web.Request) -> web.StreamResponse:
     before = request.query.get("before")
-    # Reading the page marks it read and clears the re-engagement badge: a unit of work.
+    # Reading the page marks it read, clears the re-engagement badge and is noted in the
+    # audit trail: a unit of work.
     async with unit_of_work(request.app[SESSIONS]) as session:
         engagement = await _owned(request, session)
         coachee = await queries.get_coachee(session, engagement.coachee_id)
@@ -130,6 +132,7 @@ async def engagement_page(request: web.Request) -> web.StreamResponse:
         link = await queries.get_active_chat_link(session, engagement.id, request.app[CLOCK].now())
         attachments = await queries.get_attachment_infos(session, [x.id for x in timeline])
         await do_mark_read(session, engagement)
+        await do_note_view(session, "engagement_viewed", engagement.coach_id, engagement_id=engagement.id)
         nudge_panel = await nudges_web.panel(request, session, engagement, coachee)
         sessions_panel = await booking_coach.engagement_panel(request, session, engagement)
     older = len(timeline) > size
@@ -215,8 +218,9 @@ async def search(request: web.Request) -> web.StreamResponse:
     query = request.query.get("q", "").strip()[:200]
     hits = []
     if query:
-        async with request.app[SESSIONS]() as session:
+        async with unit_of_work(request.app[SESSIONS]) as session:  # the trail notes it (never the words)
             hits = await queries.search_logbook(session, get_coach(request).id, query)
+            await do_note_search(session, get_coach(request).id, results=len(hits))
     return await render(request, "search.html", {"query": query, "hits": hits})
 
 

@@ -11,11 +11,11 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from ecoach.actions.audit import do_note_view
 from ecoach.actions.errors import N_, NotFound
 from ecoach.actions.quarantine import do_assign, do_discard, get_quarantine
 from ecoach.actions.unit import unit_of_work
 from ecoach.logbook import mail_queries, queries
-from ecoach.logbook.mail_models import Quarantine
 from ecoach.logbook.models import Exchange
 from ecoach.keys import CLOCK, SESSIONS, SETTINGS
 from ecoach.web.render import render
@@ -38,25 +38,25 @@ async def quarantine_page(request: web.Request) -> web.StreamResponse:
     status = request.query.get("status", "held")
     status = status if status in TABS else "held"
     coach = get_coach(request)
-    async with request.app[SESSIONS]() as session:
+    async with unit_of_work(request.app[SESSIONS]) as session:  # the audit trail notes the visit
         entries = await get_quarantine(session, coach.id, status=status)
         engagements = await queries.get_inbox(session, coach.id, statuses=("active", "paused"), limit=500)
+        await do_note_view(session, "quarantine_viewed", coach.id, count=len(entries))
     return await render(request, "quarantine.html", {
         "entries": entries, "status": status, "tabs": TABS, "engagements": engagements,
     })
 
 
-async def _own_entry(request: web.Request) -> Quarantine:
-    async with request.app[SESSIONS]() as session:
-        entry = await mail_queries.get_quarantine_entry(session, get_coach(request).id, _int(request, "qid"))
-    if entry is None:
-        raise NotFound("quarantine_unknown", N_("This quarantined mail does not exist."))
-    return entry
-
-
 @require_coach
 async def quarantine_original(request: web.Request) -> web.StreamResponse:
-    return _plain((await _own_entry(request)).raw)
+    coach = get_coach(request)
+    async with unit_of_work(request.app[SESSIONS]) as session:
+        entry = await mail_queries.get_quarantine_entry(session, coach.id, _int(request, "qid"))
+        if entry is None:
+            raise NotFound("quarantine_unknown", N_("This quarantined mail does not exist."))
+        await do_note_view(session, "quarantine_original_viewed", coach.id, engagement_id=entry.engagement_id,
+                           held=entry.id)
+    return _plain(entry.raw)
 
 
 @require_coach
@@ -94,21 +94,25 @@ async def _owned_exchange(request: web.Request, session) -> Exchange:  # type: i
 @require_coach
 async def exchange_original(request: web.Request) -> web.StreamResponse:
     """The whole mail as it came (what the timeline folds away is here)."""
-    async with request.app[SESSIONS]() as session:
+    async with unit_of_work(request.app[SESSIONS]) as session:
         exchange = await _owned_exchange(request, session)
         source = await mail_queries.get_mail_source(session, exchange.id)
-    if source is None:
-        raise NotFound("original_unknown", N_("There is no original for this exchange."))
+        if source is None:
+            raise NotFound("original_unknown", N_("There is no original for this exchange."))
+        await do_note_view(session, "original_viewed", get_coach(request).id, engagement_id=exchange.engagement_id,
+                           exchange=exchange.id)
     return _plain(source.raw)
 
 
 @require_coach
 async def attachment(request: web.Request) -> web.StreamResponse:
-    async with request.app[SESSIONS]() as session:
+    async with unit_of_work(request.app[SESSIONS]) as session:
         engagement = await queries.get_engagement(session, get_coach(request).id, _int(request, "id"))
         found = await mail_queries.get_attachment(session, engagement.id, _int(request, "aid")) if engagement else None
-    if found is None:
-        raise NotFound("attachment_unknown", N_("This attachment does not exist."))
+        if found is None or engagement is None:
+            raise NotFound("attachment_unknown", N_("This attachment does not exist."))
+        await do_note_view(session, "attachment_viewed", engagement.coach_id, engagement_id=engagement.id,
+                           attachment=_int(request, "aid"))
     response = web.Response(body=found.data, content_type="application/octet-stream")
     # Always a download: an attachment from outside never renders in our origin.
     response.headers["Content-Disposition"] = _disposition(found.filename)

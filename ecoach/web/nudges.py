@@ -177,7 +177,7 @@ async def edit_nudge(request: web.Request) -> web.StreamResponse:
     try:
         async with unit_of_work(request.app[SESSIONS]) as session:
             engagement = await _owned(request, session)
-            await plans.do_edit_nudge(session, engagement, _int(request, "nudge"), text)
+            await plans.do_edit_nudge(session, engagement, _int(request, "nudge"), text, now=request.app[CLOCK].now())
     except ActionError as exc:
         if exc.status == 404:
             raise

@@ -16,7 +16,8 @@ from ecoach.actions.account import do_reset_password
 from ecoach.actions.account_links import INVITE, RESET
 from ecoach.actions.coaches import check_email
 from ecoach.actions.errors import ActionError
-from ecoach.keys import CLOCK, OUTBOX, PASSWORD_WORKERS, SESSIONS, SETTINGS
+from ecoach.actions.unit import unit_of_work
+from ecoach.keys import CLOCK, PASSWORD_WORKERS, SESSIONS, SETTINGS
 from ecoach.web.render import gettext_for, render
 from ecoach.web.security import start_login
 
@@ -51,15 +52,12 @@ _BACKGROUND: set[asyncio.Task[None]] = set()
 
 
 async def _request_reset(app: web.Application, email: str) -> None:
+    """The queued mail wakes the outbox once this unit of work commits."""
     try:
-        async with app[SESSIONS]() as session:
-            queued = await account_links.do_request_reset(session, app[SETTINGS], email, now=app[CLOCK].now())
-            await session.commit()
+        async with unit_of_work(app[SESSIONS]) as session:
+            await account_links.do_request_reset(session, app[SETTINGS], email, now=app[CLOCK].now())
     except Exception:  # noqa: BLE001 - nobody waits for this answer: log it
         log.exception("password reset mail could not be queued")
-        return
-    if queued and (outbox := app.get(OUTBOX)) is not None:
-        outbox.wake()  # type: ignore[attr-defined]
 
 
 def _purpose(request: web.Request) -> str:
@@ -79,7 +77,7 @@ async def choose(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     app = request.app
     try:
-        coach, ended = await do_reset_password(
+        coach, _ended = await do_reset_password(
             app[SESSIONS], app[PASSWORD_WORKERS], token=request.match_info["token"], purpose=purpose,
             new=str(form.get("new", "")), repeat=str(form.get("repeat", "")), now=app[CLOCK].now())
     except ActionError as exc:
@@ -89,7 +87,7 @@ async def choose(request: web.Request) -> web.StreamResponse:
             "purpose": purpose, "name": "", "error": exc.translated(await gettext_for(request))}, status=exc.status)
     if purpose == INVITE:  # the new coach goes on to set up the second factor
         redirect = web.HTTPSeeOther("/account/2fa")
-        await start_login(request, redirect, coach)
+        await start_login(request, redirect, coach, method="invite")
         raise redirect
     raise web.HTTPSeeOther("/login?reset=1")
 

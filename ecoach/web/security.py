@@ -28,7 +28,9 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from cryptography.fernet import Fernet
 
 from ecoach.actions import auth_sessions
+from ecoach.actions.audit import set_actor
 from ecoach.actions.auth_sessions import FULL, SessionPolicy
+from ecoach.actions.unit import unit_of_work
 from ecoach.actions.errors import Forbidden, N_
 from ecoach.core.tokens import same_secret
 from ecoach.logbook.account_models import AuthSession
@@ -101,13 +103,13 @@ def policy(request: web.Request) -> SessionPolicy:
 
 
 async def start_login(request: web.Request, response: web.StreamResponse, coach: Coach, *,
-                      stage: str = FULL) -> AuthSession:
-    """A new server-side session for the coach, its id set as a cookie on ``response``."""
-    async with request.app[SESSIONS]() as db:
+                      stage: str = FULL, method: str = "password") -> AuthSession:
+    """A new server-side session for the coach, its id set as a cookie on ``response``
+    (``method``: how the coach proved who they are, for the audit trail)."""
+    async with unit_of_work(request.app[SESSIONS]) as db:
         row, token = await auth_sessions.do_start_session(
             db, coach, stage=stage, now=request.app[CLOCK].now(), policy=policy(request),
-            client=client_address(request), user_agent=request.headers.get("User-Agent", ""))
-        await db.commit()
+            client=client_address(request), user_agent=request.headers.get("User-Agent", ""), method=method)
     settings = request.app[SETTINGS]
     response.set_cookie(AUTH_COOKIE, token, max_age=settings.session_max_age_hours * 3600, httponly=True,
                         secure=settings.secure_cookies, samesite="Lax", path="/")
@@ -120,10 +122,9 @@ async def end_login(request: web.Request, response: web.StreamResponse, *, reaso
     """End this browser's session (whatever its stage) and forget its cookies."""
     row = request.get(AUTH_SESSION) or request.get(PENDING_SECOND_FACTOR)
     if row is not None:
-        async with request.app[SESSIONS]() as db:
+        async with unit_of_work(request.app[SESSIONS]) as db:
             await auth_sessions.do_end_session(db, row.id, coach_id=row.coach_id, reason=reason,
-                                                       now=request.app[CLOCK].now())
-            await db.commit()
+                                               now=request.app[CLOCK].now())
     response.del_cookie(AUTH_COOKIE, path="/")
     (await get_session(request)).invalidate()
 
@@ -133,7 +134,7 @@ async def _live(request: web.Request):  # type: ignore[no-untyped-def]
     if not token:
         return None
     now = request.app[CLOCK].now()
-    async with request.app[SESSIONS]() as db:
+    async with unit_of_work(request.app[SESSIONS]) as db:  # it may mark the session active
         live = await auth_sessions.get_session_for(db, token, now, policy(request))
         if live is not None and live.row.stage == FULL:
             await auth_sessions.do_touch(db, live.row, now)
@@ -159,6 +160,7 @@ async def current_coach(request: web.Request) -> Coach | None:
         return None
     request[COACH] = live.coach
     request[AUTH_SESSION] = live.row
+    set_actor(live.coach.id)  # the audit trail's "who" for the rest of this request
     return live.coach
 
 
