@@ -395,6 +395,23 @@ class Settings(BaseSettings):
     secret_key_file: str = Field(
         "./ecoach-secret.key", description="File that holds the secret key (created 0600)"
     )
+    master_key_file: str = Field(
+        "", description="File with the master keys that protect personal data at rest: one id:key a line "
+        "(ecoach keys new makes one), the first wraps new data keys; read again when a data key needs a "
+        "master key this process has not read yet. Keep it apart from the database and its backups"
+    )
+    master_keys: str = Field(
+        "", description="The master keys themselves (id:key, comma-separated, the first current) instead of "
+        "master_key_file; used together with it, these come first"
+    )
+    allow_plaintext: bool = Field(
+        False, description="Without a master key, start anyway and store personal data readable (development "
+        "and tests of plaintext mode only); without it and without a key, the server refuses to start"
+    )
+    key_cache_size: int = Field(
+        10000, ge=100, description="Unwrapped data keys kept in memory per process (one per engagement, coachee "
+        "and coach in use)"
+    )
     auto_migrate: bool = Field(True, description="Apply database migrations at start-up")
     default_language: Literal["nl", "en"] = Field("nl", description="Language for new coaches")
     default_time_zone: str = Field("Europe/Amsterdam", description="IANA time zone for new coaches")
