@@ -281,6 +281,20 @@ class AgreementSettings(BaseModel):
     report_months: int = Field(12, ge=1, le=60, description="Months shown on the commitments report")
 
 
+class ContractSettings(BaseModel):
+    """Coaching contracts: the personal links through which the coachee and the sponsor
+    read and accept a contract (the sponsor's also shows what the contract lets them see)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    coachee_link_days: int = Field(
+        90, ge=0, description="Days a coachee's contract link stays valid; 0 means until replaced"
+    )
+    sponsor_link_days: int = Field(
+        365, ge=0, description="Days a sponsor's link stays valid; 0 means until replaced"
+    )
+
+
 class AccountSettings(BaseModel):
     """Coach accounts: sessions, two-factor authentication, password reset, login limits."""
 
@@ -457,6 +471,9 @@ class Settings(BaseSettings):
     )
     agreements: AgreementSettings = Field(
         default_factory=AgreementSettings, description="Availability agreements and response-time commitments"
+    )
+    contract: ContractSettings = Field(
+        default_factory=ContractSettings, description="Coaching contracts: the coachee's and sponsor's links"
     )
     accounts: AccountSettings = Field(
         default_factory=AccountSettings, description="Coach accounts: sessions, 2FA, password reset, login limits"
