@@ -133,7 +133,8 @@ def sponsor_lines(doc: ContractDocument, gettext: Any) -> list[str]:
     """What the sponsor may learn (the confidentiality clause's fixed part)."""
     if not doc.triangular:
         return [gettext(NO_SPONSOR)]
-    lines = [gettext(SPONSOR_SUMMARIES if doc.sponsor_sees == "summaries" else SPONSOR_ATTENDANCE)]
+    chosen = SPONSOR_SUMMARIES if doc.sponsor_sees == "summaries" else SPONSOR_ATTENDANCE
+    lines = [gettext(chosen)]
     if doc.sponsor_sees_goals:
         lines.append(gettext(SPONSOR_GOALS))
     return lines
