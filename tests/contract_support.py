@@ -3,12 +3,16 @@ forms, the parties' links as the coach's page shows them, PDF text."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 from pypdf import PdfReader
+
+from ecoach.core.crypto import MasterKeys
 
 from tests.support import csrf_of
 
@@ -62,3 +66,29 @@ async def party_links(client: TestClient, engagement_id: int) -> dict[str, str]:
 def pdf_text(data: bytes) -> str:
     reader = PdfReader(io.BytesIO(data))
     return "\n".join(page.extract_text() for page in reader.pages)
+
+
+async def add_held_session(db_url: str, coach_id: int, engagement_id: int, starts_at: datetime) -> None:
+    """A session that took place (the booking area's rows, as its "held" task leaves them)."""
+    from ecoach.logbook.booking_models import Booking, SessionType
+    from ecoach.logbook.db import create_engine, session_factory
+    from ecoach.logbook.keyring import Keyring
+    from tests.conftest import TEST_MASTER_KEY
+
+    engine = create_engine(db_url)
+    try:
+        async with session_factory(engine, None, Keyring(MasterKeys([TEST_MASTER_KEY])))() as session:
+            kind = SessionType(coach_id=coach_id, name="Coaching", duration_minutes=60, channel="video",
+                               created_at=starts_at)
+            session.add(kind)
+            await session.flush()
+            ends = starts_at + timedelta(hours=1)
+            session.add(Booking(coach_id=coach_id, session_type_id=kind.id, engagement_id=engagement_id,
+                                status="confirmed", starts_at=starts_at, ends_at=ends, busy_from=starts_at,
+                                busy_until=ends, channel="video", uid=f"held-{engagement_id}-{starts_at.timestamp()}",
+                                language="en", attendee_name="Sanne", attendee_time_zone="Europe/Amsterdam",
+                                manage_token_hash=hashlib.sha256(str(starts_at).encode()).hexdigest(), manage_salt="x",
+                                created_at=starts_at, updated_at=ends, held_at=ends))
+            await session.commit()
+    finally:
+        await engine.dispose()
