@@ -141,9 +141,12 @@ async def test_bad_input_stale_versions_and_a_new_version_needs_a_new_acceptance
         assert [v for v, _ in await _read(db_url, goals)] == [1, 1, 1]
         assert (await post(client, coachee, f"{coachee}/accept", {"version": "2", "name": "Sanne", "agree": "1"})).status == 303
         assert await _read(db_url, goals) == [(2, GOALS[0][0]), (2, "Saying no twice a week"), (2, GOALS[2][0])]
-        # Accepting again changes nothing and says there is nothing waiting.
+        # Sending the form again (a double click) changes nothing; nothing else waits.
         response = await post(client, base, f"{coachee}/accept", {"version": "2", "name": "Sanne", "agree": "1"})
+        assert response.status == 303
+        response = await post(client, base, f"{coachee}/accept", {"version": "3", "name": "Sanne", "agree": "1"})
         assert response.status == 409 and "There is no contract waiting for acceptance now" in await response.text()
+        assert len(await _read(db_url, lambda s: cq.get_acceptances(s, [1, 2]))) == 2
         overview = _text(await (await client.get(base)).text())
         assert "Replaced by a newer version" in overview and "In force" in overview
 

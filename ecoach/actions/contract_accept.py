@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoach.actions.coaches import check_name
@@ -24,6 +25,7 @@ from ecoach.actions.errors import ActionError, Conflict, Forbidden, N_
 from ecoach.actions.exchanges import NewExchange, Recorded, record_exchanges
 from ecoach.actions.mail_outbox import do_enqueue_mail
 from ecoach.core.i18n import gettext_for
+from ecoach.core.inputs import parse_int
 from ecoach.core.mail.compose import compose_mail
 from ecoach.logbook import contract_queries as cq
 from ecoach.logbook.contract_models import Contract, ContractAcceptance, GoalScore
@@ -120,13 +122,13 @@ async def do_accept_contract(session: AsyncSession, engagement: Engagement, part
     twice returns the first acceptance."""
     if engagement.status == "closed":
         raise Conflict("engagement_closed", N_("This coaching engagement has been closed."))
-    contract = _check_version(await cq.get_pending(session, engagement.id), version)
+    pending = await cq.get_pending(session, engagement.id)
+    if pending is None or str(pending.version) == str(version):
+        if (earlier := await _earlier(session, engagement.id, party, version)) is not None:
+            return earlier  # a double click, or the form sent again
+    contract = _check_version(pending, version)
     if party == "sponsor" and not contract.triangular:
         raise Forbidden("contract_not_triangular", N_("This contract has no part for a sponsor."))
-    found = await session.execute(select(ContractAcceptance).where(
-        ContractAcceptance.contract_id == contract.id, ContractAcceptance.party == party))
-    if (earlier := found.scalar_one_or_none()) is not None:
-        return earlier
     given = check_name(name if isinstance(name, str) else "")
     if not agreed:
         raise ActionError("contract_not_agreed", N_("Tick the box to say that you have read the contract and "
@@ -134,8 +136,14 @@ async def do_accept_contract(session: AsyncSession, engagement: Engagement, part
     exchange = await _record(session, engagement, contract, party, given, now)
     acceptance = ContractAcceptance(contract_id=contract.id, engagement_id=engagement.id, party=party,
                                     version=contract.version, name=given, accepted_at=now, exchange_id=exchange)
-    session.add(acceptance)
-    await session.flush()
+    try:
+        async with session.begin_nested():
+            session.add(acceptance)
+            await session.flush()
+    except IntegrityError:  # a double click: the other request recorded it first
+        found = await session.execute(select(ContractAcceptance).where(
+            ContractAcceptance.contract_id == contract.id, ContractAcceptance.party == party))
+        return found.scalar_one()
     emit_contract(session, engagement, "accepted", contract, party=party)
     # audit: a contract acceptance (party, version, fingerprint) is the event above.
     parties = {"coachee", "sponsor"} if contract.triangular else {"coachee"}
@@ -143,6 +151,14 @@ async def do_accept_contract(session: AsyncSession, engagement: Engagement, part
     if parties <= accepted:
         await _in_force(session, engagement, contract, exchange, now)
     return acceptance
+
+
+async def _earlier(session: AsyncSession, engagement_id: int, party: str, version: object
+                  ) -> ContractAcceptance | None:
+    found = await session.execute(select(ContractAcceptance).where(
+        ContractAcceptance.engagement_id == engagement_id, ContractAcceptance.party == party,
+        ContractAcceptance.version == (parse_int(str(version)) or 0)))
+    return found.scalar_one_or_none()
 
 
 async def _record(session: AsyncSession, engagement: Engagement, contract: Contract, party: str, name: str,

@@ -155,7 +155,13 @@ async def do_offer_contract(session: AsyncSession, engagement: Engagement, contr
                             now: datetime) -> Offered:
     """Freeze the draft and put it before the parties; older offers are superseded (their
     acceptance is no longer possible). The caller sends the parties their links."""
+    # The row lock makes a second, simultaneous offer of the same draft wait and then see
+    # it offered (PostgreSQL; SQLite writers take turns anyway).
+    await session.execute(select(Contract).where(Contract.id == contract.id).with_for_update()
+                          .execution_options(populate_existing=True))
     _check_draft(contract)
+    if engagement.status == "closed":
+        raise Conflict("engagement_closed", N_("This coaching engagement has been closed."))
     goals = await cq.get_contract_goals(session, contract.id)
     if not goals:
         raise Conflict("contract_no_goals", N_("Add at least one goal before you offer the contract."))
