@@ -139,7 +139,7 @@ async def version_page(request: web.Request) -> web.StreamResponse:
 
 
 async def version_pdf(request: web.Request) -> web.StreamResponse:
-    doc, engagement_id = await _version_document(request)
+    doc, _engagement_id = await _version_document(request)
     return pdf_response(doc, f"contract-v{doc.version}.pdf")
 
 
