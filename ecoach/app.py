@@ -46,6 +46,7 @@ from ecoach.web import availability as availability_web
 from ecoach.web import report as report_web
 from ecoach.web import booking as booking_web
 from ecoach.web import booking_coach as booking_coach_web
+from ecoach.web import contract_coach, contract_party, contract_side
 from ecoach.web.i18n import I18n
 from ecoach.keys import (
     BUS, CLOCK, ENGINE, HUB, I18N, LOGIN_GATE, MAIL_READERS, OUTBOX, PASSWORD_WORKERS, SESSIONS, SETTINGS,
@@ -95,7 +96,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     app.on_shutdown.append(_close_sockets)
     for module in (health, auth, inbox, coach_chat, coachee, chat_endpoint, api, mail_pages, nudges_web,
                    availability_web, report_web, booking_web, booking_coach_web, account_web, admin_web,
-                   password_web, webhooks_web, audit_web):
+                   password_web, webhooks_web, audit_web, contract_coach, contract_side, contract_party):
         module.register(app)
     app.router.add_static("/static/", STATIC, name="static")
     return app
@@ -118,13 +119,28 @@ def event_bus(settings: Settings, hub: Hub) -> EventBus:
                       backoff_max=settings.events.reconnect_max_seconds)
 
 
+def _keyring(settings: Settings, clock: Clock):  # type: ignore[no-untyped-def]
+    """The keyring that seals the sealed columns (contracts, goals, sponsors). Until the
+    storage-encryption work makes a master key mandatory at start-up, a server without one
+    keeps starting and stores those columns in the plaintext form (with a warning)."""
+    from ecoach.encryption import keyring_for
+    from ecoach.logbook.keyring import Keyring
+    from ecoach.settings import SettingsError
+
+    try:
+        return keyring_for(settings, now=clock.now)
+    except SettingsError as exc:
+        log.warning("sealed columns are stored unencrypted: %s", exc)
+        return Keyring(None, now=clock.now)
+
+
 async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     engine = create_engine(settings.database_url)
     if settings.auto_migrate:
         await migrate(engine)
     app[ENGINE] = engine
-    app[SESSIONS] = session_factory(engine, app[BUS])
+    app[SESSIONS] = session_factory(engine, app[BUS], _keyring(settings, app[CLOCK]))
     yield
     await engine.dispose()
 

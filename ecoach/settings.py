@@ -281,6 +281,20 @@ class AgreementSettings(BaseModel):
     report_months: int = Field(12, ge=1, le=60, description="Months shown on the commitments report")
 
 
+class ContractSettings(BaseModel):
+    """Coaching contracts: the personal links through which the coachee and the sponsor
+    read and accept a contract (the sponsor's also shows what the contract lets them see)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    coachee_link_days: int = Field(
+        90, ge=0, description="Days a coachee's contract link stays valid; 0 means until replaced"
+    )
+    sponsor_link_days: int = Field(
+        365, ge=0, description="Days a sponsor's link stays valid; 0 means until replaced"
+    )
+
+
 class AccountSettings(BaseModel):
     """Coach accounts: sessions, two-factor authentication, password reset, login limits."""
 
@@ -466,6 +480,23 @@ class Settings(BaseSettings):
     secret_key_file: str = Field(
         "./ecoach-secret.key", description="File that holds the secret key (created 0600)"
     )
+    master_key_file: str = Field(
+        "", description="File with the master keys that protect personal data at rest: one id:key a line "
+        "(ecoach keys new makes one), the first wraps new data keys; read again when a data key needs a "
+        "master key this process has not read yet. Keep it apart from the database and its backups"
+    )
+    master_keys: str = Field(
+        "", description="The master keys themselves (id:key, comma-separated, the first current) instead of "
+        "master_key_file; used together with it, these come first"
+    )
+    allow_plaintext: bool = Field(
+        False, description="Without a master key, start anyway and store personal data readable (development "
+        "and tests of plaintext mode only); without it and without a key, the server refuses to start"
+    )
+    key_cache_size: int = Field(
+        10000, ge=100, description="Unwrapped data keys kept in memory per process (one per engagement, coachee "
+        "and coach in use)"
+    )
     auto_migrate: bool = Field(True, description="Apply database migrations at start-up")
     default_language: Literal["nl", "en"] = Field("nl", description="Language for new coaches")
     default_time_zone: str = Field("Europe/Amsterdam", description="IANA time zone for new coaches")
@@ -511,6 +542,9 @@ class Settings(BaseSettings):
     )
     agreements: AgreementSettings = Field(
         default_factory=AgreementSettings, description="Availability agreements and response-time commitments"
+    )
+    contract: ContractSettings = Field(
+        default_factory=ContractSettings, description="Coaching contracts: the coachee's and sponsor's links"
     )
     accounts: AccountSettings = Field(
         default_factory=AccountSettings, description="Coach accounts: sessions, 2FA, password reset, login limits"

@@ -33,9 +33,11 @@ from ecoach.actions.engagements import NewEngagement, do_create_engagement
 from ecoach.actions.errors import ActionError
 from ecoach.actions.exchanges import NewExchange, Recorded, record_exchanges
 from ecoach.core.clock import FixedClock
+from ecoach.core.crypto import MasterKey, MasterKeys
 from ecoach.core.events import EventBus
 from ecoach.core.hub import Hub
 from ecoach.logbook.db import create_engine, migrate, session_factory
+from ecoach.logbook.keyring import Keyring
 from ecoach.logbook.models import Coach
 from tests.pg import start_cluster
 
@@ -44,6 +46,11 @@ pytest_plugins = ("tests.dovecot",)
 
 START = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
 PASSWORD = "correct horse battery"
+
+# The suite runs with encryption on: this master key, for in-process apps (Settings read
+# the environment) and for the servers and commands tests start (they inherit it).
+TEST_MASTER_KEY = MasterKey("test", bytes(range(32)))
+os.environ.setdefault("ECOACH_MASTER_KEYS", TEST_MASTER_KEY.line())
 
 T = TypeVar("T")
 
@@ -200,9 +207,16 @@ async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture
-def sessions(engine: AsyncEngine, hub: Hub) -> async_sessionmaker[AsyncSession]:
-    """Sessions whose committed events reach ``hub`` (as in one server process)."""
-    return session_factory(engine, EventBus(hub))
+def keyring(clock: FixedClock) -> Keyring:
+    """The keyring of the test master key (a fresh cache per test)."""
+    return Keyring(MasterKeys([TEST_MASTER_KEY]), now=clock.now)
+
+
+@pytest.fixture
+def sessions(engine: AsyncEngine, hub: Hub, keyring: Keyring) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose committed events reach ``hub`` (as in one server process) and whose
+    personal data is sealed with the test master key."""
+    return session_factory(engine, EventBus(hub), keyring)
 
 
 @pytest.fixture

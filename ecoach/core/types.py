@@ -23,6 +23,7 @@ class Direction(str, enum.Enum):
 class Author(str, enum.Enum):
     coach = "coach"
     coachee = "coachee"
+    sponsor = "sponsor"  # in a triangular contract: the sponsor's acceptance
     system = "system"
 
 

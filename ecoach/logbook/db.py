@@ -12,6 +12,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from ecoach.core.events import EventBus
+from ecoach.logbook import sealing  # noqa: F401  (sessions seal and open sealed fields)
+from ecoach.logbook.keyring import Keyring
+from ecoach.logbook.sealed import KEYRING
 from ecoach.logbook.transactions import BUS, EventSession
 
 log = logging.getLogger(__name__)
@@ -38,10 +41,12 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cursor.close()
 
 
-def session_factory(engine: AsyncEngine, bus: EventBus | None = None) -> async_sessionmaker[AsyncSession]:
-    """Sessions whose commits deliver their events through ``bus`` (see transactions.py)."""
+def session_factory(engine: AsyncEngine, bus: EventBus | None = None,
+                    keyring: Keyring | None = None) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose commits deliver their events through ``bus`` (see transactions.py)
+    and whose sealed fields are sealed and opened with ``keyring`` (see sealing.py)."""
     return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=EventSession,
-                              info={BUS: bus})
+                              info={BUS: bus, KEYRING: keyring})
 
 
 def alembic_config(connection: Connection | None = None, url: str | None = None) -> Config:

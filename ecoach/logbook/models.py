@@ -26,6 +26,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from ecoach.logbook.sealed import Sealable
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -63,7 +65,9 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.astimezone(timezone.utc)
 
 
-class Base(DeclarativeBase):
+class Base(Sealable, DeclarativeBase):
+    """Every model; ``sealed()`` fields store personal data encrypted (``ecoach.logbook.sealed``)."""
+
     metadata = MetaData(naming_convention=NAMING)
 
 
@@ -80,6 +84,8 @@ class Coach(Base):
     # "admin" may invite, deactivate and hand over coaches (account_models has the rest).
     role: Mapped[str] = mapped_column(String(16), default="coach")
     deactivated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # Seals the coach's personal data that belongs to no engagement (e.g. held mail).
+    data_key_id: Mapped[int | None] = mapped_column(ForeignKey("data_key.id"))
 
 
 class Coachee(Base):
@@ -91,6 +97,7 @@ class Coachee(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     language: Mapped[str] = mapped_column(String(8), default="nl")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    data_key_id: Mapped[int | None] = mapped_column(ForeignKey("data_key.id"))  # seals the coachee's record
 
 
 # Inbound mail without a reply token finds its engagement by the sender's address,
@@ -128,6 +135,9 @@ class Engagement(Base):
     unread_count: Mapped[int] = mapped_column(Integer, default=0)
     # The earliest open commitment's due time (availability_models; kept with commitments).
     next_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # Seals everything of this engagement (its logbook, mail, files, sessions, nudges);
+    # erasing the engagement destroys it.
+    data_key_id: Mapped[int | None] = mapped_column(ForeignKey("data_key.id"))
 
     coachee: Mapped[Coachee] = relationship(lazy="raise")
 
@@ -193,3 +203,5 @@ from ecoach.logbook import task_models  # noqa: E402,F401
 from ecoach.logbook import nudge_models  # noqa: E402,F401
 from ecoach.logbook import account_models  # noqa: E402,F401
 from ecoach.logbook import webhook_models  # noqa: E402,F401
+from ecoach.logbook import key_models  # noqa: E402,F401
+from ecoach.logbook import contract_models  # noqa: E402,F401

@@ -72,7 +72,7 @@ class ExchangeOut(BaseModel):
     engagement_id: int
     channel: Literal["chat", "mail", "video", "phone", "system", "note"]
     direction: Literal["in", "out", "internal"]
-    author: Literal["coach", "coachee", "system"]
+    author: Literal["coach", "coachee", "sponsor", "system"]
     author_name: str
     text: str
     html: str = Field(description="Sanitized HTML rendering of the text")
