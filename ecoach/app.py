@@ -41,6 +41,10 @@ from ecoach.web import availability as availability_web
 from ecoach.web import report as report_web
 from ecoach.web import booking as booking_web
 from ecoach.web import booking_coach as booking_coach_web
+from ecoach.web import zones as zones_web
+from ecoach.web import engagement_details as engagement_details_web
+from ecoach.web import profile as profile_web
+from ecoach.web.compression import compression_middleware
 from ecoach.web.i18n import I18n
 from ecoach.keys import (
     BUS, CLOCK, ENGINE, HUB, I18N, LOGIN_GATE, MAIL_READERS, OUTBOX, PASSWORD_WORKERS, SESSIONS, SETTINGS,
@@ -68,6 +72,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     app[SOCKET_LIMITS] = SocketLimits(per_key=limits.sockets_per_link, per_client=limits.sockets_per_client,
                                       per_minute=limits.handshakes_per_minute)
     app.middlewares.append(socket_gate)  # first: refusing a socket flood must cost nothing else
+    app.middlewares.append(compression_middleware)  # outside the error pages: they are compressed too
     app.middlewares.append(errors.error_middleware)
     security.setup(
         app,
@@ -86,7 +91,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     app.on_shutdown.append(_close_sockets)
     for module in (health, auth, inbox, coach_chat, coachee, chat_endpoint, api, mail_pages, nudges_web,
                    availability_web, report_web, booking_web, booking_coach_web, account_web, admin_web,
-                   password_web):
+                   password_web, zones_web, engagement_details_web, profile_web):
         module.register(app)
     app.router.add_static("/static/", STATIC, name="static")
     return app
