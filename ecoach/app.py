@@ -40,6 +40,8 @@ from ecoach.web import nudges as nudges_web
 from ecoach.web import availability as availability_web
 from ecoach.web import report as report_web
 from ecoach.web import booking as booking_web
+from ecoach.web import booking_manage as booking_manage_web
+from ecoach.web import booking_confirm as booking_confirm_web
 from ecoach.web import booking_coach as booking_coach_web
 from ecoach.web import zones as zones_web
 from ecoach.web import engagement_details as engagement_details_web
@@ -90,7 +92,8 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     app.cleanup_ctx.append(_tasks)  # after _mail: mail a task queues wakes the outbox (topics.OUTBOX)
     app.on_shutdown.append(_close_sockets)
     for module in (health, auth, inbox, coach_chat, coachee, chat_endpoint, api, mail_pages, nudges_web,
-                   availability_web, report_web, booking_web, booking_coach_web, account_web, admin_web,
+                   availability_web, report_web, booking_web, booking_manage_web, booking_confirm_web,
+                   booking_coach_web, account_web, admin_web,
                    password_web, zones_web, engagement_details_web, profile_web):
         module.register(app)
     app.router.add_static("/static/", STATIC, name="static")
