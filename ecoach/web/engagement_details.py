@@ -63,12 +63,12 @@ async def save_details(request: web.Request) -> web.StreamResponse:
 # --- confirmation pages ----------------------------------------------------------------
 
 
-async def _confirm(request: web.Request, key: str, action: str, **fields: str) -> web.StreamResponse:
+async def _confirm(request: web.Request, key: str, target: str, **fields: str) -> web.StreamResponse:
     async with request.app[SESSIONS]() as session:
         engagement = await _owned(request, session)
         coachee = await queries.get_coachee(session, engagement.coachee_id)
     back = f"/engagements/{engagement.id}"
-    return await confirm_page(request, key, action=f"{back}/{action}", back=back,
+    return await confirm_page(request, key, action=f"{back}/{target}", back=back,
                               values={"name": coachee.name if coachee else ""}, fields=fields)
 
 
