@@ -39,7 +39,9 @@ def coach_pages(p: People) -> list[str]:
         f"/engagements/{e}/status?action=close", f"/engagements/{e}/chat-link", f"/engagements/{e}/chat-link/revoke",
         f"/engagements/{e}/booking-link", "/availability", "/sessions", "/sessions/public-link", "/report",
         "/quarantine", "/quarantine?status=discarded", "/search?q=werkdruk", "/search?q=nothing-like-this",
-        "/account", "/account/2fa", "/engagements/999999",
+        "/account", "/account/2fa", "/admin/coaches", "/engagements/999999",
+        f"/sessions/bookings/{p.extra['booking_id']}/reschedule", f"/sessions/bookings/{p.extra['booking_id']}/cancel",
+        f"/sessions/requests/{p.extra['request_id']}/decline", "/sessions/feed",
     ]
 
 
@@ -48,7 +50,7 @@ def coachee_pages(p: People) -> list[str]:
         f"/c/{p.chat_token}", f"/c/{p.other_chat_token}", f"/book/{p.booking_token}",
         f"/book/{p.public_token}", f"/booking/{p.manage_token}", f"/booking/{p.manage_token}/move",
         f"/booking/{p.manage_token}/cancel", f"/n/{p.pause_token}", "/c/this-is-not-a-valid-chat-link-at-all",
-        "/login", "/password/forgot",
+        "/login", "/password/forgot", "/password/reset/not-a-valid-reset-link-at-all",
     ]
 
 

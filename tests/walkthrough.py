@@ -155,16 +155,19 @@ async def _seed_side(session, people: People, now: datetime) -> None:  # type: i
                                      start=later[0].start.isoformat(), zone="America/New_York",
                                      language=OTHER[lang])
     people.manage_token = booked.manage_token
+    people.extra["booking_id"] = booked.booking.id
     await session.commit()
-    await do_book_from_link(session, context, people.public_token, type_id=str(video.id),
+    request = await do_book_from_link(session, context, people.public_token, type_id=str(video.id),
                             start=later[3].start.isoformat(), zone=ZONES[lang], language=lang,
                             name="Noor Bakker", email="noor@example.org", message="Ik wil graag een intake.")
+    people.extra["request_id"] = request.booking.id
     await session.commit()
     people.pause_token = make_pause_token(SECRET, mine.engagement.id, now)
 
 
 async def seed(db_url: str, now: datetime = START) -> dict[str, People]:
-    people = {lang: People(**{k: v for k, v in vars(p).items() if k != "extra"}) for lang, p in PEOPLE.items()}
+    people = {lang: People(**{k: v for k, v in vars(p).items() if k != "extra"}, extra={})
+              for lang, p in PEOPLE.items()}
     engine = create_engine(db_url)
     try:
         async with session_factory(engine)() as session:
