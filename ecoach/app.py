@@ -45,8 +45,14 @@ from ecoach.web import nudges as nudges_web
 from ecoach.web import availability as availability_web
 from ecoach.web import report as report_web
 from ecoach.web import booking as booking_web
+from ecoach.web import booking_manage as booking_manage_web
+from ecoach.web import booking_confirm as booking_confirm_web
 from ecoach.web import booking_coach as booking_coach_web
 from ecoach.web import contract_coach, contract_party, contract_side
+from ecoach.web import zones as zones_web
+from ecoach.web import engagement_details as engagement_details_web
+from ecoach.web import profile as profile_web
+from ecoach.web.compression import compression_middleware
 from ecoach.web.i18n import I18n
 from ecoach.keys import (
     BUS, CLOCK, ENGINE, HUB, I18N, LOGIN_GATE, MAIL_READERS, OUTBOX, PASSWORD_WORKERS, SESSIONS, SETTINGS,
@@ -74,6 +80,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     app[SOCKET_LIMITS] = SocketLimits(per_key=limits.sockets_per_link, per_client=limits.sockets_per_client,
                                       per_minute=limits.handshakes_per_minute)
     app.middlewares.append(socket_gate)  # first: refusing a socket flood must cost nothing else
+    app.middlewares.append(compression_middleware)  # outside the error pages: they are compressed too
     app.middlewares.append(errors.error_middleware)
     app.middlewares.append(audit_web.origin_middleware)  # where each request comes from, for the audit trail
     security.setup(
@@ -95,8 +102,9 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     app.cleanup_ctx.append(_tasks)  # after _mail: mail a task queues wakes the outbox (topics.OUTBOX)
     app.on_shutdown.append(_close_sockets)
     for module in (health, auth, inbox, coach_chat, coachee, chat_endpoint, api, mail_pages, nudges_web,
-                   availability_web, report_web, booking_web, booking_coach_web, account_web, admin_web,
-                   password_web, webhooks_web, audit_web, contract_coach, contract_side, contract_party):
+                   availability_web, report_web, booking_web, booking_manage_web, booking_confirm_web,
+                   booking_coach_web, account_web, admin_web, password_web, zones_web, engagement_details_web,
+                   profile_web, webhooks_web, audit_web, contract_coach, contract_side, contract_party):
         module.register(app)
     app.router.add_static("/static/", STATIC, name="static")
     return app

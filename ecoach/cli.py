@@ -43,12 +43,20 @@ class CliError(Exception):
     pass
 
 
+def _port(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 65535:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port (1 to 65535)")
+    return int(value)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ecoach", description="Self-hosted e-coaching practice")
     sub = parser.add_subparsers(metavar="command")
     serve = sub.add_parser("serve", help="run the web server")
     serve.add_argument("--demo", action="store_true", help="create demo data first and print its logins")
     serve.add_argument("--name", help="this process's name (process_name), e.g. for mail.lmtp_process")
+    serve.add_argument("--host", help="address to listen on (setting host; default 127.0.0.1)")
+    serve.add_argument("--port", type=_port, help="port to listen on (setting port; default 8080)")
     serve.set_defaults(func=cmd_serve)
     sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(func=cmd_migrate)
     sub.add_parser("demo", help="create demo data (idempotent)").set_defaults(func=cmd_demo)
@@ -167,10 +175,10 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from ecoach.app import build_app
     from ecoach.web.connections import serve
 
+    given = {"process_name": args.name, "host": args.host, "port": args.port}
+    settings = settings.model_copy(update={k: v for k, v in given.items() if v})
     if args.demo:
         cmd_demo(settings, args)
-    if args.name:
-        settings = settings.model_copy(update={"process_name": args.name})
     app = build_app(settings)
     running = f"ecoach is running on http://{settings.host}:{settings.port}"
     if settings.log_format == "json":  # stdout and stderr often end up in one stream: JSON only

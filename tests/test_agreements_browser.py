@@ -80,6 +80,8 @@ async def test_coach_sets_agreements_coachee_sees_them_inbox_shows_due_states(  
     await form.locator("input[name=start]").fill("19:00")
     await form.locator("input[name=end]").fill("21:00")
     await form.locator("button[type=submit]").click()
+    # Chat would lose its general hours: asked first (issue 12); the coach wants only these.
+    await coach.locator("#hours-warning button[value=own]").click()
     await expect(coach.locator(".window-group[data-channel=chat] .window")).to_have_text(
         [f"{DAYS[d]} 19:00–21:00" for d in chat_days])
 

@@ -160,7 +160,7 @@ async def test_agreements_and_nudges(db_url, sessions, clock) -> None:  # type: 
     async with browser_at(settings, clock, "192.0.2.10") as client:
         await login(client, a["email"])
         await post(client, "/availability/windows", {"channel": "chat", "weekday": ["1", "3"], "start": "19:00",
-                                                     "end": "21:00"}, page="/availability")
+                                                     "end": "21:00", "mode": "own"}, page="/availability")
         window = re.findall(r'/availability/windows/(\d+)/delete', await (await client.get("/availability")).text())[0]
         await post(client, f"/availability/windows/{window}/delete", page="/availability")
         await post(client, "/availability/exceptions", {"kind": "absence", "first_day": "2026-12-21",

@@ -91,8 +91,12 @@ async def post(client, path: str, data: dict, **kw):  # type: ignore[no-untyped-
 
 async def test_the_coach_sets_windows_exceptions_and_commitments(coach_client, db_url) -> None:  # type: ignore[no-untyped-def]
     client, other, a, b = coach_client
-    response = await post(client, "/availability/windows",
-                          {"channel": "chat", "weekday": ["1", "3"], "start": "19:00", "end": "21:00"})
+    chat = {"channel": "chat", "weekday": ["1", "3"], "start": "19:00", "end": "21:00"}
+    # Chat follows the general hours (40 a week): windows of its own would leave it 4. Asked first.
+    asked = await post(client, "/availability/windows", chat)
+    assert asked.status == 200 and "4.0 hours a week" in await asked.text()
+    assert await rows(db_url, AvailabilityWindow, AvailabilityWindow.coach_id == a["coach_id"]) == []
+    response = await post(client, "/availability/windows", {**chat, "mode": "own"})
     assert response.status == 303 and response.headers["Location"] == "/availability?saved=windows"
     page = await (await client.get("/availability?saved=windows")).text()
     assert "Tuesday 19:00–21:00" in page and "The windows are saved." in page

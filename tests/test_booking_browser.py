@@ -100,11 +100,12 @@ async def test_coachee_books_moves_and_cancels_from_the_links(
     await expect(phone.locator("#zone-select")).to_have_value("America/New_York", timeout=WAIT)
     await expect(phone.locator(".zone-hint")).to_contain_text("America/New_York")
     assert await phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-    slots = phone.locator("button.slot")
+    slots = phone.locator("a.slot")
     last = slots.last  # days ahead: well before the change cut-off
     start = datetime.fromisoformat(await last.get_attribute("data-start"))
     assert start.astimezone(NYC).strftime("%H:%M") in await last.inner_text()
-    await last.click()
+    await last.click()  # the summary first; booked on the button
+    await phone.get_by_role("button", name="Book this time").click()
     await expect(phone.locator(".confirmation")).to_contain_text("Your session is booked", timeout=WAIT)
     await expect(phone.locator(".session-when")).to_contain_text(start.astimezone(NYC).strftime("%H:%M"))
     await expect(phone.locator(".meeting-link")).to_contain_text("https://meet.jit.si/ecoach")
@@ -122,7 +123,7 @@ async def test_coachee_books_moves_and_cancels_from_the_links(
 
     timeline = coach.locator("#timeline li.exchange .body")
     await coach.goto(engagement_url)
-    await expect(timeline.last).to_contain_text("booked for", timeout=WAIT)
+    await expect(timeline.last).to_contain_text("geboekt voor", timeout=WAIT)  # the coach reads Dutch
     [listed] = await feed_events(coach, feed_url)
     assert str(listed["UID"]) == uid
 
@@ -130,26 +131,29 @@ async def test_coachee_books_moves_and_cancels_from_the_links(
     # stays outside the change cut-off (the first slot may lie exactly at it, as the
     # minimum notice and the cut-off are both 24 hours) and can be cancelled below.
     await phone.goto(manage_link)
-    other = phone.locator(".slot-day").nth(1).locator(f"button.slot:not([data-start='{start.isoformat()}'])").first
+    await phone.get_by_role("link", name="Move to another time").click()
+    other = phone.locator(".slot-day").nth(1).locator(f"a.slot:not([data-start='{start.isoformat()}'])").first
     moved_to = datetime.fromisoformat(await other.get_attribute("data-start"))
     await other.click()
+    await phone.get_by_role("button", name="Move the session").click()
     await expect(phone.locator(".confirmation")).to_contain_text("moved", timeout=WAIT)
     await expect(phone.locator(".session-when")).to_contain_text(moved_to.astimezone(NYC).strftime("%H:%M"))
     sent = await invites(smtp_relay, 4)
     update = [event_of(c) for to, m, c in sent[2:] if to == COACHEE and m == "REQUEST"][0]
     assert str(update["UID"]) == uid and update.decoded("SEQUENCE") == 1
     assert update.decoded("DTSTART").astimezone(NYC) == moved_to.astimezone(NYC)
-    await expect(timeline.last).to_contain_text("moved to", timeout=WAIT)  # live, over the websocket
+    await expect(timeline.last).to_contain_text("verplaatst naar", timeout=WAIT)  # live, over the websocket
 
-    # Cancelled from the same link.
-    await phone.click("#cancel-session")
+    # Cancelled from the same link, after saying yes.
+    await phone.get_by_role("button", name="Cancel session").click()
+    await phone.get_by_role("dialog").get_by_role("button", name="Cancel session").click()
     await expect(phone.locator(".confirmation")).to_contain_text("cancelled", timeout=WAIT)
     sent = await invites(smtp_relay, 6)
     cancel = [(m, event_of(c)) for to, m, c in sent[4:] if to == COACHEE][0]
     assert cancel[0] == "CANCEL" and str(cancel[1]["UID"]) == uid and cancel[1].decoded("SEQUENCE") == 2
-    await expect(timeline.last).to_contain_text("cancelled", timeout=WAIT)
+    await expect(timeline.last).to_contain_text("afgezegd", timeout=WAIT)
     await coach.reload()
     texts = await timeline.all_inner_texts()
     steps = [t for t in texts if "Coachingsessie" in t]
-    assert ["booked for" in steps[0], "moved to" in steps[1], "cancelled" in steps[2]] == [True] * 3
+    assert ["geboekt voor" in steps[0], "verplaatst naar" in steps[1], "afgezegd" in steps[2]] == [True] * 3
     assert await feed_events(coach, feed_url) == []

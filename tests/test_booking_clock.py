@@ -18,7 +18,7 @@ from tests.booking_support import setup
 from tests.support import app_client, csrf_of, settings_for
 
 UTC = timezone.utc
-SLOT = re.compile(r'<button type="submit" name="start" value="([^"]+)" class="slot"')
+SLOT = re.compile(r'<a class="slot" [^>]*data-start="([^"]+)"')
 MOMENTS = {
     "half a second before a slot's notice runs out": datetime(2026, 11, 25, 9, 59, 59, 500000, tzinfo=UTC),
     "just before the clocks go forward": datetime(2027, 3, 28, 0, 59, 30, tzinfo=UTC),  # 01:59:30 CET
@@ -35,7 +35,7 @@ def slots_on(page: str) -> list[datetime]:
 async def book_last(client, token: str, zone: str) -> str:  # type: ignore[no-untyped-def]
     """Book the last time the private booking page offers; the manage page's path."""
     page = await (await client.get(f"/book/{token}?zone={quote(zone)}")).text()
-    csrf = re.search(r'name="_csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    csrf = await csrf_of(client, "/login")  # the pick step has links, no form: the session's token
     type_id = re.search(r'name="type" value="(\d+)"', page).group(1)  # type: ignore[union-attr]
     response = await client.post(f"/book/{token}", data={"_csrf": csrf, "type": type_id, "zone": zone,
                                                          "start": slots_on(page)[-1].isoformat()},
@@ -62,7 +62,7 @@ async def test_every_time_the_reschedule_page_offers_is_taken_at_that_moment(
     zone = "America/New_York"
     async with app_client(config, clock) as client:
         manage = await book_last(client, s.tokens[0], zone)
-        offered = slots_on(await (await client.get(f"{manage}?zone={quote(zone)}")).text())
+        offered = slots_on(await (await client.get(f"{manage}/move?zone={quote(zone)}")).text())
         assert offered and offered == sorted(offered) and offered[0] >= moment
         for start in offered[:6] + offered[-2:]:
             response = await reschedule(client, manage, start, zone)
@@ -77,7 +77,7 @@ async def test_a_time_that_passes_its_notice_between_page_and_click_is_refused_w
     config = settings_for(db_url, public_url="http://127.0.0.1:8080")
     async with app_client(config, clock) as client:
         manage = await book_last(client, s.tokens[0], "Europe/Amsterdam")
-        first = slots_on(await (await client.get(manage)).text())[0]
+        first = slots_on(await (await client.get(f"{manage}/move")).text())[0]
         assert first == datetime(2026, 11, 26, 10, tzinfo=UTC)  # Thursday 11:00: 24 hours and half a second ahead
         clock.advance(seconds=1)  # the coachee clicks a second later: now it is too soon
         response = await reschedule(client, manage, first, "Europe/Amsterdam")

@@ -103,7 +103,8 @@ async def test_coach_and_coachee_chat_through_a_crash(browser: Browser, server: 
     await expect(coachee.locator("#status-notice")).to_be_visible(timeout=WAIT)
     await expect(coachee.locator("#chat-form")).to_be_hidden()
     await coach.click("text=Hervatten")
-    await coach.click("text=Link intrekken")
+    await coach.click("text=Link intrekken")  # asks first, in a dialog
+    await coach.get_by_role("dialog").get_by_role("button", name="Link intrekken").click()
     await expect(coachee.locator("#fatal")).to_be_visible(timeout=WAIT)
     await coachee.reload()
     await expect(coachee.locator(".error-message")).to_contain_text("ingetrokken")

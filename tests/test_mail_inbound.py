@@ -167,7 +167,7 @@ async def test_quarantine_pages_assign_release_discard(sessions, clock, hub, db_
         released = await client.post(f"/quarantine/{ids[1]}/release", data={"_csrf": token}, allow_redirects=False)
         assert released.status == 303
         discarded = await client.post(f"/quarantine/{ids[2]}/discard", data={"_csrf": token}, allow_redirects=False)
-        assert (discarded.status, discarded.headers["Location"]) == (303, "/quarantine")
+        assert (discarded.status, discarded.headers["Location"]) == (303, "/quarantine?done=discarded")
         again = await client.post(f"/quarantine/{ids[2]}/assign", allow_redirects=False,
                                   data={"_csrf": token, "engagement_id": str(world.engagement_id)})
         assert again.status == 400  # dealt with already

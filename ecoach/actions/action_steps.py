@@ -7,14 +7,13 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime, timedelta
 
-from babel.dates import format_date
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoach.actions import nudges as plans
 from ecoach.actions.errors import ActionError, N_, NotFound
 from ecoach.actions.exchanges import NewExchange, Recorded, record_exchanges
-from ecoach.core.i18n import gettext_for
+from ecoach.core import notices
 from ecoach.core.nudge_rules import local_instant, parse_hhmm
 from ecoach.logbook.models import Engagement
 from ecoach.logbook.nudge_models import ActionStep, Nudge
@@ -64,11 +63,12 @@ async def do_add_action_step(
         due = now + timedelta(hours=3)
     await plans.do_add_planned(session, engagement, kind=plans.ACTION_STEP, occasion=str(step.id), due_at=due,
                                settings=settings, now=now, action_step_id=step.id)
-    _ = gettext_for(engagement.language)
+    notice = notices.notice(notices.line(STEP_NOTE, date=notices.day(day), text=text))
     note = NewExchange(
         engagement_id=engagement.id, channel="system", direction="internal", author=by,
         author_name=author_name, external_id=f"action-step:{step.id}",
-        text=_(STEP_NOTE) % {"date": format_date(day, "EEEE d MMMM", locale=engagement.language), "text": text},
+        text=notices.render_text(notice, engagement.language, engagement.time_zone),
+        meta={"notice": notice},
     )
     [result] = await record_exchanges(session, [note], now)
     log.info("action step %s recorded by the %s of engagement %s", step.id, by, engagement.id)

@@ -18,14 +18,13 @@ from ecoach.actions.booking_notices import (
     OPENINGS,
     WHEN_LINE,
     Party,
-    place_line,
+    place_notice,
     queue_booking_mails,
     timeline_entry,
-    when_text,
 )
 from ecoach.actions.errors import Conflict, N_, NotFound
 from ecoach.actions.exchanges import NewExchange, Recorded, check_message
-from ecoach.core.i18n import gettext_for
+from ecoach.core import notices
 from ecoach.logbook import booking_queries as bq
 from ecoach.logbook.booking_models import Booking, SessionType
 from ecoach.logbook.models import Coach, Engagement
@@ -73,17 +72,16 @@ async def do_send_reminder(session: AsyncSession, ctx: BookingContext, booking_i
                                           manage_url=manage, engagement_url=page)
         return [], mails
     reader = coachee_party(booking)
-    _ = gettext_for(reader.language)
-    values = {"type": item.name, "name": coach.name,
-              "when": when_text(booking.starts_at, booking.ends_at, reader.zone, reader.language)}
-    opening = OPENINGS["reminder"]
-    lines = [_(opening) % values, _(WHEN_LINE) % values, place_line(booking, _),
-             _(MANAGE_LINE) % {"url": manage}]
+    notice = notices.notice(
+        notices.line(OPENINGS["reminder"], type=item.name, name=coach.name),
+        notices.line(WHEN_LINE, when=notices.span(booking.starts_at, booking.ends_at)),
+        place_notice(booking), notices.line(MANAGE_LINE, url=notices.url(manage)))
     entry = NewExchange(
         engagement_id=engagement.id, channel="chat", direction="out", author="system", author_name=coach.name,
-        text="\n".join(line for line in lines if line),
+        text=notices.render_text(notice, reader.language, reader.zone),
+        html=notices.render_html(notice, reader.language, reader.zone),
         external_id=f"booking:{booking.id}:reminder:{minutes}:{sequence}",
-        meta={"booking_id": booking.id, "event": "reminder"}, force=True,
+        meta={"booking_id": booking.id, "event": "reminder", "notice": notice}, force=True,
     )
     return await record_entries(session, [entry], ctx.now), 0
 
@@ -99,15 +97,16 @@ async def do_add_summary(session: AsyncSession, coach: Coach, booking_id: int, t
         raise Conflict("summary_too_early", N_("A summary can be added once the session has started."))
     body = check_message(text, max_chars)
     item, engagement, _coach = await _context(session, booking)
-    _ = gettext_for(engagement.language)
-    heading = _(SUMMARY_HEADING) % {
-        "type": item.name, "when": when_text(booking.starts_at, booking.ends_at, engagement.time_zone,
-                                             engagement.language)}
+    notice = notices.notice(
+        notices.line(SUMMARY_HEADING, type=item.name, when=notices.span(booking.starts_at, booking.ends_at)),
+        notices.raw(body))
     entry = NewExchange(
         engagement_id=engagement.id, channel=EXCHANGE_CHANNEL[booking.channel],
         direction="out" if shared else "internal", author="coach", author_name=coach.name,
-        text=f"{heading}\n\n{body}", external_id=f"booking:{booking.id}:summary:{client_id}",
-        meta={"booking_id": booking.id, "event": "summary"},
+        text=notices.render_text(notice, engagement.language, engagement.time_zone),
+        html=notices.render_html(notice, engagement.language, engagement.time_zone),
+        external_id=f"booking:{booking.id}:summary:{client_id}",
+        meta={"booking_id": booking.id, "event": "summary", "notice": notice},
     )
     [recorded] = await record_entries(session, [entry], now)
     return recorded

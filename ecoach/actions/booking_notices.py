@@ -6,12 +6,9 @@ transaction (save first, deliver second)."""
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime, format_time
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoach.actions.errors import N_
@@ -19,6 +16,7 @@ from ecoach.actions.exchanges import NewExchange
 from ecoach.actions.mail_outbox import do_enqueue_mail
 from ecoach.core.mail.compose import compose_mail
 from ecoach.core.i18n import gettext_for
+from ecoach.core import formats, notices
 from ecoach.core.ics import CalendarEvent, feed, invite
 from ecoach.core.text import sanitize_html
 from ecoach.logbook import booking_queries as bq
@@ -65,32 +63,33 @@ class Party:
 
 
 def when_text(start: datetime, end: datetime, zone: str, language: str) -> str:
-    tz = ZoneInfo(zone)
-    first = format_datetime(start.astimezone(tz), "EEEE d MMMM y, HH:mm", locale=language)
-    return f"{first}–{format_time(end.astimezone(tz), 'HH:mm', locale=language)} ({zone})"
+    return formats.span(start, end, zone, language)
+
+
+PLACE_LINES = {"video": N_("Join the video call: %(url)s"), "phone": N_("Call %(number)s"),
+               "address": N_("Address: %(address)s")}
 
 
 def place_line(booking: Booking, gettext) -> str:  # type: ignore[no-untyped-def]
     if booking.channel == "video" and booking.meeting_url:
-        return gettext("Join the video call: %(url)s") % {"url": booking.meeting_url}
+        return gettext(PLACE_LINES["video"]) % {"url": booking.meeting_url}
     if booking.channel == "phone" and booking.location:
-        return gettext("Call %(number)s") % {"number": booking.location}
+        return gettext(PLACE_LINES["phone"]) % {"number": booking.location}
     if booking.location:
-        return gettext("Address: %(address)s") % {"address": booking.location}
+        return gettext(PLACE_LINES["address"]) % {"address": booking.location}
     return ""
 
 
-def place_html(booking: Booking, gettext) -> str:  # type: ignore[no-untyped-def]
-    """The place as a clickable link (a tel: link too, which plain-text linking misses)."""
-    line = place_line(booking, gettext)
-    if not line:
-        return ""
-    if booking.meeting_url:
-        label = booking.location or booking.meeting_url
-        head = line[: len(line) - len(label)] if line.endswith(label) else line + " "
-        link = f'<a href="{html.escape(booking.meeting_url)}" class="meeting-link">{html.escape(label)}</a>'
-        return f"<p>{html.escape(head)}{link}</p>"
-    return f"<p>{html.escape(line)}</p>"
+def place_notice(booking: Booking) -> dict | None:  # type: ignore[type-arg]
+    """The place as a notice line (rendered in the reader's language, a link when it is one)."""
+    if booking.channel == "video" and booking.meeting_url:
+        return notices.line(PLACE_LINES["video"], url=notices.url(booking.meeting_url))
+    if booking.channel == "phone" and booking.location:
+        number = notices.url(booking.meeting_url, booking.location) if booking.meeting_url else booking.location
+        return notices.line(PLACE_LINES["phone"], number=number)
+    if booking.location:
+        return notices.line(PLACE_LINES["address"], address=booking.location)
+    return None
 
 
 def timeline_entry(
@@ -98,24 +97,25 @@ def timeline_entry(
     direction: str, external_id: str, old: tuple[datetime, datetime] | None = None, note: str = "",
     force: bool = False,
 ) -> NewExchange:
-    """A booking event as a logbook exchange of the session's channel."""
-    _ = gettext_for(reader.language)
-    values = {"type": type_name, "when": when_text(booking.starts_at, booking.ends_at, reader.zone, reader.language),
-              "old": when_text(*old, reader.zone, reader.language) if old else ""}
-    headline = _(TIMELINE[event]) % values
-    lines = [headline] + ([place_line(booking, _)] if event in ("booked", "rescheduled") else [])
-    body = "\n".join(line for line in lines if line) + (f"\n\n{note}" if note else "")
-    markup = f"<p>{html.escape(headline)}</p>"
+    """A booking event as a logbook exchange of the session's channel: a notice, shown in
+    each reader's language and zone (``reader`` gives the stored text's)."""
+    values: dict = {"type": type_name, "when": notices.span(booking.starts_at, booking.ends_at)}  # type: ignore[type-arg]
+    if old:
+        values["old"] = notices.span(*old)
+    lines = [notices.line(TIMELINE[event], **values)]
     if event in ("booked", "rescheduled"):
-        markup += place_html(booking, _)
+        lines.append(place_notice(booking))
     if note:
-        markup += "".join(f"<p>{html.escape(p)}</p>" for p in note.split("\n\n"))
+        lines.append(notices.raw(note))
+    notice = notices.notice(*lines)
     meta = {"booking_id": booking.id, "event": event, "starts_at": booking.starts_at.isoformat(),
-            "ends_at": booking.ends_at.isoformat(), "meeting_url": booking.meeting_url}
+            "ends_at": booking.ends_at.isoformat(), "meeting_url": booking.meeting_url, "notice": notice}
     return NewExchange(
         engagement_id=booking.engagement_id or 0, channel=EXCHANGE_CHANNEL[booking.channel],
-        direction=direction, author=author, author_name=author_name, text=body,
-        html=sanitize_html(markup), external_id=external_id, meta=meta, force=force or direction == "internal",
+        direction=direction, author=author, author_name=author_name,
+        text=notices.render_text(notice, reader.language, reader.zone),
+        html=sanitize_html(notices.render_html(notice, reader.language, reader.zone)), external_id=external_id,
+        meta=meta, force=force or direction == "internal",
     )
 
 

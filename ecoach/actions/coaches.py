@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoach.actions.audit import record_audit
+from ecoach.core import zones
 from ecoach.actions.errors import ActionError, Conflict, N_
 from ecoach.actions.passwords import check_new_password, hash_now
 from ecoach.core.tokens import new_token, token_digest
@@ -56,13 +57,17 @@ def check_language(language: str) -> str:
 
 
 def check_time_zone(zone: str) -> str:
+    """A zone as typed ("Amsterdam", "Nederland", "Europe/Amsterdam") to its IANA name."""
+    found = zones.resolve(zone[:100]) if isinstance(zone, str) else None
     try:
-        if len(zone) > 64:  # the column's width; a longer name is no zone (and an OSError)
+        if found is None or len(found) > 64:  # the column's width
             raise ValueError(zone)
-        ZoneInfo(zone)
+        ZoneInfo(found)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise ActionError("time_zone_invalid", N_("Unknown time zone '%(zone)s'."), zone=zone[:64]) from None
-    return zone
+        raise ActionError("time_zone_invalid", N_("Unknown time zone '%(zone)s'. Type a big city near you or "
+                                                  "your country, e.g. Amsterdam or Nederland."),
+                          zone=str(zone)[:64]) from None
+    return found
 
 
 async def do_add_coach(

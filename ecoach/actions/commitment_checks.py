@@ -26,7 +26,7 @@ from ecoach.actions.agreement_texts import (
 from ecoach.actions.commitments import CHECK_TASK, check_key
 from ecoach.actions.exchanges import NewExchange, record_exchanges
 from ecoach.actions.unit import emit
-from ecoach.core import topics
+from ecoach.core import notices, topics
 from ecoach.core.i18n import translations
 from ecoach.logbook.availability_models import Commitment
 from ecoach.logbook.availability_queries import get_policy
@@ -133,16 +133,13 @@ async def _breach(session: AsyncSession, now: datetime, engagement: Engagement, 
     if already:
         return  # this wait is in the logbook as breached already
     first = min(late, key=lambda c: c.due_at)
-    t = translations(coach.language)
-    text = t.gettext(BREACH_TEXT) % {
-        "channel": t.gettext(first.channel),
-        "received": format_moment(first.received_at, coach.time_zone, coach.language),
-        "due": format_moment(first.due_at, coach.time_zone, coach.language),
-    }
+    notice = notices.notice(notices.line(BREACH_TEXT, channel=notices.msg(first.channel),
+                                         received=notices.at(first.received_at), due=notices.at(first.due_at)))
     await record_exchanges(session, [NewExchange(
         engagement_id=engagement.id, channel="system", direction="internal", author="system",
-        author_name="ecoach", text=text, external_id=f"commitment-breach:{first.id}", force=True,
-        meta={"commitment_id": first.id, "kind": "commitment_breach"},
+        author_name="ecoach", text=notices.render_text(notice, coach.language, coach.time_zone),
+        external_id=f"commitment-breach:{first.id}", force=True,
+        meta={"commitment_id": first.id, "kind": "commitment_breach", "notice": notice},
     )], now)
 
 

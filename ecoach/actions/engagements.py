@@ -143,13 +143,15 @@ _TRANSITIONS = {
     "pause": ({"active"}, "paused"),
     "resume": ({"paused"}, "active"),
     "close": ({"active", "paused"}, "closed"),
+    "reopen": ({"closed"}, "active"),
 }
 
 
 async def do_change_status(
     session: AsyncSession, engagement: Engagement, action: str, *, now: datetime
 ) -> Engagement:
-    """Pause, resume or close; the coach's pages and the coachee's chat hear it after commit."""
+    """Pause, resume, close or reopen (a closed engagement, as it was: the logbook, links
+    and plan stay); the coach's pages and the coachee's chat hear it after commit."""
     if action not in _TRANSITIONS:
         raise ActionError("status_action_unknown", N_("Unknown action '%(action)s'."), action=action)
     allowed, target = _TRANSITIONS[action]
@@ -166,6 +168,7 @@ async def do_change_status(
         engagement.closed_at = now
     elif target == "active":
         engagement.paused_at = None
+        engagement.closed_at = None
     await session.flush()
     emit(session, [topics.engagement(engagement.id), topics.coach(engagement.coach_id)],
          {"type": "status", "engagement_id": engagement.id, "status": target})

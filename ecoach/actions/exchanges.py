@@ -108,6 +108,9 @@ def exchange_dict(ex: Exchange) -> dict[str, Any]:
         "delivery_state": ex.delivery_state,
         "delivery_detail": ex.delivery_detail,
         "subject": (ex.meta or {}).get("subject"),
+        # Rendered for each reader by its connection (core.notices.localise).
+        "notice": (ex.meta or {}).get("notice"),
+        "event": (ex.meta or {}).get("event"),
     }
 
 

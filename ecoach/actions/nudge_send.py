@@ -24,6 +24,7 @@ from ecoach.actions.mail_outbox import do_enqueue_mail
 from ecoach.actions.nudge_texts import (
     ALERT_BODY, ALERT_NOTE, ALERT_SUBJECT, PAUSE_FOOTER, SUBJECTS, nudge_text, pause_url,
 )
+from ecoach.core import notices
 from ecoach.core.i18n import gettext_for
 from ecoach.core.nudge_rules import local_instant, next_day, out_of_quiet_hours, same_local_day
 from ecoach.logbook import nudge_queries, queries
@@ -147,9 +148,11 @@ async def _alert_coach(session: AsyncSession, sent: Sent, coach: Coach, coachee:
     days = (now - plan.checkin_for).days if plan.checkin_for else plan.silence_days
     values = {"name": coachee.name, "days": days, "channel": _(channel),
               "url": f"{settings.base_url}/engagements/{engagement.id}"}
+    notice = notices.notice(notices.line(ALERT_NOTE, name=coachee.name, days=days, channel=notices.msg(channel)))
     note = NewExchange(engagement_id=engagement.id, channel="system", direction="internal", author="system",
-                       author_name="ecoach", text=_(ALERT_NOTE) % values,
-                       external_id=f"nudge:{engagement.id}:alert:{sent.nudge.occasion}", force=True)
+                       author_name="ecoach", text=notices.render_text(notice, coach.language, coach.time_zone),
+                       external_id=f"nudge:{engagement.id}:alert:{sent.nudge.occasion}", force=True,
+                       meta={"notice": notice})
     sent.recorded.append(_recorded(await record_exchanges(session, [note], now)))
     plan.alert_at = now
     if not settings.mail.enabled:

@@ -22,7 +22,7 @@ from ecoach.logbook.mail_models import InboundMail, Quarantine
 from ecoach.logbook.models import Coachee
 from ecoach.settings import MailSettings
 
-__all__ = ["count_held", "do_assign", "do_discard", "do_hand_to_coach", "get_quarantine", "get_unowned"]
+__all__ = ["count_held", "do_assign", "do_discard", "do_restore", "do_hand_to_coach", "get_quarantine", "get_unowned"]
 
 
 async def get_quarantine(session: AsyncSession, coach_id: int, *, status: str = "held", limit: int = 100) -> list[Quarantine]:
@@ -77,6 +77,16 @@ async def do_discard(session: AsyncSession, coach_id: int, entry_id: int, *, now
     entry = await _held(session, coach_id, entry_id)
     entry.status = "discarded"
     entry.resolved_at = now
+    await emit_held_count(session, coach_id)
+
+
+async def do_restore(session: AsyncSession, coach_id: int, entry_id: int) -> None:
+    """Undo a discard: the mail is held again, to be assigned or released."""
+    entry = await session.get(Quarantine, entry_id)
+    if entry is None or entry.coach_id != coach_id or entry.status != "discarded":
+        raise NotFound("quarantine_unknown", N_("This quarantined mail does not exist."))
+    entry.status = "held"
+    entry.resolved_at = None
     await emit_held_count(session, coach_id)
 
 

@@ -101,3 +101,12 @@ async def get_active_booking_link(session: AsyncSession, coach_id: int, engageme
         .order_by(BookingLink.id.desc()).limit(1)
     )
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def count_requests(session: AsyncSession, coach_id: int, now: datetime) -> int:
+    """Intake requests still waiting for the coach's answer (the badge in the navigation)."""
+    from sqlalchemy import func
+
+    stmt = select(func.count()).select_from(Booking).where(
+        Booking.coach_id == coach_id, Booking.status == "requested", Booking.starts_at > now)
+    return int((await session.execute(stmt)).scalar_one())

@@ -239,3 +239,19 @@ async def get_attachment_infos(session: AsyncSession, exchange_ids: list[int]) -
     for row in await session.execute(stmt):
         found.setdefault(row.exchange_id, []).append(AttachmentInfo(*row))
     return found
+
+
+async def get_notices(session: AsyncSession, exchange_ids: list[int]) -> dict[int, dict]:  # type: ignore[type-arg]
+    """The notices (core.notices) among these exchanges, by id: the inbox shows a row's
+    last notice in the coach's language. Only ecoach's own entries can hold one."""
+    ids = [i for i in exchange_ids if i]
+    if not ids:
+        return {}
+    stmt = select(Exchange).where(
+        Exchange.id.in_(ids), or_(Exchange.author == "system", Exchange.channel.in_(("video", "phone", "system"))))
+    found = {}
+    for row in (await session.execute(stmt)).scalars():
+        notice = (row.meta or {}).get("notice")
+        if isinstance(notice, dict):
+            found[row.id] = notice
+    return found

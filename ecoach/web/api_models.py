@@ -64,7 +64,7 @@ class EngagementCreated(EngagementOut):
 
 
 class StatusChange(Strict):
-    action: Literal["pause", "resume", "close"]
+    action: Literal["pause", "resume", "close", "reopen"]
 
 
 class ExchangeOut(BaseModel):

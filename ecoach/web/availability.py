@@ -9,14 +9,19 @@ from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
+from aiohttp_session import get_session
 from babel.dates import get_day_names
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoach.actions import availability as actions
+from ecoach.actions import availability_grid as grid
+from ecoach.actions.agreement_texts import describe_windows, format_within
 from ecoach.actions.availability_ics import do_import_ics
 from ecoach.actions.errors import ActionError, N_, NotFound
 from ecoach.actions.unit import unit_of_work
 from ecoach.core.agreements import CHANNELS, due_state
+from ecoach.core.i18n import gettext_for as catalogue
+from ecoach.core.working_time import WorkingCalendar
 from ecoach.logbook import queries
 from ecoach.logbook import availability_queries as aq
 from ecoach.keys import CLOCK, SESSIONS, SETTINGS
@@ -37,17 +42,40 @@ def _hhmm(minute: int) -> str:
     return f"{minute // 60:02d}:{minute % 60:02d}"
 
 
+def _grid(found: dict[str, grid.Effective], days: Any) -> list[dict[str, Any]]:
+    """One row per weekday: the hours that apply on each answered channel."""
+    return [{"day": days[d], "cells": {c: [f"{w.start:%H:%M}–{w.end:%H:%M}" for w in found[c].windows if w.weekday == d]
+                                       for c in grid.ANSWERED}} for d in range(7)]
+
+
+async def _coachees_see(session: AsyncSession, coach: Any, found: dict[str, grid.Effective], language: str,
+                        now: Any) -> dict[str, Any]:
+    """What the chat page tells a coachee in the coach's own zone: chat hours and answer times."""
+    calendar = WorkingCalendar(coach.time_zone, found["chat"].windows, ())
+    policy = await aq.get_coach_policy(session, coach.id)
+    within = {c: format_within(*policy.within(c), language) if policy.within(c) else None for c in ("chat", "mail")}
+    return {"chat_windows": describe_windows(calendar, now, coach.time_zone, language), **within}
+
+
 async def _page_context(request: web.Request, session: AsyncSession) -> dict[str, Any]:
     coach = get_coach(request)
     now = request.app[CLOCK].now()
     windows = await aq.get_windows(session, coach.id)
-    days = get_day_names("wide", locale=await page_language(request))
+    language = await page_language(request)
+    days = get_day_names("wide", locale=language)
     by_channel: dict[str, list[dict[str, Any]]] = {channel: [] for channel in CHANNELS}
     for row in windows:
         by_channel[row.channel].append({"id": row.id, "day": days[row.weekday],
                                         "hours": f"{_hhmm(row.start_minute)}–{_hhmm(row.end_minute)}",
                                         "overnight": row.end_minute <= row.start_minute})
+    found = grid.effective(windows)
+    undo = (await get_session(request)).pop(UNDO, None)
+    if undo:
+        undo["label"] = f"{catalogue(language)(CHANNEL_LABELS[undo['channel']])}: {days[undo['weekday']]} {undo['start']}–{undo['end']}"
     return {
+        "undo": undo,
+        "grid": _grid(found, days), "effective": found, "answered": grid.ANSWERED, "loss": None, "pending": None,
+        "coachees_see": await _coachees_see(session, coach, found, language, now),
         "channels": CHANNELS, "channel_names": CHANNEL_LABELS, "windows": by_channel, "day_names": days,
         "exceptions": await aq.get_exceptions(session, coach.id, ending_after=now),
         "policy": await aq.get_coach_policy(session, coach.id),
@@ -86,14 +114,45 @@ def _id(request: web.Request) -> int:
     return path_id(request)
 
 
-async def _add_windows(session: AsyncSession, request: web.Request, form: Any) -> None:
-    await actions.do_add_windows(session, get_coach(request).id, channel=str(form.get("channel", "")),
-                                 weekdays=form.getall("weekday", []), start=form.get("start", ""),
-                                 end=form.get("end", ""), now=request.app[CLOCK].now())
+@require_coach
+async def add_windows(request: web.Request) -> web.StreamResponse:
+    """Add weekly windows; first ask when a channel that follows the general hours would
+    end up with fewer hours of its own (``mode``: "own" adds them anyway, "on_top" keeps
+    the general hours for the channel and adds these)."""
+    form = await request.post()
+    coach_id = get_coach(request).id
+    fields = {"channel": str(form.get("channel", "")), "weekdays": form.getall("weekday", []),
+              "start": form.get("start", ""), "end": form.get("end", "")}
+    mode = form.get("mode", "")
+    try:
+        async with unit_of_work(request.app[SESSIONS]) as session:
+            channel, new = grid.new_windows(fields["channel"], fields["weekdays"], fields["start"], fields["end"])
+            if mode == "on_top":
+                await grid.do_add_on_top(session, coach_id, **fields, now=request.app[CLOCK].now())
+            elif mode != "own" and (loss := await grid.check_loss(session, coach_id, channel, new)) is not None:
+                return await _show(request, loss=loss, pending={**fields, "weekdays": [str(d) for d in
+                                                                                    fields["weekdays"]]})
+            else:
+                await actions.do_add_windows(session, coach_id, **fields, now=request.app[CLOCK].now())
+    except ActionError as exc:
+        return await _show(request, error=exc.translated(await gettext_for(request)), status=exc.status)
+    raise web.HTTPSeeOther("/availability?saved=windows")
 
 
-async def _delete_window(session: AsyncSession, request: web.Request, form: Any) -> None:
-    await actions.do_delete_window(session, get_coach(request).id, _id(request), now=request.app[CLOCK].now())
+UNDO = "availability_undo"
+
+
+@require_coach
+async def delete_window(request: web.Request) -> web.StreamResponse:
+    """Delete at once, and offer to undo it (the window comes back as it was)."""
+    coach_id = get_coach(request).id
+    async with unit_of_work(request.app[SESSIONS]) as session:
+        row = next((w for w in await aq.get_windows(session, coach_id) if w.id == _id(request)), None)
+        await actions.do_delete_window(session, coach_id, _id(request), now=request.app[CLOCK].now())
+    if row is not None:
+        (await get_session(request))[UNDO] = {"channel": row.channel, "weekday": row.weekday,
+                                              "start": _hhmm(row.start_minute), "end": _hhmm(row.end_minute)}
+    raise web.HTTPSeeOther("/availability?saved=deleted")
 
 
 async def _add_exception(session: AsyncSession, request: web.Request, form: Any) -> None:
@@ -183,8 +242,8 @@ async def save_engagement_agreement(request: web.Request) -> web.StreamResponse:
 
 def register(app: web.Application) -> None:
     app.router.add_get("/availability", availability_page, name="availability")
-    app.router.add_post("/availability/windows", _change(_add_windows, "windows"))
-    app.router.add_post("/availability/windows/{id}/delete", _change(_delete_window, "deleted"))
+    app.router.add_post("/availability/windows", add_windows)
+    app.router.add_post("/availability/windows/{id}/delete", delete_window)
     app.router.add_post("/availability/exceptions", _change(_add_exception, "exceptions"))
     app.router.add_post("/availability/exceptions/{id}/delete", _change(_delete_exception, "deleted"))
     app.router.add_post("/availability/agreement", _change(_save_agreement, "agreement"))

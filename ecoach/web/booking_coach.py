@@ -21,7 +21,8 @@ from ecoach.logbook import booking_queries as bq
 from ecoach.logbook import queries
 from ecoach.logbook.booking_models import Booking
 from ecoach.logbook.models import Engagement
-from ecoach.web.booking import context_of, page_state, when_local
+from ecoach.core.formats import UNIT_MINUTES, as_minutes, split_minutes
+from ecoach.web.booking import bookable, context_of, page_state, when_local
 from ecoach.keys import CLOCK, SESSIONS, SETTINGS
 from ecoach.web.render import gettext_for, page_language, render
 from ecoach.web.params import path_id
@@ -62,6 +63,9 @@ async def _overview(request: web.Request, *, error: str | None = None, status: i
         "public_url": _url(request, f"/book/{public_token}") if public_token else None,
         "feed_url": _url(request, f"/calendar/{feed_token}.ics") if feed_token else None,
         "error": error, "form": form or {}, "template": request.app[SETTINGS].booking.video_url_template,
+        "unbookable": {t.id for t in types} - {t.id for t in bookable(types, profile)},
+        "done": request.query.get("done"), "mail_enabled": request.app[SETTINGS].mail.enabled,
+        "notice_parts": {t.id: split_minutes(t.min_notice_minutes) for t in types},
     }
     return await render(request, "sessions.html", context, status=status)
 
@@ -72,22 +76,34 @@ async def overview(request: web.Request) -> web.StreamResponse:
 
 
 async def _write(request: web.Request, work, *, back: str = "/sessions") -> web.StreamResponse:  # type: ignore[no-untyped-def]
-    """Run one coach action in a transaction; on a refusal, show the overview with why."""
+    """Run one coach action in a transaction; on a refusal, show the overview with why.
+    ``work`` may return another page to go to (str)."""
     try:
         async with unit_of_work(request.app[SESSIONS]) as session:
-            await work(session)
+            target = await work(session)
     except ActionError as exc:
         if back != "/sessions" or isinstance(exc, NotFound):
             raise
         form = {k: str(v) for k, v in (await request.post()).items()}
         return await _overview(request, error=exc.translated(await gettext_for(request)), status=exc.status,
                                form=form)
-    raise web.HTTPSeeOther(back)
+    raise web.HTTPSeeOther(target if isinstance(target, str) else back)
+
+
+def _with_notice_minutes(form) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """The form asks the minimum notice as an amount and a unit (hours, days)."""
+    values = {k: form.get(k) for k in form}
+    amount, unit = str(form.get("min_notice_amount", "")).strip(), str(form.get("min_notice_unit", "hours"))
+    if amount.isdigit() and unit in UNIT_MINUTES:
+        values["min_notice_minutes"] = str(as_minutes(int(amount), unit))
+    elif amount:
+        values["min_notice_minutes"] = amount  # refused by the check, with its message
+    return values
 
 
 @require_coach
 async def save_type(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
+    form = _with_notice_minutes(await request.post())
     type_id = _id(request) if "id" in request.match_info else None
 
     async def work(session):  # type: ignore[no-untyped-def]
@@ -140,10 +156,14 @@ async def new_feed(request: web.Request) -> web.StreamResponse:
 
 @require_coach
 async def answer_request(request: web.Request) -> web.StreamResponse:
-    action = do_accept_request if request.match_info["action"] == "accept" else do_decline_request
+    accept = request.match_info["action"] == "accept"
+    action = do_accept_request if accept else do_decline_request
 
     async def work(session):  # type: ignore[no-untyped-def]
-        return await action(session, context_of(request), get_coach(request), _id(request))
+        outcome = await action(session, context_of(request), get_coach(request), _id(request))
+        # Say what happened: the new engagement (accepted), or the list with a notice.
+        return (f"/engagements/{outcome.booking.engagement_id}?changed=accepted" if accept
+                else "/sessions?done=declined")
 
     return await _write(request, work)
 
@@ -177,7 +197,7 @@ async def _reschedule_page(request: web.Request, *, error: str | None = None, st
         state = await page_state(request, session, coach, [item], coach.time_zone, exclude_id=booking.id,
                                  hide=booking.starts_at)
     context = {**state, "booking": booking, "session_type": item, "error": error,
-               "when": when_local(booking, coach.time_zone, language), "back": _back(booking)}
+               "when": when_local(booking, coach.time_zone, language), "back_page": _back(booking)}
     return await render(request, "booking_reschedule.html", context, status=status)
 
 

@@ -1,18 +1,43 @@
-"""The coachee's chat page: ``/c/{token}``. No account, no app: the link is the key."""
+"""The coachee's chat page: ``/c/{token}``. No account, no app: the link is the key.
+
+``/engagements/{id}/preview`` shows the coach the same page read-only, as the coachee sees
+it (their language and time zone), without posting anything in the coachee's name.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from aiohttp import web
 
 from ecoach.actions.agreement_texts import get_coachee_agreement
 from ecoach.actions.engagements import check_chat_token
-from ecoach.actions.errors import ActionError
+from ecoach.actions.errors import ActionError, N_, NotFound
 from ecoach.logbook import queries
+from ecoach.logbook.models import Engagement
 from ecoach.web import nudges_coachee
 from ecoach.keys import CLOCK, SESSIONS, SETTINGS
+from ecoach.web.params import path_id
 from ecoach.web.render import render, set_language
+from ecoach.web.security import get_coach, require_coach
 
 HISTORY_ON_PAGE = 200
+
+
+async def _context(request: web.Request, session, engagement: Engagement) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    coachee = await queries.get_coachee(session, engagement.coachee_id)
+    coach = await queries.get_coach(session, engagement.coach_id)
+    timeline = await queries.get_timeline(session, engagement.id, limit=HISTORY_ON_PAGE, include_internal=False)
+    return {
+        "engagement": engagement,
+        "coachee": coachee,
+        "coach_name": coach.name if coach else "",
+        "timeline": timeline,
+        "max_chars": request.app[SETTINGS].max_message_chars,
+        "action_steps": await nudges_coachee.coachee_panel(request, session, engagement),
+        "agreement": await get_coachee_agreement(session, engagement, request.app[CLOCK].now()),
+        "preview": False,
+    }
 
 
 async def chat_page(request: web.Request) -> web.StreamResponse:
@@ -26,26 +51,24 @@ async def chat_page(request: web.Request) -> web.StreamResponse:
                 set_language(request, exc.language)
             raise
         set_language(request, engagement.language)
-        coachee = await queries.get_coachee(session, engagement.coachee_id)
-        coach = await queries.get_coach(session, engagement.coach_id)
-        timeline = await queries.get_timeline(
-            session, engagement.id, limit=HISTORY_ON_PAGE, include_internal=False
-        )
-        action_steps = await nudges_coachee.coachee_panel(request, session, engagement)
-        agreement = await get_coachee_agreement(session, engagement, request.app[CLOCK].now())
-    context = {
-        "engagement": engagement,
-        "coachee": coachee,
-        "coach_name": coach.name if coach else "",
-        "timeline": timeline,
-        "max_chars": request.app[SETTINGS].max_message_chars,
-        "action_steps": action_steps,
-        "agreement": agreement,
-    }
+        context = await _context(request, session, engagement)
     response = await render(request, "chat.html", context)
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
+@require_coach
+async def preview_page(request: web.Request) -> web.StreamResponse:
+    async with request.app[SESSIONS]() as session:
+        engagement = await queries.get_engagement(session, get_coach(request).id, path_id(request))
+        if engagement is None:
+            raise NotFound("engagement_unknown", N_("This engagement does not exist."))
+        set_language(request, engagement.language)
+        context = await _context(request, session, engagement)
+    # The coachee's page, so without the coach's menu.
+    return await render(request, "chat.html", {**context, "preview": True, "coach": None})
+
+
 def register(app: web.Application) -> None:
     app.router.add_get("/c/{token}", chat_page)
+    app.router.add_get("/engagements/{id}/preview", preview_page)

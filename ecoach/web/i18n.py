@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime, format_timedelta
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
+from ecoach.core import formats, notices, zones
 from ecoach.core.i18n import translations
 from ecoach.core.types import LANGUAGES
+from ecoach.web.confirm import CONFIRMATIONS
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -31,8 +32,17 @@ class I18n:
         )
         env.install_gettext_translations(self.translations[language], newstyle=True)  # type: ignore[attr-defined]
         env.globals["lang"] = language
+        env.globals["confirmations"] = CONFIRMATIONS
         env.filters["when"] = lambda dt, zone="UTC": format_when(dt, zone, language)
         env.filters["ago"] = lambda dt, now: format_ago(dt, now, language)
+        env.filters["day"] = lambda value, zone=None, year=True: formats.day(value, zone, language, year=year)
+        env.filters["date"] = lambda value: formats.plain_date(value, language)
+        env.filters["duration"] = lambda minutes: formats.duration(int(minutes or 0), language)
+        env.filters["language_name"] = lambda code: formats.language_name(code, language)
+        env.filters["zone_label"] = lambda zone: zones.label(zone, language)
+        env.filters["exchange_html"] = lambda x, zone: exchange_html(x, zone, language)
+        env.filters["exchange_text"] = lambda x, zone: exchange_text(x, zone, language)
+        env.filters["shape"] = lambda x, viewer: notices.shape(x.direction, x.author, x.meta, viewer)
         return env
 
     def gettext(self, language: str) -> Any:
@@ -43,13 +53,21 @@ class I18n:
         return env.get_template(template).render(context)
 
 
+def exchange_html(x: Any, zone: str, language: str) -> Markup:
+    """An exchange's body for the page: a notice in the reader's language and zone, else
+    the stored (sanitised) HTML."""
+    found = notices.of(x.meta)
+    return Markup(notices.render_html(found, language, zone) if found else x.body_html)
+
+
+def exchange_text(x: Any, zone: str, language: str) -> str:
+    found = notices.of(x.meta)
+    return notices.render_text(found, language, zone) if found else x.body_text
+
+
 def format_when(dt: datetime | None, zone: str, language: str) -> str:
-    if dt is None:
-        return ""
-    return format_datetime(dt.astimezone(ZoneInfo(zone)), "d MMM y, HH:mm", locale=language)
+    return formats.moment(dt, zone, language)
 
 
 def format_ago(dt: datetime | None, now: datetime, language: str) -> str:
-    if dt is None:
-        return ""
-    return format_timedelta(now - dt, granularity="minute", threshold=1.5, locale=language)
+    return formats.ago(dt, now, language)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from aiohttp import web
 from aiohttp_session import get_session
@@ -13,12 +14,13 @@ from ecoach.actions.errors import ActionError, N_, NotFound
 from ecoach.actions.exchanges import check_client_id, check_message, do_mark_read
 from ecoach.actions.replies import do_coach_reply
 from ecoach.actions.unit import unit_of_work
+from ecoach.core import notices
 from ecoach.logbook import queries
 from ecoach.logbook.models import Engagement
 from ecoach.web import booking_coach
 from ecoach.web import nudges as nudges_web
 from ecoach.keys import CLOCK, SESSIONS, SETTINGS, reply_context
-from ecoach.web.render import gettext_for, render
+from ecoach.web.render import gettext_for, page_language, render
 from ecoach.web.params import lenient_int, path_id
 from ecoach.web.security import get_coach, require_coach
 
@@ -41,32 +43,31 @@ def _page(request: web.Request) -> int:
     return lenient_int(request.query.get("page"), 0, high=10**6) or 0
 
 
-async def _inbox_rows(request: web.Request) -> tuple[list[queries.InboxRow], str, int, bool]:
+async def _inbox_rows(request: web.Request) -> dict[str, Any]:
     tab = request.query.get("tab", "open")
     statuses = STATUS_TABS.get(tab, STATUS_TABS["open"])
     size = request.app[SETTINGS].inbox_page_size
     page = _page(request)
+    coach = get_coach(request)
     async with request.app[SESSIONS]() as session:
-        rows = await queries.get_inbox(
-            session, get_coach(request).id, statuses=statuses, limit=size + 1, offset=page * size
-        )
-        request[nudges_web.ALERTED] = await nudges_web.inbox_alerts(session, rows[:size])
-    return rows[:size], tab, page, len(rows) > size
+        rows = await queries.get_inbox(session, coach.id, statuses=statuses, limit=size + 1, offset=page * size)
+        alerted = await nudges_web.inbox_alerts(session, rows[:size])
+        found = await queries.get_notices(session, [r.engagement.last_exchange_id or 0 for r in rows[:size]])
+    language = await page_language(request)
+    notices_shown = {i: notices.first_line(n, language, coach.time_zone) for i, n in found.items()}
+    return {"rows": rows[:size], "tab": tab, "page": page, "more": len(rows) > size, "alerted": alerted,
+            "notices": notices_shown}
 
 
 @require_coach
 async def inbox(request: web.Request) -> web.StreamResponse:
-    rows, tab, page, more = await _inbox_rows(request)
-    return await render(request, "inbox.html", {"rows": rows, "tab": tab, "page": page, "more": more,
-                                                "alerted": request[nudges_web.ALERTED]})
+    return await render(request, "inbox.html", await _inbox_rows(request))
 
 
 @require_coach
 async def inbox_rows(request: web.Request) -> web.StreamResponse:
     """The inbox list alone, for the live refresh."""
-    rows, tab, page, more = await _inbox_rows(request)
-    return await render(request, "_inbox_rows.html", {"rows": rows, "tab": tab, "page": page, "more": more,
-                                                      "alerted": request[nudges_web.ALERTED]})
+    return await render(request, "_inbox_rows.html", await _inbox_rows(request))
 
 
 @require_coach
@@ -157,6 +158,8 @@ async def engagement_page(request: web.Request) -> web.StreamResponse:
         "max_chars": request.app[SETTINGS].max_message_chars,
         "nudges": nudge_panel,
         "sessions_panel": sessions_panel,
+        "mode": "note" if request.query.get("mode") == "note" else "reply",
+        "changed": request.query.get("changed"),
     }
     return await render(request, "engagement.html", context)
 
@@ -175,10 +178,12 @@ async def post_reply(request: web.Request) -> web.StreamResponse:
     engagement_id = _id(request)
     client_id = check_client_id(form.get("client_id"))
     text = check_message(form.get("text", ""), request.app[SETTINGS].max_message_chars)
+    channel = "note" if form.get("mode") == "note" else str(form.get("channel", "chat"))
     await do_coach_reply(
         reply_context(request.app), get_coach(request), engagement_id,
-        channel=str(form.get("channel", "chat")), text=text, client_id=client_id,
+        channel=channel, text=text, client_id=client_id,
     )
+    # Back to the reply tab after a note, as after a reply.
     raise web.HTTPSeeOther(f"/engagements/{engagement_id}#latest")
 
 
@@ -190,7 +195,7 @@ async def change_status(request: web.Request) -> web.StreamResponse:
         await eng_actions.do_change_status(
             session, engagement, str(form.get("action", "")), now=request.app[CLOCK].now()
         )
-    raise web.HTTPSeeOther(f"/engagements/{engagement.id}")
+    raise web.HTTPSeeOther(f"/engagements/{engagement.id}?changed={engagement.status}")
 
 
 @require_coach

@@ -22,10 +22,12 @@ DELIVERY = {
     "retrying": N_("retrying"),
     "failed": N_("failed"),
 }
+PRIVATE_NOTE = N_("Private note")
 
 
 def channel_labels(gettext: Any) -> dict[str, str]:
     """Labels the timeline script needs: channels, and delivery states as state_*."""
     labels = {key: gettext(label) for key, label in CHANNELS.items()}
     labels.update({f"state_{key}": gettext(label) for key, label in DELIVERY.items()})
+    labels["private_note"] = gettext(PRIVATE_NOTE)
     return labels

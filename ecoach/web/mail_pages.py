@@ -13,11 +13,13 @@ from aiohttp import web
 
 from ecoach.actions.audit import do_note_view
 from ecoach.actions.errors import N_, NotFound
-from ecoach.actions.quarantine import do_assign, do_discard, get_quarantine
+from ecoach.actions.quarantine import do_assign, do_discard, do_restore, get_quarantine
+from ecoach.logbook.mail_models import Quarantine
 from ecoach.actions.unit import unit_of_work
 from ecoach.logbook import mail_queries, queries
 from ecoach.logbook.models import Exchange
 from ecoach.keys import CLOCK, SESSIONS, SETTINGS
+from ecoach.web.confirm import confirm_page
 from ecoach.web.render import render
 from ecoach.core.inputs import parse_int
 from ecoach.web.params import path_id
@@ -47,6 +49,14 @@ async def quarantine_page(request: web.Request) -> web.StreamResponse:
     })
 
 
+async def _own_entry(request: web.Request) -> Quarantine:
+    async with request.app[SESSIONS]() as session:
+        entry = await mail_queries.get_quarantine_entry(session, get_coach(request).id, _int(request, "qid"))
+    if entry is None:
+        raise NotFound("quarantine_unknown", N_("This quarantined mail does not exist."))
+    return entry
+
+
 @require_coach
 async def quarantine_original(request: web.Request) -> web.StreamResponse:
     coach = get_coach(request)
@@ -70,6 +80,8 @@ async def quarantine_action(request: web.Request) -> web.StreamResponse:
     async with unit_of_work(request.app[SESSIONS]) as session:
         if action == "discard":
             await do_discard(session, coach.id, entry_id, now=now)
+        elif action == "restore":
+            await do_restore(session, coach.id, entry_id)
         else:
             target = None
             if action == "assign":
@@ -80,7 +92,15 @@ async def quarantine_action(request: web.Request) -> web.StreamResponse:
                                        mail=request.app[SETTINGS].mail, now=now)
     if recorded is not None:
         raise web.HTTPSeeOther(f"/engagements/{recorded.exchange.engagement_id}#x{recorded.exchange.id}")
+    if action in ("discard", "restore"):  # say so, with the way back (undo)
+        raise web.HTTPSeeOther(f"/quarantine?done={'discarded' if action == 'discard' else 'restored'}")
     raise web.HTTPSeeOther("/quarantine")
+
+
+@require_coach
+async def confirm_discard(request: web.Request) -> web.StreamResponse:
+    entry = await _own_entry(request)
+    return await confirm_page(request, "discard_mail", action=f"/quarantine/{entry.id}/discard", back="/quarantine")
 
 
 async def _owned_exchange(request: web.Request, session) -> Exchange:  # type: ignore[no-untyped-def]
@@ -136,6 +156,7 @@ def _plain(raw: bytes) -> web.Response:
 def register(app: web.Application) -> None:
     app.router.add_get("/quarantine", quarantine_page)
     app.router.add_get("/quarantine/{qid}/original", quarantine_original)
-    app.router.add_post("/quarantine/{qid}/{action:assign|release|discard}", quarantine_action)
+    app.router.add_post("/quarantine/{qid}/{action:assign|release|discard|restore}", quarantine_action)
+    app.router.add_get("/quarantine/{qid}/discard", confirm_discard)
     app.router.add_get("/engagements/{id}/exchanges/{xid}/original", exchange_original)
     app.router.add_get("/engagements/{id}/attachments/{aid}", attachment)

@@ -15,9 +15,9 @@ from ecoach.actions import action_steps, nudges as plans
 from ecoach.actions.errors import ActionError, N_, NotFound
 from ecoach.actions.nudge_forms import check_plan_form
 from ecoach.actions.nudge_send import do_send_now
-from ecoach.actions.nudge_texts import DEFAULT_TEMPLATES, nudge_text
+from ecoach.actions.nudge_texts import DEFAULT_TEMPLATES, FALLBACKS, nudge_text
 from ecoach.actions.unit import unit_of_work
-from ecoach.core.nudge_rules import VARIABLES
+from ecoach.core.nudge_rules import VARIABLES, render_template
 from ecoach.logbook import nudge_queries, queries
 from ecoach.logbook.models import Coachee, Engagement
 from ecoach.logbook.nudge_models import NudgePlan
@@ -96,13 +96,29 @@ async def panel(request: web.Request, session: AsyncSession, engagement: Engagem
 # --- the plan --------------------------------------------------------------------------
 
 
+# What each variable becomes, said in words beside the "{{ name }}" to type.
+VARIABLE_HELP = {"coachee": N_("your coachee's name"), "coach": N_("your name"), "goal": N_("the goal below"),
+                 "action_step": N_("the action step the nudge asks about"),
+                 "next_session": N_("the next booked session")}
+
+
+def variables_help() -> list[tuple[str, str]]:
+    return [("{{ %s }}" % name, VARIABLE_HELP[name]) for name in VARIABLES]
+
+
 async def _plan_page(request: web.Request, engagement: Engagement, coachee: Coachee, plan: NudgePlan | None,
                      form: dict[str, Any], error: str | None, status: int = 200) -> web.StreamResponse:
     gettext = request.app[I18N].gettext
-    defaults = {lang: gettext(lang)(DEFAULT_TEMPLATES[plans.PLAN]) for lang in ("nl", "en")}
+    # The standard text as this coachee would read it, not with its {{ variables }}.
+    defaults = {}
+    for lang in ("nl", "en"):
+        values = {name: gettext(lang)(text) for name, text in FALLBACKS.items()}
+        values.update(coachee=coachee.name, coach=get_coach(request).name, goal=(plan.goal if plan and plan.goal
+                                                                               else values["goal"]))
+        defaults[lang] = render_template(gettext(lang)(DEFAULT_TEMPLATES[plans.PLAN]), values)
     return await render(request, "nudges_plan.html", {
         "engagement": engagement, "coachee": coachee, "plan": plan, "form": form, "error": error,
-        "weekdays": WEEKDAYS, "variables": ["{{ %s }}" % name for name in VARIABLES], "defaults": defaults,
+        "weekdays": WEEKDAYS, "variables": variables_help(), "defaults": defaults,
         "can_mail": request.app[SETTINGS].mail.enabled and bool(coachee.email),
     }, status=status)
 
@@ -168,7 +184,7 @@ async def edit_form(request: web.Request) -> web.StreamResponse:
     return await render(request, "nudge_edit.html", {
         "engagement": engagement, "coachee": coachee, "nudge": nudge, "kind": KINDS[nudge.kind],
         "text": nudge.text or preview, "error": None,
-        "variables": ["{{ %s }}" % name for name in VARIABLES]})
+        "variables": variables_help()})
 
 
 @require_coach
@@ -188,7 +204,7 @@ async def edit_nudge(request: web.Request) -> web.StreamResponse:
         return await render(request, "nudge_edit.html", {
             "engagement": engagement, "coachee": coachee, "nudge": nudge, "kind": KINDS[nudge.kind] if nudge else "",
             "text": text, "error": exc.translated(await gettext_for(request)),
-            "variables": ["{{ %s }}" % name for name in VARIABLES]}, status=exc.status)
+            "variables": variables_help()}, status=exc.status)
     return await _back(request, engagement.id, "edited")
 
 

@@ -40,7 +40,8 @@ async def coachee_panel(request: web.Request, session: AsyncSession, engagement:
         "steps": await nudge_queries.get_action_steps(session, engagement.id),
         "today": now.astimezone(plans.zone_of(engagement)).date().isoformat(),
         "pause_path": f"/n/{make_pause_token(settings.secret, engagement.id, now)}",
-        "form_action": f"/c/{request.match_info['token']}/action-steps",
+        # None in the coach's read-only preview of the chat page (no token, no form).
+        "form_action": f"/c/{request.match_info['token']}/action-steps" if "token" in request.match_info else None,
         "flash": shown if shown and shown.get("engagement_id") == engagement.id else None,
     }
 

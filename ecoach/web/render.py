@@ -51,7 +51,7 @@ async def render(
         "coach": request.get(COACH),
         "csrf_token": await csrf_token(request),
         "now": request.app[CLOCK].now(),
-        "quarantine_held": await quarantine_held(request),
+        **await _badges(request),
         **context,
     }
     body = request.app[I18N].render(language, template, full)
@@ -60,19 +60,23 @@ async def render(
     return response
 
 
-async def quarantine_held(request: web.Request) -> int:
-    """The logged-in coach's held mail, for the badge in the navigation."""
+async def _badges(request: web.Request) -> dict[str, int]:
+    """The logged-in coach's held mail and waiting intake requests, for the navigation."""
     coach = request.get(COACH)
-    if coach is None or not request.app[SETTINGS].mail.enabled:
-        return 0
+    badges = {"quarantine_held": 0, "pending_requests": 0}
+    if coach is None:
+        return badges
     from ecoach.actions.quarantine import count_held
+    from ecoach.logbook.booking_queries import count_requests
 
     try:
         async with request.app[SESSIONS]() as session:
-            return await count_held(session, coach.id)
+            if request.app[SETTINGS].mail.enabled:
+                badges["quarantine_held"] = await count_held(session, coach.id)
+            badges["pending_requests"] = await count_requests(session, coach.id, request.app[CLOCK].now())
     except Exception:  # noqa: BLE001 - a badge never breaks a page (error pages included)
-        log.warning("could not count quarantined mail", exc_info=True)
-        return 0
+        log.warning("could not count the navigation badges", exc_info=True)
+    return badges
 
 
 async def gettext_for(request: web.Request) -> Any:

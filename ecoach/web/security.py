@@ -68,12 +68,34 @@ def setup(app: web.Application, secret: str, *, max_age: int, secure: bool) -> N
 
 
 async def csrf_token(request: web.Request) -> str:
+    """The form token, masked afresh for every page: compressed pages never repeat it
+    (BREACH; see web/compression.py)."""
     session = await get_session(request)
     token = session.get("csrf")
     if not token:
         token = secrets.token_urlsafe(32)
         session["csrf"] = token
-    return str(token)
+    return mask_token(str(token))
+
+
+def mask_token(token: str) -> str:
+    raw = token.encode()
+    pad = secrets.token_bytes(len(raw))
+    return base64.urlsafe_b64encode(pad + bytes(a ^ b for a, b in zip(raw, pad))).decode().rstrip("=")
+
+
+def csrf_matches(sent: str, expected: str) -> bool:
+    """A masked token from a page, or the plain one (the X-CSRF-Token header of scripts)."""
+    if len(sent) > 4 * len(expected):
+        return False
+    try:
+        data = base64.urlsafe_b64decode(sent + "=" * (-len(sent) % 4))
+    except ValueError:
+        data = b""
+    if len(data) == 2 * len(expected.encode()):
+        half = len(data) // 2
+        sent = bytes(a ^ b for a, b in zip(data[half:], data[:half])).decode("latin-1")
+    return same_secret(sent, expected)
 
 
 class CsrfError(web.HTTPForbidden):
@@ -92,7 +114,7 @@ async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamR
             "multipart/form-data",
         ):
             sent = (await request.post()).get(CSRF_FIELD)
-        if not expected or not isinstance(sent, str) or not same_secret(sent, str(expected)):
+        if not expected or not isinstance(sent, str) or not csrf_matches(sent, str(expected)):
             log.warning("CSRF check failed on %s %s", request.method, request.path)
             raise CsrfError(reason="csrf")
     return await handler(request)

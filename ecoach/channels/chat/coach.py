@@ -36,6 +36,7 @@ async def coach_socket(request: web.Request) -> web.StreamResponse:
         await conn.reject(Forbidden("origin_refused", N_("This connection did not come from this site.")))
         return ws
     coach_id = coach.id
+    conn.reader = ("coach", coach.language, coach.time_zone)
     owned: set[int] = set()
 
     async def check_owned(engagement_id: int) -> None:

@@ -52,6 +52,7 @@ async def coachee_socket(request: web.Request) -> web.StreamResponse:
     assert coachee is not None
     engagement_id, expires_at = engagement.id, link.expires_at
     conn = Connection(request, ws, app[I18N].gettext(engagement.language))
+    conn.reader = ("coachee", engagement.language, engagement.time_zone)
     if not same_origin(request):  # as the coach's socket: no other site may open it
         hub.unsubscribe(sub)
         await conn.reject(Forbidden("origin_refused", N_("This connection did not come from this site.")))

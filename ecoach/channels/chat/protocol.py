@@ -25,6 +25,7 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from ecoach.actions.errors import ActionError, N_
+from ecoach.core import notices
 from ecoach.core.hub import Hub, Subscription
 from ecoach.core.inputs import JSON_MAX_DEPTH, MAX_INT, InputRefused, load_json
 from ecoach.keys import OPEN_SOCKET, SETTINGS, SOCKET_LIMITS, SOCKETS
@@ -68,8 +69,13 @@ class Connection:
         self.gettext = gettext
         self.outgoing: asyncio.Queue[Frame | None] = asyncio.Queue()
         self.id = secrets.token_hex(8)  # marks what this connection sent (see origin)
+        # (viewer, language, zone): exchanges go out rendered for this reader (notices in
+        # their language, times as their pages show them).
+        self.reader: tuple[str, str, str] | None = None
 
     def send(self, frame: Frame) -> None:
+        if self.reader is not None:
+            frame = localise_frame(frame, *self.reader)
         self.outgoing.put_nowait(frame)
 
     def error(self, exc: ActionError, *, client_id: Any = None, fatal: bool = False) -> None:
@@ -141,6 +147,14 @@ class Connection:
             except (asyncio.TimeoutError, ConnectionError, RuntimeError):
                 writer.cancel()
             self.request.app[SOCKETS].discard(self.ws)
+
+
+def localise_frame(frame: Frame, viewer: str, language: str, zone: str) -> Frame:
+    if isinstance(frame.get("exchange"), dict):
+        return {**frame, "exchange": notices.localise(frame["exchange"], viewer, language, zone)}
+    if isinstance(frame.get("exchanges"), list):
+        return {**frame, "exchanges": [notices.localise(x, viewer, language, zone) for x in frame["exchanges"]]}
+    return frame
 
 
 def _client_id(data: Any) -> Any:

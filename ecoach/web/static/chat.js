@@ -13,6 +13,7 @@
   const notice = document.getElementById("status-notice");
   const maxChars = Number(root.dataset.max);
   const storeKey = "ecoach-outbox-" + location.pathname;
+  let ended = false;  // the link was withdrawn: no more "offline" notices
 
   function loadOutbox() {
     try { return JSON.parse(localStorage.getItem(storeKey) || "[]"); } catch (e) { return []; }
@@ -35,28 +36,32 @@
     if (!open) notice.textContent = notice.dataset[status] || "";
   }
 
+  function setConnection(online) {
+    if (ended) return;
+    connection.textContent = online ? root.dataset.msgOnline : root.dataset.msgOffline;
+    connection.className = "connection " + (online ? "online" : "offline");
+  }
+
   function flush() {
     outbox.forEach((item) => socket.send({ type: "message", client_id: item.client_id, text: item.text }));
   }
 
   const socket = new ecoach.Socket(ecoach.wsUrl(location.pathname + "/ws"), {
     open() {
-      connection.textContent = root.dataset.msgOnline;
-      connection.className = "connection online";
+      setConnection(true);
       socket.send({ type: "sync", after: timeline.lastId() });
       flush();
     },
     close() {
-      connection.textContent = root.dataset.msgOffline;
-      connection.className = "connection offline";
+      setConnection(false);
     },
     frame(frame) {
       if (frame.type === "history") frame.exchanges.forEach((x) => timeline.add(x));
       else if (frame.type === "exchange") timeline.add(frame.exchange);
       else if (frame.type === "status") setStatus(frame.status);
       else if (frame.type === "notice" && frame.kind === "acknowledgement") {
-        const notice = document.getElementById("answer-by");  // the agreement box
-        if (notice) { notice.textContent = frame.text; notice.hidden = false; }
+        const answerBy = document.getElementById("answer-by");
+        if (answerBy) { answerBy.textContent = frame.text; answerBy.hidden = false; }
       }
       else if (frame.type === "ack") {
         outbox = outbox.filter((item) => item.client_id !== frame.client_id);
@@ -64,10 +69,12 @@
         timeline.add(frame.exchange);
       } else if (frame.type === "error") {
         if (frame.fatal) {
+          ended = true;
           fatal.textContent = frame.message;
           fatal.hidden = false;
           form.hidden = true;
           connection.textContent = "";
+          connection.className = "connection";
           return;
         }
         if (frame.client_id) {
@@ -85,6 +92,7 @@
       }
     },
   });
+  if (navigator.onLine === false) setConnection(false);
 
   outbox.forEach((item) => timeline.addPending(
     { client_id: item.client_id, text: item.text, direction: "in", channel: "chat", author_name: "" },
@@ -106,7 +114,8 @@
     socket.send({ type: "message", client_id: item.client_id, text: value });
   });
 
+  // Enter starts a new line (as in a mail); Ctrl+Enter (or Cmd+Enter) sends, as the page says.
   text.addEventListener("keydown", (ev) => {
-    if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) form.requestSubmit();
+    if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) { ev.preventDefault(); form.requestSubmit(); }
   });
 })();

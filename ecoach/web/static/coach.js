@@ -1,11 +1,7 @@
-// The coach's pages: live inbox, live timeline, replies over the websocket.
+// The coach's pages: live inbox, live timeline, replies and notes over the websocket.
 "use strict";
 
 (function () {
-  document.querySelectorAll("select[data-autosubmit]").forEach((select) => {
-    select.addEventListener("change", () => select.form.submit());
-  });
-
   const inbox = document.querySelector("[data-live-inbox]");
   const page = document.querySelector("section.engagement");
   if (!inbox && !page) return;
@@ -19,18 +15,58 @@
       if (response.ok) document.getElementById("inbox-rows").innerHTML = await response.text();
     }, 150);
   }
+  // The inbox list is redrawn whole; this says in words what changed (role=status).
+  function announce(frame) {
+    const status = document.getElementById("inbox-news");
+    if (!status || !frame.exchange || frame.exchange.direction !== "in") return;
+    status.textContent = status.dataset.template.replace("{name}", frame.exchange.author_name || "");
+  }
 
   const engagementId = page ? Number(page.dataset.engagement) : null;
   const timeline = page ? new ecoach.Timeline(document.getElementById("timeline")) : null;
   const form = document.getElementById("reply");
   const formError = form ? form.querySelector(".reply-error") : null;
   let sending = null;
+  let sendingMode = null;
 
   function showError(message) {
     if (!formError) return;
     formError.textContent = message;
     formError.hidden = !message;
   }
+
+  // Reply / private note: tabs (links without JavaScript: ?mode=note).
+  const tabs = form ? Array.from(document.querySelectorAll("#reply-tabs [role=tab]")) : [];
+  function setMode(mode, focus) {
+    const tab = tabs.find((t) => t.dataset.mode === mode);
+    if (!tab || tab.getAttribute("aria-disabled") === "true") return;
+    tabs.forEach((t) => {
+      const on = t === tab;
+      t.setAttribute("aria-selected", on ? "true" : "false");
+      t.tabIndex = on ? 0 : -1;
+    });
+    if (focus) tab.focus();
+    form.elements.mode.value = mode;
+    form.classList.toggle("mode-note", mode === "note");
+    form.classList.toggle("mode-reply", mode !== "note");
+    form.setAttribute("aria-labelledby", tab.id);
+    form.querySelector("#reply-label").textContent = form.dataset["label" + (mode === "note" ? "Note" : "Reply")];
+    form.elements.text.placeholder = form.dataset["placeholder" + (mode === "note" ? "Note" : "Reply")];
+    form.querySelector("#reply-send").textContent = form.dataset["button" + (mode === "note" ? "Note" : "Reply")];
+    const channel = form.querySelector(".reply-only");
+    if (channel) channel.hidden = mode === "note";
+    const hint = form.querySelector(".note-only");
+    if (hint) hint.hidden = mode !== "note";
+  }
+  tabs.forEach((tab, i) => {
+    tab.addEventListener("click", (ev) => { ev.preventDefault(); setMode(tab.dataset.mode, false); });
+    tab.addEventListener("keydown", (ev) => {
+      if (ev.key !== "ArrowRight" && ev.key !== "ArrowLeft") return;
+      ev.preventDefault();
+      const next = tabs[(i + (ev.key === "ArrowRight" ? 1 : tabs.length - 1)) % tabs.length];
+      setMode(next.dataset.mode, true);
+    });
+  });
 
   const socket = new ecoach.Socket(ecoach.wsUrl("/ws"), {
     open() {
@@ -50,7 +86,7 @@
       if (frame.type === "quarantine") {
         const badge = document.getElementById("quarantine-count");
         if (badge && typeof frame.count === "number") {
-          badge.textContent = String(frame.count);
+          badge.firstChild.nodeValue = String(frame.count);
           badge.hidden = frame.count === 0;
         }
         if (inbox) refreshInbox();
@@ -58,7 +94,7 @@
       }
       if (frame.type === "commitment") { if (inbox) refreshInbox(); return; }  // due states changed
       if (frame.type === "exchange" || frame.type === "status") {
-        if (inbox) refreshInbox();
+        if (inbox) { refreshInbox(); announce(frame); }
         if (page && frame.engagement_id === engagementId) {
           if (frame.type === "exchange") timeline.add(frame.exchange);
           else location.reload();
@@ -72,6 +108,7 @@
           form.elements.client_id.value = ecoach.newId();
           sending = null;
           showError("");
+          if (sendingMode === "note") setMode("reply", false);  // a note is an aside: back to replying
         }
       } else if (frame.type === "error") {
         if (frame.fatal) { location.reload(); return; }
@@ -88,13 +125,15 @@
       const text = form.elements.text.value.trim();
       if (!text) return;
       sending = form.elements.client_id.value;
+      sendingMode = form.elements.mode.value;
       socket.send({
-        type: "message", engagement_id: engagementId, client_id: sending,
-        text: text, channel: form.elements.channel.value,
+        type: "message", engagement_id: engagementId, client_id: sending, text: text,
+        channel: sendingMode === "note" ? "note" : form.elements.channel.value,
       });
     });
+    // Enter starts a new line; Ctrl+Enter (or Cmd+Enter) sends, as the page says.
     form.elements.text.addEventListener("keydown", (ev) => {
-      if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) form.requestSubmit();
+      if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) { ev.preventDefault(); form.requestSubmit(); }
     });
   }
 })();
