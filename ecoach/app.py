@@ -25,6 +25,7 @@ from ecoach.scheduler import maintenance
 from ecoach.scheduler import nudges as nudge_tasks
 from ecoach.scheduler import booking as booking_tasks
 from ecoach.scheduler import accounts as account_tasks
+from ecoach.scheduler import sessions as session_tasks
 from ecoach.actions.login_limits import LocalGate
 from ecoach.actions.passwords import PasswordWorkers
 from ecoach.core.limits import SocketLimits
@@ -41,6 +42,8 @@ from ecoach.web import availability as availability_web
 from ecoach.web import report as report_web
 from ecoach.web import booking as booking_web
 from ecoach.web import booking_coach as booking_coach_web
+from ecoach.web import session_coach as session_coach_web
+from ecoach.web import session_forms as session_forms_web
 from ecoach.web.i18n import I18n
 from ecoach.keys import (
     BUS, CLOCK, ENGINE, HUB, I18N, LOGIN_GATE, MAIL_READERS, OUTBOX, PASSWORD_WORKERS, SESSIONS, SETTINGS,
@@ -53,7 +56,7 @@ STATIC = Path(__file__).parent / "web" / "static"
 
 # Every area with scheduled work: each module's register_tasks(registry) adds its handlers
 # and recurring jobs to the task runner.
-TASK_MODULES = (maintenance, notify, commitment_tasks, booking_tasks, nudge_tasks, account_tasks,)
+TASK_MODULES = (maintenance, notify, commitment_tasks, booking_tasks, nudge_tasks, account_tasks, session_tasks,)
 
 
 def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
@@ -86,7 +89,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     app.on_shutdown.append(_close_sockets)
     for module in (health, auth, inbox, coach_chat, coachee, chat_endpoint, api, mail_pages, nudges_web,
                    availability_web, report_web, booking_web, booking_coach_web, account_web, admin_web,
-                   password_web):
+                   password_web, session_coach_web, session_forms_web):
         module.register(app)
     app.router.add_static("/static/", STATIC, name="static")
     return app

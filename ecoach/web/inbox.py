@@ -14,10 +14,10 @@ from ecoach.actions.replies import do_coach_reply
 from ecoach.actions.unit import unit_of_work
 from ecoach.logbook import queries
 from ecoach.logbook.models import Engagement
-from ecoach.web import booking_coach
+from ecoach.web import booking_coach, session_panels
 from ecoach.web import nudges as nudges_web
 from ecoach.keys import CLOCK, SESSIONS, SETTINGS, reply_context
-from ecoach.web.render import gettext_for, render
+from ecoach.web.render import gettext_for, page_language, render
 from ecoach.web.params import lenient_int, path_id
 from ecoach.web.security import get_coach, require_coach
 
@@ -132,6 +132,8 @@ async def engagement_page(request: web.Request) -> web.StreamResponse:
         await do_mark_read(session, engagement)
         nudge_panel = await nudges_web.panel(request, session, engagement, coachee)
         sessions_panel = await booking_coach.engagement_panel(request, session, engagement)
+        coaching = await session_panels.coaching_panel(request, session, engagement, get_coach(request).time_zone,
+                                                       await page_language(request))
     older = len(timeline) > size
     timeline = timeline[-size:]
     web_session = await get_session(request)
@@ -154,6 +156,7 @@ async def engagement_page(request: web.Request) -> web.StreamResponse:
         "max_chars": request.app[SETTINGS].max_message_chars,
         "nudges": nudge_panel,
         "sessions_panel": sessions_panel,
+        "coaching": coaching,
     }
     return await render(request, "engagement.html", context)
 
