@@ -203,4 +203,5 @@ from ecoach.logbook import task_models  # noqa: E402,F401
 from ecoach.logbook import nudge_models  # noqa: E402,F401
 from ecoach.logbook import account_models  # noqa: E402,F401
 from ecoach.logbook import key_models  # noqa: E402,F401
+from ecoach.logbook import contract_models  # noqa: E402,F401
 from ecoach.logbook import session_models  # noqa: E402,F401
