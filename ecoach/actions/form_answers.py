@@ -22,7 +22,7 @@ from ecoach.actions.errors import ActionError, N_
 from ecoach.actions.exchanges import NewExchange, check_can_write, record_exchanges
 from ecoach.actions.form_links import TITLES, check_form_token, moment
 from ecoach.core.i18n import gettext_for
-from ecoach.core.session_forms import GOAL_QUESTION, Checked, Goal, check_answers, questions_for
+from ecoach.core.session_forms import GOAL_QUESTION, Checked, Goal, check_answers, check_goal_scores, questions_for
 from ecoach.core.supports import LIKERT
 from ecoach.logbook import queries, session_queries
 from ecoach.logbook.booking_models import Booking
@@ -100,10 +100,45 @@ async def do_answer_form(session: AsyncSession, token: str, form_data: Mapping[s
     if form.kind in SCORE_SOURCE:
         scores = {g["id"]: g["score"] for g in checked.answers["goals"] if g["score"] is not None}
         await session_goals.record_scores(session, engagement, scores, source=SCORE_SOURCE[form.kind], now=now,
-                                          exchange_id=result.exchange.id)
+                                          source_id=form.id)
     await session.flush()
     log.info("%s form %s answered in engagement %s", form.kind, form.id, engagement.id)
     return form
+
+
+UPDATE_TITLE = N_("Score update")
+
+
+async def do_update_scores(session: AsyncSession, engagement: Engagement, form_data: Mapping[str, Any], *,
+                           now: datetime) -> list[dict[str, Any]]:
+    """The coachee's own update of their goal scores (from the chat page): recorded as the
+    goals' scores (source ``coachee``) and as one entry in the timeline."""
+    try:
+        check_can_write(engagement, "in")
+    except ActionError as exc:
+        exc.language = engagement.language
+        raise
+    checked = check_goal_scores(form_data, await session_goals.current_goals(session, engagement))
+    if not checked.ok:
+        raise FormInvalid(checked)
+    scored = [g for g in checked.answers["goals"] if g["score"] is not None]
+    if not scored:
+        raise ActionError("scores_empty", N_("Choose a score for at least one goal."))
+    coachee = await queries.get_coachee(session, engagement.coachee_id)
+    assert coachee is not None
+    _ = gettext_for(engagement.language)
+    lines = "\n".join(f"- {g['title']}: {g['score']}/10" for g in scored)
+    item = NewExchange(engagement_id=engagement.id, channel="form", direction="in", author="coachee",
+                       author_name=coachee.name, text=f"{_(UPDATE_TITLE)}\n\n{lines}",
+                       external_id=f"scores:{now.isoformat()}", meta={"form": "scores"})
+    [result] = await record_exchanges(session, [item], now)
+    if isinstance(result, ActionError):
+        raise result
+    if not result.created:
+        return scored  # the same update sent twice at once
+    await session_goals.record_scores(session, engagement, {g["id"]: g["score"] for g in scored}, source="coachee",
+                                      now=now, source_id=result.exchange.id)
+    return scored
 
 
 async def do_answer_as_coach(session: AsyncSession, engagement: Engagement, *, round: str,

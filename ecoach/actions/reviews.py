@@ -94,11 +94,12 @@ async def do_decide_review(session: AsyncSession, coach: Coach, engagement: Enga
     review.decision, review.note, review.decided_at = decision, note, now
     _ = gettext_for(coach.language)
     text = _(DECIDED_NOTE) % {"number": review.session_number, "decision": _(DECISIONS[decision])}
-    recorded = await _note(session, engagement, text + (f"\n\n{note}" if note else ""),
-                           f"review:{review.session_number}:decided", "coach", coach.name, now)
+    await _note(session, engagement, text + (f"\n\n{note}" if note else ""), f"review:{review.session_number}:decided",
+                "coach", coach.name, now)
     scores = {g["id"]: g["score"] for g in checked.answers["goals"] if g["score"] is not None}
-    await session_goals.record_scores(session, engagement, scores, source="review", now=now,
-                                      exchange_id=recorded.exchange.id)
+    await session_goals.record_scores(session, engagement, scores, source="review", now=now, source_id=review.id)
+    if decision == "adjust":
+        await session_goals.do_adjust_goals(session, engagement, now=now)
     if decision == "round_off" and engagement.status == "active":
         await do_send_form(session, engagement, kind="evaluation", settings=settings, now=now)
         await do_send_form(session, engagement, kind="supports", round="end", settings=settings, now=now)

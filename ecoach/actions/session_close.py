@@ -35,18 +35,18 @@ log = logging.getLogger(__name__)
 
 MAX_STEPS = 5
 STEP_DONE = N_("Action step done: %(text)s")
-STEP_ROW = N_("Action step %(number)s: %(message)s")
+STEP_ROW = N_("Action step %(number)s: %(reason)s")
 
 
 class StepInvalid(ActionError):
     """A step row is wrong: says which row and why (both translated)."""
 
     def __init__(self, number: int, inner: ActionError) -> None:
-        super().__init__("close_step_invalid", STEP_ROW, number=number, message=str(inner))
+        super().__init__("close_step_invalid", STEP_ROW, number=number, reason=str(inner))
         self.number, self.inner = number, inner
 
     def translated(self, gettext: Any) -> str:
-        return gettext(STEP_ROW) % {"number": self.number, "message": self.inner.translated(gettext)}
+        return gettext(STEP_ROW) % {"number": self.number, "reason": self.inner.translated(gettext)}
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from ecoach.web.booking import when_local
 from ecoach.web.params import path_id
 from ecoach.web.render import gettext_for, page_language, render
 from ecoach.web.security import get_coach, require_coach
-from ecoach.web.session_forms import shown_answers, questions_context
+from ecoach.web.form_views import questions_context, shown_answers
 from ecoach.web.session_panels import FLASH, form_state, take_flash
 
 log = logging.getLogger(__name__)
@@ -161,8 +161,8 @@ async def decide_review(request: web.Request) -> web.StreamResponse:
         review = await do_decide_review(session, get_coach(request), engagement, path_id(request, "review"), form,
                                         settings=request.app[SETTINGS], now=request.app[CLOCK].now())
     await _flash(request, engagement.id, "review")
-    if review.decision == "adjust" and (url := adjust_url(engagement)):
-        raise web.HTTPSeeOther(url)
+    if review.decision == "adjust":
+        raise web.HTTPSeeOther(adjust_url(engagement))
     raise web.HTTPSeeOther(f"/engagements/{engagement.id}#coaching")
 
 

@@ -15,48 +15,26 @@ from typing import Any
 from aiohttp import web
 
 from ecoach.actions.engagements import check_chat_token
-from ecoach.actions.errors import ActionError
-from ecoach.actions.form_answers import FormInvalid, do_answer_form, form_goals
+from ecoach.actions.errors import ActionError, N_
+from ecoach.actions.form_answers import FormInvalid, do_answer_form, do_update_scores, form_goals
 from ecoach.actions.form_links import TITLES, check_form_token, closes_at, moment
 from ecoach.actions.session_close import do_set_step_done
 from ecoach.actions.unit import unit_of_work
-from ecoach.core.session_forms import Checked, GOAL_QUESTION, goal_field, questions_for
-from ecoach.core.supports import LIKERT
+from ecoach.core.session_forms import Checked
 from ecoach.logbook import queries
 from ecoach.logbook.booking_models import Booking
 from ecoach.logbook.models import Engagement
 from ecoach.logbook.session_models import FormRequest
 from ecoach.keys import CLOCK, I18N, SESSIONS
 from ecoach.web.params import path_id
+from ecoach.web.form_views import questions_context, shown_answers
 from ecoach.web.render import render, set_language
+from ecoach.web.session_panels import flash_scores
 
 
 def _in_language(request: web.Request, exc: ActionError) -> None:
     if exc.language:
         set_language(request, exc.language)
-
-
-def questions_context(form: FormRequest, goals: list[Any], values: Mapping[str, Any],
-                      checked: Checked | None, gettext: Any) -> dict[str, Any]:
-    """The fields as the template draws them, with what was typed and each error."""
-    errors = checked.errors if checked else {}
-    params = checked.params if checked else {}
-
-    def error(name: str) -> str | None:
-        message = errors.get(name)
-        return gettext(message) % params.get(name, {}) if message and params.get(name) else (
-            gettext(message) if message else None)
-
-    fields = [{"name": q.name, "label": gettext(q.label), "kind": q.kind, "required": q.required,
-               "value": str(values.get(q.name, "") or ""), "error": error(q.name)}
-              for q in questions_for(form.kind, form.respondent)]
-    goal_fields = [{"name": goal_field(g), "label": g.title, "value": str(values.get(goal_field(g), "") or ""),
-                    "error": error(goal_field(g))} for g in goals]
-    return {"fields": fields, "goal_fields": goal_fields,
-            "goal_question": gettext(GOAL_QUESTION[form.kind]) if form.kind in GOAL_QUESTION else "",
-            "likert": [gettext(label) for label in LIKERT],
-            "error_list": [{"name": f["name"], "label": f["label"], "error": f["error"]}
-                           for f in fields + goal_fields if f["error"]]}
 
 
 async def _page(request: web.Request, form: FormRequest, engagement: Engagement, booking: Booking | None, *,
@@ -78,23 +56,6 @@ async def _page(request: web.Request, form: FormRequest, engagement: Engagement,
     response = await render(request, "session_form.html", context, status=status)
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def shown_answers(form: FormRequest, gettext: Any) -> list[dict[str, str]]:
-    if form.answers is None:
-        return []
-    shown = []
-    fields = form.answers.get("fields", {})
-    for q in questions_for(form.kind, form.respondent):
-        value = fields.get(q.name)
-        if value in (None, ""):
-            continue
-        text = f"{value}/10" if q.kind == "score" else (gettext(LIKERT[value - 1]) if q.kind == "likert" else value)
-        shown.append({"label": gettext(q.label), "value": str(text)})
-    for goal in form.answers.get("goals", []):
-        if goal.get("score") is not None:
-            shown.append({"label": goal["title"], "value": f"{goal['score']}/10"})
-    return shown
 
 
 async def form_page(request: web.Request) -> web.StreamResponse:
@@ -150,7 +111,41 @@ async def tick_step(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"/c/{token}#action-steps")
 
 
+SCORES_SAVED = N_("Your scores are saved. Thank you!")
+
+
+async def update_scores(request: web.Request) -> web.StreamResponse:
+    """The coachee's own update of their goal scores, from the chat page."""
+    token = request.match_info["token"]
+    posted = await request.post()
+    values = {k: str(v) for k, v in posted.items() if k != "_csrf"}
+    engagement = None
+    try:
+        async with unit_of_work(request.app[SESSIONS]) as session:
+            _link, engagement = await check_chat_token(session, token, request.app[CLOCK].now())
+            set_language(request, engagement.language)
+            await do_update_scores(session, engagement, values, now=request.app[CLOCK].now())
+    except ActionError as exc:
+        _in_language(request, exc)
+        if engagement is None or exc.status == 404:
+            raise
+        gettext = request.app[I18N].gettext(engagement.language)
+        message = exc.translated(gettext)
+        if isinstance(exc, FormInvalid):
+            message = _score_errors(exc.checked, gettext) or message
+        await flash_scores(request, engagement.id, message, error=True)
+        raise web.HTTPSeeOther(f"/c/{token}#progress") from None
+    await flash_scores(request, engagement.id, request.app[I18N].gettext(engagement.language)(SCORES_SAVED))
+    raise web.HTTPSeeOther(f"/c/{token}#progress")
+
+
+def _score_errors(checked: Checked, gettext: Any) -> str:
+    titles = {f"goal_{g['id']}": g["title"] for g in checked.answers.get("goals", [])}
+    return "; ".join(f"{titles.get(name, name)}: {gettext(message)}" for name, message in checked.errors.items())
+
+
 def register(app: web.Application) -> None:
     app.router.add_get("/f/{token}", form_page)
     app.router.add_post("/f/{token}", form_answer)
     app.router.add_post("/c/{token}/action-steps/{id}/done", tick_step)
+    app.router.add_post("/c/{token}/scores", update_scores)

@@ -25,16 +25,22 @@ from ecoach.logbook.booking_models import Booking
 from ecoach.logbook.models import Engagement
 from ecoach.logbook.session_models import FormRequest
 from ecoach.keys import CLOCK, I18N, SETTINGS
-from ecoach.web.session_forms import shown_answers
+from ecoach.web.form_views import shown_answers
 
-SOURCES = {"checkin": N_("check-in"), "review": N_("review"), "coachee": N_("own update"),
-           "evaluation": N_("evaluation"), "contract": N_("contract")}
+SOURCES = {"check_in": N_("check-in"), "review": N_("review"), "coachee": N_("own update"),
+           "contract": N_("contract")}
 CHART_TITLE = N_("Scores per goal over time")
 CHART_EMPTY = N_("No scores yet.")
 CHART_GOAL = N_("%(goal)s: %(count)s scores, from %(first)s to %(last)s.")
 
 
 FLASH = "flash_sessions"
+FLASH_SCORES = "flash_scores"
+
+
+async def flash_scores(request: web.Request, engagement_id: int, message: str, *, error: bool = False) -> None:
+    """A notice for the coachee's chat page after a score update (after the redirect)."""
+    (await get_session(request))[FLASH_SCORES] = {"engagement_id": engagement_id, "message": message, "error": error}
 
 
 async def take_flash(request: web.Request, engagement_id: int) -> str | None:
@@ -140,8 +146,12 @@ async def coachee_panel(request: web.Request, session: AsyncSession, engagement:
         if token is not None:
             waiting.append({"form": form, "title": TITLES[form.kind], "url": form_url(settings, token),
                             "until": until})
+    shown = (await get_session(request)).pop(FLASH_SCORES, None)
     return {
         "forms": waiting,
+        "flash": shown if shown and shown.get("engagement_id") == engagement.id else None,
+        "goals": await session_goals.current_goals(session, engagement),
+        "scores_action": f"/c/{request.match_info['token']}/scores",
         "chart": await progress_chart(request, session, engagement, language=engagement.language,
                                       zone=engagement.time_zone, id_prefix="my-progress"),
     }
