@@ -4,9 +4,15 @@ runner with every area's handlers, and reading back forms and exchanges."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
+
+from aiohttp import web
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -14,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ecoach.actions import contracts
 from ecoach.actions.contract_checks import check_goals, check_terms
 from ecoach.actions.form_links import form_token
-from ecoach.app import task_registry
+from ecoach.app import build_app, task_registry
+from ecoach.keys import TASK_RUNNER
 from ecoach.core.clock import FixedClock
 from ecoach.logbook import contract_queries as cq
 from ecoach.logbook.booking_models import Booking
@@ -24,15 +31,19 @@ from ecoach.logbook.session_models import FormRequest
 from ecoach.scheduler.runner import TaskRunner
 from ecoach.settings import MailSettings, SchedulerSettings, Settings
 from tests.booking_support import MONDAY, SECRET, ams, book, ctx, setup
+from tests.server_process import free_port
 
 GOALS = (("Calm when presenting to the team", "I speak without notes", "4"),
          ("Say no to extra work", "I say no once a week", "3"),
          ("Choose a next career step", "A decision on paper", "5"))
 
 
-def settings(db_url: str, *, mail: bool = True, **sessions: Any) -> Settings:
-    return Settings(database_url=db_url, secret_key=SECRET, public_url="http://coach.test",
-                    mail=MailSettings(enabled=mail, domain="coach.test"),
+def settings(db_url: str, *, mail: bool = True, public_url: str = "http://coach.test", smtp_port: int = 25,
+             **sessions: Any) -> Settings:
+    # Tests move the clock by days with a coach logged in: logins last that long.
+    return Settings(database_url=db_url, secret_key=SECRET, public_url=public_url, auto_migrate=False,
+                    session_max_age_hours=24 * 365, accounts={"session_idle_minutes": 60 * 24 * 365},
+                    mail=MailSettings(enabled=mail, domain="coach.test", smtp_host="127.0.0.1", smtp_port=smtp_port),
                     scheduler=SchedulerSettings(enabled=False, poll_seconds=3600), sessions=sessions or {})
 
 
@@ -117,3 +128,50 @@ def token_of(form: FormRequest) -> str:
 
 
 __all__ = ["MONDAY", "ams", "day"]
+
+
+@contextmanager
+def live_app(make_settings: Callable[[str], Settings], clock: FixedClock) -> Iterator[LiveApp]:
+    """The app served in its own thread on a port known before the settings are made (the
+    links it mails must point at it); ``run_tasks`` runs due tasks on the server's loop."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    loop = asyncio.new_event_loop()
+    app = build_app(make_settings(base), clock=clock)
+    runner_ = web.AppRunner(app)
+    started = threading.Event()
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(runner_.setup())
+        loop.run_until_complete(web.TCPSite(runner_, "127.0.0.1", port).start())
+        started.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert started.wait(30), "the server did not start"
+    try:
+        yield LiveApp(base, app, loop)
+    finally:
+        asyncio.run_coroutine_threadsafe(runner_.cleanup(), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(30)
+        loop.close()
+
+
+@dataclass
+class LiveApp:
+    url: str
+    app: web.Application
+    loop: asyncio.AbstractEventLoop
+
+    async def run_tasks(self) -> int:
+        """Every task due at the clock's time, run in the server (as its runner would)."""
+        total = 0
+        while True:
+            done = await asyncio.wrap_future(
+                asyncio.run_coroutine_threadsafe(self.app[TASK_RUNNER].run_once(), self.loop))
+            if not done:
+                return total
+            total += done
