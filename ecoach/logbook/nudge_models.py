@@ -90,7 +90,8 @@ class ActionStep(Base):
     cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     # Ticked off by the coachee (or the coach); its follow-up nudge is then skipped.
     done_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
-    booking_id: Mapped[int | None] = mapped_column(ForeignKey("booking.id"))  # agreed at this session's close
+    # Agreed at this session's close (the session's page lists them).
+    booking_id: Mapped[int | None] = mapped_column(ForeignKey("booking.id"), index=True)
 
 
 # Re-engagement: active engagements by how long ago their last exchange was.

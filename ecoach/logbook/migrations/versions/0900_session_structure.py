@@ -70,9 +70,11 @@ def upgrade() -> None:
     else:
         op.add_column("action_step", sa.Column("booking_id", BigId))
         op.create_foreign_key("fk_action_step_booking_id_booking", "action_step", "booking", ["booking_id"], ["id"])
+    op.create_index("ix_action_step_booking_id", "action_step", ["booking_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_action_step_booking_id", "action_step")
     if op.get_bind().dialect.name == "sqlite":
         op.execute("ALTER TABLE action_step DROP COLUMN booking_id")
     else:
