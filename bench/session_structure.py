@@ -145,8 +145,7 @@ async def measure(url: str, count: int, rounds: int) -> None:
         async with sessions() as session:
             engagement = await session.get(Engagement, rnd.randint(1, count))
             await sq.get_open_forms(session, engagement.id, NOW)
-            await current_goals(session, engagement)
-            await score_history(session, engagement)
+            await score_history(session, engagement, await current_goals(session, engagement))
 
     async def engagement_part() -> None:
         async with sessions() as session:
@@ -156,8 +155,7 @@ async def measure(url: str, count: int, rounds: int) -> None:
             await sq.get_closes(session, ids)
             await sq.get_reviews(session, engagement.id)
             await sq.get_engagement_forms(session, engagement.id, ("evaluation", "supports"))
-            await current_goals(session, engagement)
-            await score_history(session, engagement)
+            await score_history(session, engagement, await current_goals(session, engagement))
 
     print(f"  chat page part:       {summary(await timed(rounds, chat_part))}")
     print(f"  engagement page part: {summary(await timed(rounds, engagement_part))}")

@@ -83,6 +83,8 @@ async def test_coach_closes_a_session_and_the_coachee_ticks_and_scores_on_the_ch
     go(clock, booking.ends_at)
     async with app_client(config, clock) as client:
         await login(client, p.coach.email)
+        early = await client.post(f"{page}/send/checkin", data={"_csrf": await csrf_of(client, page)})
+        assert early.status == 409 and "a check-in is no longer useful" in await early.text()
         text = await (await client.get(page)).text()
         assert "Close of the session" in text and 'name="step_text_1"' in text
         csrf = await csrf_of(client, page)
@@ -100,12 +102,26 @@ async def test_coach_closes_a_session_and_the_coachee_ticks_and_scores_on_the_ch
         assert (done.status, done.headers["Location"]) == (303, page)
         text = await (await client.get(page)).text()
         assert "The session is closed." in text and "We practised saying no." in text and "Walk at lunch" in text
+        evaluation = await client.post(f"/engagements/{p.engagement.id}/forms/evaluation", data={"_csrf": csrf},
+                                       allow_redirects=False)
+        assert evaluation.status == 303
         engagement_page = await (await client.get(f"/engagements/{p.engagement.id}")).text()
         assert 'id="coaching"' in engagement_page and "Session close: done" in engagement_page
 
     async with app_client(config, clock) as coachee:
         chat = await (await coachee.get(f"/c/{chat_token}")).text()
         assert "Say no to one meeting" in chat and 'aria-pressed="false"' in chat and 'id="progress"' in chat
+        # The evaluation form: the required answers are named, the goal scores asked.
+        [evaluation_form] = await forms(sessions, kind="evaluation")
+        path = f"/f/{token_of(evaluation_form)}"
+        form_csrf = await csrf_of(coachee, path)
+        refused = await coachee.post(path, data={"_csrf": form_csrf, "helped": "Walking", "score": "ten"})
+        body = await refused.text()
+        assert refused.status == 400 and body.count('class="field-error error-message"') == 2
+        assert "Please answer this question." in body and "Choose a score from 1 to 10." in body
+        answered = await coachee.post(path, allow_redirects=False, data={
+            "_csrf": form_csrf, "changed": "I say no more easily", "score": "9", f"goal_{p.goal_ids[0]}": "8"})
+        assert answered.status == 303
         csrf = re.search(r'name="_csrf" value="([^"]+)"', chat).group(1)
         async with sessions() as session:
             [first, second] = (await session.execute(select(ActionStep).order_by(ActionStep.id))).scalars().all()

@@ -34,8 +34,12 @@ class Score:
 
 
 async def current_goals(session: AsyncSession, engagement: Engagement) -> list[Goal]:
-    """The goals of the contract version in force, in contract order."""
-    return [Goal(g.goal_id, g.title) for g in await cq.get_current_goals(session, engagement.id)]
+    """The goals of the contract version in force, in contract order (two indexed
+    queries: without the latest scores, which ``cq.get_current_goals`` adds)."""
+    contract = await cq.get_contract_in_force(session, engagement.id)
+    if contract is None:
+        return []
+    return [Goal(g.goal_id, g.title) for g in await cq.get_contract_goals(session, contract.id)]
 
 
 async def record_scores(session: AsyncSession, engagement: Engagement, scores: Mapping[int, int], *, source: str,
@@ -46,15 +50,17 @@ async def record_scores(session: AsyncSession, engagement: Engagement, scores: M
                                     source_id=source_id)
 
 
-async def score_history(session: AsyncSession, engagement: Engagement) -> list[tuple[Goal, list[Score]]]:
-    """Each current goal with all its scores, oldest first (two indexed queries)."""
-    goals = await cq.get_current_goals(session, engagement.id)
+async def score_history(session: AsyncSession, engagement: Engagement, goals: list[Goal] | None = None
+                        ) -> list[tuple[Goal, list[Score]]]:
+    """Each current goal (``goals``, when the caller has them) with all its scores, oldest
+    first: one indexed query more."""
+    goals = await current_goals(session, engagement) if goals is None else goals
     if not goals:
         return []
-    by_goal: dict[int, list[Score]] = {g.goal_id: [] for g in goals}
+    by_goal: dict[int, list[Score]] = {g.id: [] for g in goals}
     for row in await cq.get_goal_scores(session, engagement.id, list(by_goal)):
         by_goal[row.goal_id].append(Score(row.goal_id, row.recorded_at, int(row.score), row.source))
-    return [(Goal(g.goal_id, g.title), by_goal[g.goal_id]) for g in goals]
+    return [(g, by_goal[g.id]) for g in goals]
 
 
 async def do_adjust_goals(session: AsyncSession, engagement: Engagement, *, now: datetime) -> str:

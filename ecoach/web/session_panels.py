@@ -83,10 +83,10 @@ def _gettext(request: web.Request, language: str) -> Any:
 
 
 async def progress_chart(request: web.Request, session: AsyncSession, engagement: Engagement, *, language: str,
-                         zone: str, id_prefix: str) -> dict[str, Any]:
+                         zone: str, id_prefix: str, goals: list[Any]) -> dict[str, Any]:
     """The chart (SVG), its legend and the same scores as table rows."""
     _ = _gettext(request, language)
-    history = await session_goals.score_history(session, engagement)
+    history = await session_goals.score_history(session, engagement, goals)
     tz = ZoneInfo(zone)
 
     def day(at: datetime) -> str:
@@ -117,16 +117,17 @@ async def coaching_panel(request: web.Request, session: AsyncSession, engagement
     reviews = await session_queries.get_reviews(session, engagement.id)
     forms = await session_queries.get_engagement_forms(session, engagement.id, ("evaluation", "supports"))
     now = request.app[CLOCK].now()
+    goals = await session_goals.current_goals(session, engagement)
     coachee_forms = [{"form": f, "state": form_state(f, now), "title": TITLES[f.kind]}
                      for f in forms if f.respondent == "coachee"]
     return {
         "open_reviews": [r for r in reviews if r.decided_at is None],
         "decided_reviews": [r for r in reviews if r.decided_at is not None],
         "chart": await progress_chart(request, session, engagement, language=language, zone=zone,
-                                      id_prefix="progress"),
+                                      id_prefix="progress", goals=goals),
         "forms": coachee_forms,
         "coach_rounds": {f.round for f in forms if f.respondent == "coach" and f.answered_at},
-        "goals": await session_goals.current_goals(session, engagement),
+        "goals": goals,
         "adjust_url": session_goals.adjust_url(engagement),
         "decisions": DECISIONS,
         "flash": await take_flash(request, engagement.id),
@@ -147,11 +148,12 @@ async def coachee_panel(request: web.Request, session: AsyncSession, engagement:
             waiting.append({"form": form, "title": TITLES[form.kind], "url": form_url(settings, token),
                             "until": until})
     shown = (await get_session(request)).pop(FLASH_SCORES, None)
+    goals = await session_goals.current_goals(session, engagement)
     return {
         "forms": waiting,
         "flash": shown if shown and shown.get("engagement_id") == engagement.id else None,
-        "goals": await session_goals.current_goals(session, engagement),
+        "goals": goals,
         "scores_action": f"/c/{request.match_info['token']}/scores",
         "chart": await progress_chart(request, session, engagement, language=engagement.language,
-                                      zone=engagement.time_zone, id_prefix="my-progress"),
+                                      zone=engagement.time_zone, id_prefix="my-progress", goals=goals),
     }
