@@ -106,7 +106,9 @@ async def progress_chart(request: web.Request, session: AsyncSession, engagement
     svg = render_svg(series, title=_(CHART_TITLE), description=" ".join(described) or _(CHART_EMPTY),
                      id_prefix=id_prefix, day=day,
                      label=lambda p: f"{day(p.at)}: {p.score}/10 ({source(p.source)})")
-    return {"svg": Markup(svg), "rows": rows, "legend": legend(series), "empty": not rows,
+    latest = [{"goal": s.title, "score": s.points[-1].score, "source": source(s.points[-1].source),
+               "day": day(s.points[-1].at)} for s in series if s.points]
+    return {"svg": Markup(svg), "rows": rows, "legend": legend(series), "empty": not rows, "latest": latest,
             "goals": [g for g, _scores in history]}
 
 
@@ -126,7 +128,6 @@ async def coaching_panel(request: web.Request, session: AsyncSession, engagement
         "chart": await progress_chart(request, session, engagement, language=language, zone=zone,
                                       id_prefix="progress", goals=goals),
         "forms": coachee_forms,
-        "coach_rounds": {f.round for f in forms if f.respondent == "coach" and f.answered_at},
         "goals": goals,
         "adjust_url": session_goals.adjust_url(engagement),
         "decisions": DECISIONS,
