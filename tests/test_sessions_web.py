@@ -136,6 +136,10 @@ async def test_coach_closes_a_session_and_the_coachee_ticks_and_scores_on_the_ch
         assert undo.status == 303
         missing = await coachee.post(f"/c/{chat_token}/action-steps/999999/done", data={"_csrf": csrf, "done": "1"})
         assert missing.status == 404 and "does not exist" in await missing.text()
+        # Another coachee's link cannot tick this coachee's step.
+        stranger = (await make_engagement(p.coach, coachee_name="Stranger", secret="test-secret-key")).chat_token
+        foreign = await coachee.post(f"/c/{stranger}/action-steps/{first.id}/done", data={"_csrf": csrf, "done": "0"})
+        assert foreign.status == 404
         chat = await (await coachee.get(f"/c/{chat_token}")).text()
         assert chat.count('aria-pressed="true"') == 1
         # The coachee's own scores: a bad one is refused with the goal named.
