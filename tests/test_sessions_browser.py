@@ -169,9 +169,11 @@ async def test_a_session_from_check_in_to_evaluation(  # type: ignore[no-untyped
             "aria-pressed", "false")
         await accessible(phone)
 
-        # The feedback form, from the chat page.
-        await phone.get_by_role("region", name="For you to fill in").get_by_role(
-            "link", name="Feedback on the session").click()
+        # The feedback form, from the chat page (followed by its address: the chat's own
+        # connection line may still be settling after the offline spell, moving the page).
+        feedback = phone.get_by_role("region", name="For you to fill in").get_by_role(
+            "link", name="Feedback on the session")
+        await phone.goto(await feedback.get_attribute("href"))
         await phone.get_by_label("What helped you in this session?").fill("Practising out loud")
         await phone.get_by_role("group", name=re.compile("How useful")).get_by_label("8", exact=True).check()
         await phone.get_by_role("button", name="Send my answers").click()

@@ -2,8 +2,11 @@
 questionnaire), session closes, goal reviews; action steps get a done state and the
 session they were agreed at.
 
+The session structure records goal scores in the contract's tables (``goal_score``, from
+0800), so it comes after them.
+
 Revision ID: 0900
-Revises: 0400
+Revises: 0800
 Create Date: 2026-12-01
 """
 
@@ -15,7 +18,7 @@ from alembic import op
 from ecoach.logbook.models import BigId, UtcDateTime
 
 revision = "0900"
-down_revision = "0400"
+down_revision = "0800"
 branch_labels = None
 depends_on = None
 
