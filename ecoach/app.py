@@ -27,6 +27,7 @@ from ecoach.scheduler import booking as booking_tasks
 from ecoach.scheduler import accounts as account_tasks
 from ecoach.scheduler import webhooks as webhook_tasks
 from ecoach.actions import webhooks as webhook_actions
+from ecoach.scheduler import sessions as session_tasks
 from ecoach.actions.login_limits import LocalGate
 from ecoach.actions.passwords import PasswordWorkers
 from ecoach.core.limits import SocketLimits
@@ -53,6 +54,8 @@ from ecoach.web import zones as zones_web
 from ecoach.web import engagement_details as engagement_details_web
 from ecoach.web import profile as profile_web
 from ecoach.web.compression import compression_middleware
+from ecoach.web import session_coach as session_coach_web
+from ecoach.web import session_forms as session_forms_web
 from ecoach.web.i18n import I18n
 from ecoach.keys import (
     BUS, CLOCK, ENGINE, HUB, I18N, LOGIN_GATE, MAIL_READERS, OUTBOX, PASSWORD_WORKERS, SESSIONS, SETTINGS,
@@ -65,7 +68,8 @@ STATIC = Path(__file__).parent / "web" / "static"
 
 # Every area with scheduled work: each module's register_tasks(registry) adds its handlers
 # and recurring jobs to the task runner.
-TASK_MODULES = (maintenance, notify, commitment_tasks, booking_tasks, nudge_tasks, account_tasks, webhook_tasks)
+TASK_MODULES = (maintenance, notify, commitment_tasks, booking_tasks, nudge_tasks, account_tasks, webhook_tasks,
+                session_tasks)
 
 
 def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
@@ -104,7 +108,8 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     for module in (health, auth, inbox, coach_chat, coachee, chat_endpoint, api, mail_pages, nudges_web,
                    availability_web, report_web, booking_web, booking_manage_web, booking_confirm_web,
                    booking_coach_web, account_web, admin_web, password_web, zones_web, engagement_details_web,
-                   profile_web, webhooks_web, audit_web, contract_coach, contract_side, contract_party):
+                   profile_web, webhooks_web, audit_web, contract_coach, contract_side, contract_party,
+                   session_coach_web, session_forms_web):
         module.register(app)
     app.router.add_static("/static/", STATIC, name="static")
     return app

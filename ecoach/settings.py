@@ -266,6 +266,39 @@ class NudgeSettings(BaseModel):
         return f"{int(hours):02d}:{minutes}"
 
 
+class SessionSettings(BaseModel):
+    """The structure of booked sessions: check-in before, close and feedback after, reviews
+    every few sessions; links to the coachee's forms (check-in, feedback, evaluation)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    checkin_before: str = Field(
+        "2d", description="The check-in form goes to the coachee this long before a session (e.g. 2d, 24h); "
+        "a session booked later gets it at once"
+    )
+    feedback_after_minutes: int = Field(
+        30, ge=0, le=7 * 24 * 60, description="Minutes after a session's end that the feedback form goes out"
+    )
+    review_every: int = Field(
+        4, ge=0, le=100, description="After every this many sessions the coach is asked to review the goals; 0: never"
+    )
+    form_link_days: int = Field(
+        14, ge=1, le=365, description="Days a feedback, evaluation or questionnaire link keeps working (a "
+        "check-in link works until its session ends)"
+    )
+
+    @field_validator("checkin_before")
+    @classmethod
+    def _before(cls, value: str) -> str:
+        if len(parse_durations(value)) != 1:
+            raise ValueError("must be one duration like 2d, 24h or 90m")
+        return value
+
+    @property
+    def checkin_minutes(self) -> int:
+        return parse_durations(self.checkin_before)[0]
+
+
 class AgreementSettings(BaseModel):
     """Availability agreements and response-time commitments (coaches set their own
     windows and promises on the availability page)."""
@@ -539,6 +572,9 @@ class Settings(BaseSettings):
     )
     nudges: NudgeSettings = Field(
         default_factory=NudgeSettings, description="Encouragement nudges and re-engagement check-ins"
+    )
+    sessions: SessionSettings = Field(
+        default_factory=SessionSettings, description="Session structure: check-ins, feedback, goal reviews"
     )
     agreements: AgreementSettings = Field(
         default_factory=AgreementSettings, description="Availability agreements and response-time commitments"

@@ -278,12 +278,12 @@ async def test_reminders_by_chat_and_held_through_the_task_runner(
     booking = (await book(sessions, ctx(config, clock.now()), s.tokens[0], s.type_id, ams(MONDAY, 10))).booking
     runner = TaskRunner(sessions, task_registry(config), config, clock)
     clock._now = ams(MONDAY, 10) - timedelta(hours=23)
-    assert await runner.run_once() == 1
+    assert await runner.run_once() == 2  # the 24-hour reminder, and the check-in (due since Saturday)
     clock._now = ams(MONDAY, 9, 5)
     assert await runner.run_once() == 1
     clock._now = ams(MONDAY, 11, 1)
     assert await runner.run_once() == 1
-    entries = await exchanges(sessions, s.engagement_ids[0])
+    entries = [x for x in await exchanges(sessions, s.engagement_ids[0]) if "event" in (x.meta or {})]
     assert [(x.meta["event"], x.channel, x.direction) for x in entries] == [
         ("booked", "video", "in"), ("reminder", "chat", "out"), ("reminder", "chat", "out"),
         ("held", "video", "internal")]
@@ -336,11 +336,13 @@ async def test_reminders_by_mail_carry_the_link_and_the_manage_link(
     assert set(await pending_tasks(sessions)) == {f"booking-reminder:{outcome.booking.id}:120",
                                                   f"booking-held:{outcome.booking.id}"}
     clock._now = ams(MONDAY, 8, 1)
-    assert await TaskRunner(sessions, task_registry(config), config, clock).run_once() == 1
-    reminder = (await outbox(sessions))[-1]
+    # The reminder, and the check-in before it (sessions.checkin_before: due since Saturday).
+    assert await TaskRunner(sessions, task_registry(config), config, clock).run_once() == 2
+    [reminder] = [mail for mail in await outbox(sessions) if mail.kind == "booking"]
     assert reminder.kind == "booking" and reminder.recipient == "coachee0@example.org"
     message = message_from_bytes(reminder.raw, policy=default_policy)
     assert message["Subject"].startswith("Herinnering: Coaching session met")
     body = message.get_body(("plain",)).get_content()
     assert outcome.booking.meeting_url in body and f"/booking/{outcome.manage_token}" in body
-    assert [x.meta["event"] for x in await exchanges(sessions, s.engagement_ids[0])] == ["booked"]
+    assert sorted(x.meta.get("event") or x.meta.get("form") for x in await exchanges(sessions, s.engagement_ids[0])
+                  ) == ["booked", "checkin"]

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ecoach.actions.session_flow import schedule_structure_tasks
 from ecoach.logbook.booking_models import Booking
 from ecoach.logbook.tasks import cancel_tasks, schedule_task
 from ecoach.settings import Settings
@@ -19,8 +20,10 @@ def reminder_key(booking_id: int, minutes: int | None = None) -> str:
 
 
 async def schedule_session_tasks(session: AsyncSession, booking: Booking, settings: Settings, now: datetime) -> None:
-    """Reminders before the session and the "held" entry after it: moved when the
-    session moves, gone when it is cancelled."""
+    """Reminders before the session and the "held" entry after it, and the session
+    structure (check-in, feedback, review): moved when the session moves, gone when it
+    is cancelled."""
+    await schedule_structure_tasks(session, booking, settings, now)
     await cancel_tasks(session, key_prefix=reminder_key(booking.id))
     if booking.status != "confirmed":
         await cancel_tasks(session, key=f"booking-held:{booking.id}")

@@ -229,6 +229,8 @@ async def _skip_reason(session: AsyncSession, nudge: Nudge, plan: NudgePlan, eng
         step = await session.get(ActionStep, nudge.action_step_id) if nudge.action_step_id else None
         if step is None or step.cancelled_at is not None:
             return "cancelled"
+        if step.done_at is not None:
+            return "done"  # ticked off by the coachee: nothing to ask
         if (now.astimezone(zone).date() - step.due_on).days > STALE_DAYS:
             return "stale"
     if nudge.kind == plans.CHECKIN:

@@ -12,6 +12,7 @@ class Channel(str, enum.Enum):
     phone = "phone"
     system = "system"
     note = "note"
+    form = "form"  # answers to a check-in, feedback or evaluation form
 
 
 class Direction(str, enum.Enum):

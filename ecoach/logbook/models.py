@@ -205,3 +205,4 @@ from ecoach.logbook import account_models  # noqa: E402,F401
 from ecoach.logbook import webhook_models  # noqa: E402,F401
 from ecoach.logbook import key_models  # noqa: E402,F401
 from ecoach.logbook import contract_models  # noqa: E402,F401
+from ecoach.logbook import session_models  # noqa: E402,F401

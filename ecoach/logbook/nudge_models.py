@@ -88,6 +88,10 @@ class ActionStep(Base):
     created_by: Mapped[str] = mapped_column(String(16))  # coach, coachee
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # Ticked off by the coachee (or the coach); its follow-up nudge is then skipped.
+    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # Agreed at this session's close (the session's page lists them).
+    booking_id: Mapped[int | None] = mapped_column(ForeignKey("booking.id"), index=True)
 
 
 # Re-engagement: active engagements by how long ago their last exchange was.

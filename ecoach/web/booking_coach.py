@@ -22,6 +22,7 @@ from ecoach.logbook import queries
 from ecoach.logbook.booking_models import Booking
 from ecoach.logbook.models import Engagement
 from ecoach.core.formats import UNIT_MINUTES, as_minutes, split_minutes
+from ecoach.web import session_panels
 from ecoach.web.booking import bookable, context_of, page_state, when_local
 from ecoach.keys import CLOCK, SESSIONS, SETTINGS
 from ecoach.web.render import gettext_for, page_language, render
@@ -259,8 +260,9 @@ async def engagement_panel(request: web.Request, session, engagement: Engagement
                  "upcoming": b.active and b.starts_at > now, "past": b.status == "confirmed" and b.starts_at <= now,
                  "manage_url": _url(request, f"/booking/{manage_token_of(b, secret)}")}
                 for b in await bq.get_engagement_bookings(session, engagement.id)]
+    extras = await session_panels.session_extras(request, session, [s["booking"].id for s in sessions], language)
     return {"booking_url": _url(request, f"/book/{token}") if token else None, "sessions": sessions,
-            "summary_client_id": uuid.uuid4().hex}
+            "summary_client_id": uuid.uuid4().hex, "extras": extras}
 
 
 def register(app: web.Application) -> None:

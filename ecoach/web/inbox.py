@@ -17,7 +17,7 @@ from ecoach.actions.unit import unit_of_work
 from ecoach.core import notices
 from ecoach.logbook import queries
 from ecoach.logbook.models import Engagement
-from ecoach.web import booking_coach
+from ecoach.web import booking_coach, session_panels
 from ecoach.web import nudges as nudges_web
 from ecoach.keys import CLOCK, SESSIONS, SETTINGS, reply_context
 from ecoach.web.render import gettext_for, page_language, render
@@ -136,6 +136,8 @@ async def engagement_page(request: web.Request) -> web.StreamResponse:
         await do_note_view(session, "engagement_viewed", engagement.coach_id, engagement_id=engagement.id)
         nudge_panel = await nudges_web.panel(request, session, engagement, coachee)
         sessions_panel = await booking_coach.engagement_panel(request, session, engagement)
+        coaching = await session_panels.coaching_panel(request, session, engagement, get_coach(request).time_zone,
+                                                       await page_language(request))
     older = len(timeline) > size
     timeline = timeline[-size:]
     web_session = await get_session(request)
@@ -160,6 +162,7 @@ async def engagement_page(request: web.Request) -> web.StreamResponse:
         "sessions_panel": sessions_panel,
         "mode": "note" if request.query.get("mode") == "note" else "reply",
         "changed": request.query.get("changed"),
+        "coaching": coaching,
     }
     return await render(request, "engagement.html", context)
 

@@ -13,6 +13,7 @@ CHANNELS = {
     "phone": N_("phone"),
     "system": N_("system"),
     "note": N_("note"),
+    "form": N_("form"),
 }
 STATUSES = {"active": N_("active"), "paused": N_("paused"), "closed": N_("closed")}
 DELIVERY = {
