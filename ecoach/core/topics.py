@@ -13,6 +13,9 @@ from __future__ import annotations
 # Local: a mail was queued in the outbox; the outbox dispatcher of this process wakes up.
 OUTBOX = "local:outbox"
 
+# Every process's keyring: data keys destroyed by an erasure (``key_ids``) are forgotten.
+KEYS = "keys"
+
 
 def coach(coach_id: int) -> str:
     """A coach's inbox and engagement pages (``/ws``): exchanges, delivery states,
