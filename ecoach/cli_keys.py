@@ -132,10 +132,13 @@ def cmd_keys_rotate(settings: Settings, _args: argparse.Namespace) -> int:
 def cmd_keys_retire(settings: Settings, args: argparse.Namespace) -> int:
     from ecoach.actions.keys import do_retire
     from ecoach.actions.unit import unit_of_work
+    from ecoach.logbook.db import scrub
 
     async def work(sessions, keyring):  # type: ignore[no-untyped-def]
         async with unit_of_work(sessions) as session:
-            return await do_retire(session, keyring, args.master_id)
+            retired = await do_retire(session, keyring, args.master_id)
+        await scrub(sessions.kw["bind"])  # no copy of the old wraps left in the files
+        return retired
 
     done = _with_sessions(settings, work)
     print(f"master key {args.master_id} retired ({done} wraps deleted): remove it from the configuration")
@@ -144,11 +147,17 @@ def cmd_keys_retire(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_encrypt_existing(settings: Settings, _args: argparse.Namespace) -> int:
     from ecoach.actions.keys import do_encrypt_existing
+    from ecoach.logbook.db import scrub
 
     def progress(line: str) -> None:
         print(line, flush=True)
 
-    done = _with_sessions(settings, lambda sessions, keyring: do_encrypt_existing(sessions, keyring, progress))
+    async def work(sessions, keyring):  # type: ignore[no-untyped-def]
+        done = await do_encrypt_existing(sessions, keyring, progress)
+        await scrub(sessions.kw["bind"])  # the readable versions of the rows leave the files too
+        return done
+
+    done = _with_sessions(settings, work)
     total = sum(done.values())
     print(f"sealed {total} rows" + (f" ({', '.join(f'{t} {n}' for t, n in sorted(done.items()))})" if total else
                                     ": every stored value was sealed already"))
