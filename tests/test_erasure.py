@@ -107,3 +107,26 @@ def test_erasure_asks_for_the_name(typed: Any) -> None:
     with pytest.raises(ActionError, match="type the coachee's name"):
         check_erase_confirmation("Sanne", typed)
     check_erase_confirmation("Sanne  de Vries", " sanne DE vries ")
+
+
+async def test_a_table_kept_on_erasure_loses_its_references(  # type: ignore[no-untyped-def]
+        sessions, clock, make_coach, make_engagement, record_exchange, monkeypatch) -> None:
+    """As an audit trail would: its rows stay, their references to erased rows are NULL."""
+    from ecoach.actions.mail_outbox import do_enqueue_mail
+    from ecoach.logbook.mail_models import MailOutbox
+
+    coach = await make_coach()
+    created = await make_engagement(coach, coachee_name="Kees")
+    recorded = await record_exchange(created.engagement.id, "uit", direction="out")
+    async with unit_of_work(sessions) as session:
+        await do_enqueue_mail(session, raw=b"Subject: x\r\n\r\nx", message_id="<k@x>", sender="c@x", recipient="k@x",
+                              kind="reply", exchange_id=recorded.exchange.id, engagement_id=created.engagement.id,
+                              now=clock.now())
+    monkeypatch.setattr(MailOutbox, "__keep_on_erasure__", True, raising=False)
+    async with unit_of_work(sessions) as session:
+        engagement = await session.get(Engagement, created.engagement.id)
+        erased = await do_erase_engagement(session, engagement, by="retention", coach_id=None, now=clock.now())
+    assert "mail_outbox" not in erased.counts
+    async with sessions() as session:
+        [kept] = (await session.execute(select(MailOutbox))).scalars().all()
+    assert (kept.engagement_id, kept.exchange_id) == (None, None)
