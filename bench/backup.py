@@ -28,8 +28,9 @@ import asyncpg
 from sqlalchemy import insert
 from sqlalchemy.engine import make_url
 
-from common import bench_database, summary  # type: ignore[import-not-found]
-from inbox_query import generate, load  # type: ignore[import-not-found]
+from common import bench_database, bench_keyring, plain_rows, summary  # type: ignore[import-not-found]
+from inbox_query import generate, load, seal  # type: ignore[import-not-found]
+from ecoach.core.crypto import MasterKeys, new_master_key
 from ecoach.logbook.backup_pg import libpq_env
 from ecoach.logbook.db import create_engine
 from ecoach.logbook.models import Exchange
@@ -46,11 +47,11 @@ async def writer(url: str, stop: asyncio.Event, latencies: list[float]) -> None:
             n += 1
             started = time.perf_counter()
             async with engine.begin() as conn:
-                await conn.execute(insert(Exchange).values(
+                await conn.execute(insert(Exchange), plain_rows(Exchange, [dict(
                     engagement_id=1, channel="chat", direction="in", author="coachee", author_name="x",
                     body_text="while the backup runs", body_html="<p>while the backup runs</p>",
                     created_at=datetime.now(timezone.utc), external_id=f"bench-backup:{os.getpid()}:{n}:{started}",
-                    delivery_state="stored"))
+                    delivery_state="stored")]))
             latencies.append((time.perf_counter() - started) * 1000)
     finally:
         await engine.dispose()
@@ -139,7 +140,9 @@ async def one_backend(url: str, workdir: Path) -> None:
 
 async def run(args: argparse.Namespace) -> None:
     print(f"generating {args.engagements:,} engagements, {args.exchanges:,} exchanges ...", flush=True)
-    data = generate(args.engagements, args.exchanges, args.coaches)
+    # Sealed as ecoach stores them: a data key per engagement and coachee (the master key is
+    # not needed to copy the database).
+    data = seal(generate(args.engagements, args.exchanges, args.coaches), MasterKeys([new_master_key("bench")]))
     backends = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     for backend in backends:
         if backend == "postgresql" and not shutil.which("pg_dump"):

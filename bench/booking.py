@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from common import postgres_url, summary  # type: ignore[import-not-found]
+from common import bench_keyring, plain_rows, postgres_url, summary  # type: ignore[import-not-found]
 
 from ecoach.actions.booking import BookingContext, do_book_from_link
 from ecoach.actions.booking_offer import get_offer
@@ -57,7 +57,7 @@ def pure_rule() -> None:
 async def database(url: str, name: str, bookings: int, races: int) -> None:
     engine = create_engine(url)
     await migrate(engine)
-    sessions = session_factory(engine)
+    sessions = session_factory(engine, None, bench_keyring())
     settings = Settings(database_url=url, secret_key="bench")
     ctx = BookingContext(settings, NOW, "bench")
     async with sessions() as session:

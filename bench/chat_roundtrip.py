@@ -1,12 +1,16 @@
 """Chat round trips: N coachee websocket clients writing to their coach.
 
-    .venv/bin/python bench/chat_roundtrip.py --clients 100,1000
+    .venv/bin/python bench/chat_roundtrip.py --clients 100,1000 [--encryption both|on|off]
 
 Each client sends its messages one after another, waiting for the server's ack (which
 ecoach sends only after the message is committed). The coach's websocket receives every
 message; delivery latency is the time from a coachee's send to the coach receiving it.
 The same load runs against a bare aiohttp websocket echo server (bench/echo_server.py)
 in the same run, and the ratio is printed. Both servers run in their own process.
+
+With ``--encryption both`` (the default) ecoach runs twice, on a fresh database each time:
+with a master key (personal data sealed at rest) and in plaintext mode; the cost of
+encryption is printed (target: the round trip loses at most 15 %).
 """
 
 from __future__ import annotations
@@ -35,20 +39,35 @@ sys.path.insert(0, str(ROOT))
 from tests.server_process import ServerProcess, free_port  # noqa: E402
 
 PASSWORD = "bench password 1"
+LIFTED = {"ECOACH_LIMITS__HANDSHAKES_PER_MINUTE": "1000000", "ECOACH_LIMITS__SOCKETS_PER_CLIENT": "1000000",
+          "ECOACH_LIMITS__CONNECTIONS_PER_CLIENT": "1000000", "ECOACH_LIMITS__CONNECTIONS_PER_SECOND": "1000000"}
 
 
-async def create_engagements(db_url: str, count: int) -> list[str]:
+def encryption_env(mode: str) -> dict[str, str]:
+    """The server's settings for encryption ``on`` (a fresh master key) or ``off``."""
+    from ecoach.core.crypto import new_master_key
+
+    if mode == "on":
+        return {"ECOACH_MASTER_KEYS": new_master_key("bench").line(), "ECOACH_ALLOW_PLAINTEXT": "false"}
+    return {"ECOACH_MASTER_KEYS": "", "ECOACH_MASTER_KEY_FILE": "", "ECOACH_ALLOW_PLAINTEXT": "true"}
+
+
+async def create_engagements(db_url: str, count: int, env: dict[str, str]) -> list[str]:
     from datetime import datetime, timezone
 
     from ecoach.actions.coaches import do_add_coach
     from ecoach.actions.engagements import do_create_engagement
+    from ecoach.core.crypto import parse_master_keys, MasterKeys
     from ecoach.logbook.db import create_engine, migrate, session_factory
+    from ecoach.logbook.keyring import Keyring
 
+    keys = parse_master_keys(env.get("ECOACH_MASTER_KEYS", ""), "bench")
+    keyring = Keyring(MasterKeys(keys) if keys else None)
     engine = create_engine(db_url)
     await migrate(engine)
     now = datetime.now(timezone.utc)
     tokens = []
-    async with session_factory(engine)() as session:
+    async with session_factory(engine, None, keyring)() as session:
         coach = await do_add_coach(session, name="Bench Coach", email="bench@example.org", password=PASSWORD,
                                    language="en", time_zone="Europe/Amsterdam", now=now)
         for n in range(count):
@@ -143,16 +162,22 @@ def start_echo() -> tuple[subprocess.Popen[bytes], str]:
 
 
 def line(name: str, r: dict[str, float]) -> str:
-    return (f"  {name:8s} {r['rate']:9.0f} msg/s   delivery p50 {r['p50']:7.2f} ms   p99 {r['p99']:7.2f} ms"
+    return (f"  {name:24s} {r['rate']:9.0f} msg/s   delivery p50 {r['p50']:7.2f} ms   p99 {r['p99']:7.2f} ms"
             f"   ({int(r['acked'])} acked, {int(r['delivered'])} delivered to the coach)")
 
 
-async def bench(clients: int, messages: int, database_url: str | None, interval: float,
-                paced_messages: int) -> None:
+async def run_ecoach(clients: int, messages: int, database_url: str | None, interval: float,
+                     paced_messages: int, mode: str) -> tuple[dict[str, float], dict[str, float], list[str]]:
+    """One ecoach server on a fresh database, encryption ``on`` or ``off``."""
     workdir = Path(tempfile.mkdtemp(prefix="ecoach-bench-"))
-    db_url = database_url or f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
-    tokens = await create_engagements(db_url, clients)
-    server = ServerProcess(workdir, db_url, ECOACH_LOGIN_ATTEMPTS="1000")
+    db_url = f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
+    if database_url:
+        db_url = await fresh_postgres(database_url, f"bench_chat_{mode}")
+    env = encryption_env(mode)
+    tokens = await create_engagements(db_url, clients, env)
+    # Every client is on 127.0.0.1: the per-client limits on connections, sockets and
+    # handshakes (meant for one visitor each) are lifted, as behind a proxy.
+    server = ServerProcess(workdir, db_url, ECOACH_LOGIN_ATTEMPTS="1000", **LIFTED, **env)
     server.start()
     try:
         ours = await run_load(server.url, tokens, messages, login=True)
@@ -163,7 +188,32 @@ async def bench(clients: int, messages: int, database_url: str | None, interval:
         with sqlite3.connect(workdir / "bench.db") as conn:
             rows, distinct = conn.execute("SELECT count(*), count(DISTINCT external_id) FROM exchange").fetchone()
         sent = clients * (messages + paced_messages)
-        print(f"  persisted: {rows} exchanges ({distinct} distinct) for {sent} sent")
+        print(f"  encryption {mode}: persisted {rows} exchanges ({distinct} distinct) for {sent} sent")
+    return ours, paced, tokens
+
+
+async def fresh_postgres(server_url: str, name: str) -> str:
+    import asyncpg
+
+    admin = await asyncpg.connect(server_url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        await admin.execute(f"DROP DATABASE IF EXISTS {name}")
+        await admin.execute(f"CREATE DATABASE {name}")
+    finally:
+        await admin.close()
+    return server_url.rsplit("/", 1)[0] + "/" + name
+
+
+async def bench(clients: int, messages: int, database_url: str | None, interval: float,
+                paced_messages: int, modes: list[str], repeat: int) -> None:
+    # The modes take turns (on, off, on, off, ...), so a busy machine weighs on both alike;
+    # each mode's run with the median throughput is reported.
+    runs: dict[str, list[tuple[dict[str, float], dict[str, float], list[str]]]] = {m: [] for m in modes}
+    for _ in range(repeat):
+        for mode in modes:
+            runs[mode].append(await run_ecoach(clients, messages, database_url, interval, paced_messages, mode))
+    results = {mode: sorted(found, key=lambda r: r[0]["rate"])[len(found) // 2] for mode, found in runs.items()}
+    tokens = next(iter(results.values()))[2]
     echo, base = start_echo()
     try:
         theirs = await run_load(base, tokens, messages, login=False)
@@ -171,13 +221,20 @@ async def bench(clients: int, messages: int, database_url: str | None, interval:
     finally:
         echo.terminate()
     print("  saturated (every client sends its next message as soon as the last is acknowledged):")
-    print(line("ecoach", ours))
+    for mode, (ours, _, _) in results.items():
+        print(line(f"ecoach, encryption {mode}", ours))
     print(line("echo", theirs))
-    print(f"  ratio    {ours['rate'] / theirs['rate']:.2f} of the echo server's throughput (target >= 0.5); "
-          f"p99 ecoach {ours['p99']:.1f} ms vs echo {theirs['p99']:.1f} ms"
-          + (" (target < 20 ms)" if clients <= 100 else ""))
+    for mode, (ours, _, _) in results.items():
+        print(f"  ratio    encryption {mode}: {ours['rate'] / theirs['rate']:.2f} of the echo server's throughput "
+              f"(target >= 0.5); p99 ecoach {ours['p99']:.1f} ms vs echo {theirs['p99']:.1f} ms"
+              + (" (target < 20 ms)" if clients <= 100 else ""))
+    if set(results) == {"on", "off"}:
+        on, off = results["on"][0], results["off"][0]
+        print(f"  encryption costs {1 - on['rate'] / off['rate']:+.1%} of the throughput, "
+              f"p50 {on['p50'] - off['p50']:+.2f} ms, p99 {on['p99'] - off['p99']:+.2f} ms (target: loses <= 15 %)")
     print(f"  paced (each client writes about every {interval:g} s, {clients / interval:.0f} msg/s in all):")
-    print(line("ecoach", paced))
+    for mode, (_, paced, _) in results.items():
+        print(line(f"ecoach, encryption {mode}", paced))
     print(line("echo", echo_paced))
 
 
@@ -185,16 +242,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", default="100,1000", help="comma-separated client counts")
     parser.add_argument("--messages", type=int, default=0, help="messages per client (default: 100 at 100 clients, 20 at 1000)")
-    parser.add_argument("--database-url", help="run ecoach against this database instead of a temp SQLite file")
+    parser.add_argument("--database-url", help="a PostgreSQL server (postgresql+asyncpg://.../postgres): each run "
+                        "gets a fresh database there, instead of a temp SQLite file")
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between messages in the paced run")
     parser.add_argument("--paced-messages", type=int, default=10, help="messages per client in the paced run")
+    parser.add_argument("--encryption", choices=["both", "on", "off"], default="both",
+                        help="run ecoach with personal data encrypted at rest, in plaintext mode, or both")
+    parser.add_argument("--postgres", action="store_true", help="on a throwaway PostgreSQL cluster (as the tests)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per mode, taking turns; the median is shown")
     args = parser.parse_args()
+    modes = ["on", "off"] if args.encryption == "both" else [args.encryption]
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
     for clients in (int(c) for c in args.clients.split(",")):
         messages = args.messages or (100 if clients <= 100 else 20)
         print(f"\n{clients} clients x {messages} messages", flush=True)
-        asyncio.run(bench(clients, messages, args.database_url, args.interval, args.paced_messages))
+        database_url, stop = args.database_url, None
+        if args.postgres and not database_url:
+            from common import postgres_url  # type: ignore[import-not-found]
+
+            database_url, stop = postgres_url(None)
+        try:
+            asyncio.run(bench(clients, messages, database_url, args.interval, args.paced_messages, modes,
+                              args.repeat))
+        finally:
+            if stop:
+                stop()
 
 
 if __name__ == "__main__":

@@ -97,3 +97,34 @@ class HealthPoller:
 
     def __exit__(self, *exc: object) -> None:
         self.stop.set()
+
+
+def bench_keyring():  # type: ignore[no-untyped-def]
+    """A keyring with a master key of its own: the benchmark stores what ecoach stores."""
+    from ecoach.core.crypto import MasterKeys, new_master_key
+    from ecoach.logbook.keyring import Keyring
+
+    return Keyring(MasterKeys([new_master_key("bench")]))
+
+
+def plain_rows(model, rows: list[dict]) -> list[dict]:  # type: ignore[no-untyped-def, type-arg]
+    """Rows for a Core insert (``insert(model)``) given with plaintext personal fields: those
+    in the sealed columns' plaintext form. For benchmarks of queries that read no personal
+    field (bench/inbox_query.py measures encryption's cost)."""
+    from ecoach.core.crypto import PLAIN_KEY
+    from ecoach.logbook.sealed import sealed_fields
+
+    fields = sealed_fields(model)
+    if not fields:
+        return rows
+    out = []
+    for row in rows:
+        converted = {}
+        for name, value in row.items():
+            spec = fields.get(name)
+            if spec is None:
+                converted[name] = value
+            else:
+                converted[spec.column] = None if value is None else PLAIN_KEY.seal(spec.place, spec.kind, value)
+        out.append(converted)
+    return out

@@ -1,16 +1,21 @@
 """Inbox and timeline queries at scale: 10,000 engagements, 1,000,000 exchanges.
 
-    .venv/bin/python bench/inbox_query.py --db both
+    .venv/bin/python bench/inbox_query.py --db both [--encryption both|on|off]
 
 Builds the database through the real migrations (indexes, FTS triggers), bulk-loads
 consistent data (each engagement's inbox summary matches its exchanges), then times the
-queries the pages run: the inbox list of the biggest coach, one timeline page, a search.
+queries the pages run: the inbox list of the biggest coach, one timeline page, searches.
+
+With ``--encryption both`` (the default) each backend is loaded twice: sealed as ecoach
+stores it with a master key (a data key per engagement and per coachee, search tokens
+under the search key), and in plaintext mode; the queries open what they read.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import time
 from datetime import datetime, timedelta, timezone
@@ -19,8 +24,11 @@ import asyncpg
 from sqlalchemy import insert, text
 
 from common import bench_database, summary  # type: ignore[import-not-found]
+from ecoach.core.crypto import PLAIN_KEY, DataKey, MasterKeys, new_master_key, text_tokens
 from ecoach.logbook import queries
 from ecoach.logbook.db import create_engine, migrate, session_factory
+from ecoach.logbook.key_models import DataKeyRecord, DataKeyWrap, PracticeKey
+from ecoach.logbook.keyring import Keyring
 from ecoach.logbook.models import Coach, Coachee, Engagement, Exchange
 
 T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
@@ -65,60 +73,123 @@ def generate(engagements: int, exchanges: int, coaches: int, seed: int = 7):  # 
     return coach_rows, coachee_rows, engagement_rows, exchange_rows
 
 
-async def load(url: str, data) -> float:  # type: ignore[no-untyped-def]
+def seal(data, masters: MasterKeys | None):  # type: ignore[no-untyped-def]
+    """The rows as ecoach stores them (database column names): personal fields sealed with a
+    data key per engagement and per coachee (or plaintext mode's form), search tokens, and
+    the keyring's own rows."""
+    coach_rows, coachee_rows, engagement_rows, exchange_rows = data
+    count = len(engagement_rows)
+    keys: dict[int, DataKey] = {}
+    key_rows, wrap_rows, practice_rows = [], [], []
+
+    def key(key_id: int, kind: str) -> DataKey:
+        if masters is None:
+            return PLAIN_KEY
+        secret = os.urandom(32)
+        master, wrapped = masters.wrap(key_id, secret)
+        key_rows.append(dict(id=key_id, kind=kind, created_at=T0))
+        wrap_rows.append(dict(data_key_id=key_id, master_key_id=master, wrapped=wrapped, created_at=T0))
+        return keys.setdefault(key_id, DataKey(key_id, secret))
+
+    search = key(2 * count + 1, "search")
+    if masters is not None:
+        practice_rows.append(dict(purpose="search", data_key_id=2 * count + 1))
+    coachees = []
+    for row in coachee_rows:
+        k = key(count + row["id"], "coachee")
+        coachees.append({**row, "name": k.seal("coachee.name", "text", row["name"]),
+                         "data_key_id": k.id or None})
+    engagements, by_engagement = [], {}
+    for row in engagement_rows:
+        k = by_engagement[row["id"]] = key(row["id"], "engagement")
+        engagements.append({**row, "last_snippet": k.seal("engagement.last_snippet", "text", row["last_snippet"]),
+                            "data_key_id": k.id or None})
+    exchanges = []
+    for row in exchange_rows:
+        k = by_engagement[row["engagement_id"]]
+        exchanges.append({**row, **{f: k.seal(f"exchange.{f}", "text", row[f])
+                                    for f in ("author_name", "body_text", "body_html")},
+                          "search_tokens": text_tokens(search, row["body_text"])})
+    keyring_rows = ((DataKeyRecord, key_rows), (DataKeyWrap, wrap_rows), (PracticeKey, practice_rows))
+    return keyring_rows, ((Coach, coach_rows), (Coachee, coachees), (Engagement, engagements), (Exchange, exchanges))
+
+
+async def load(url: str, sealed) -> float:  # type: ignore[no-untyped-def]
     started = time.perf_counter()
     engine = create_engine(url)
     await migrate(engine)
-    coach_rows, coachee_rows, engagement_rows, exchange_rows = data
+    keyring_rows, data = sealed
+    tables = [(m, rows) for m, rows in (*keyring_rows[:1], *data[:1], *keyring_rows[1:], *data[1:]) if rows]
     if url.startswith("postgresql"):
         await engine.dispose()
         conn = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
-        for table, rows in (("coach", coach_rows), ("coachee", coachee_rows),
-                            ("engagement", engagement_rows), ("exchange", exchange_rows)):
+        for model, rows in tables:
             columns = list(rows[0])
-            await conn.copy_records_to_table(table, records=[tuple(r[c] for c in columns) for r in rows],
+            await conn.copy_records_to_table(model.__tablename__, records=[tuple(r[c] for c in columns) for r in rows],
                                              columns=columns)
-        for table in ("coach", "coachee", "engagement", "exchange"):
-            await conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+        for model, _ in tables:
+            if "id" in model.__table__.c:
+                await conn.execute(f"SELECT setval(pg_get_serial_sequence('{model.__tablename__}', 'id'), "
+                                   f"(SELECT max(id) FROM {model.__tablename__}))")
         await conn.execute("ANALYZE")
         await conn.close()
     else:
         async with engine.begin() as conn:
-            for model, rows in ((Coach, coach_rows), (Coachee, coachee_rows), (Engagement, engagement_rows)):
-                await conn.execute(insert(model), rows)
-            for start in range(0, len(exchange_rows), 50_000):
-                await conn.execute(insert(Exchange), exchange_rows[start:start + 50_000])
+            for model, rows in tables:
+                keyed = [{model.__table__.c[name].key if name in model.__table__.c else _key(model, name): v
+                          for name, v in row.items()} for row in rows]
+                for start in range(0, len(keyed), 50_000):
+                    await conn.execute(insert(model.__table__), keyed[start:start + 50_000])
         async with engine.begin() as conn:
             await conn.execute(text("ANALYZE"))
         await engine.dispose()
     return time.perf_counter() - started
 
 
-async def measure(url: str, engagements: int, rounds: int) -> None:
+def _key(model, name: str) -> str:  # type: ignore[no-untyped-def]
+    """The Core key of a database column (a sealed column's key is <name>_sealed)."""
+    return next(c.key for c in model.__table__.c if c.name == name)
+
+
+async def measure(url: str, engagements: int, rounds: int, masters: MasterKeys | None) -> None:
     engine = create_engine(url)
-    sessions = session_factory(engine)
+    sessions = session_factory(engine, None, Keyring(masters))
     rnd = random.Random(3)
     timings: dict[str, list[float]] = {"inbox (coach with 50% of engagements)": [], "timeline page (100)": [],
-                                       "inbox page 5 (offset 250)": [], "search 'gesprek'": []}
+                                       "inbox page 5 (offset 250)": [], "inbox, no key in memory yet": [],
+                                       "search 'gesprek'": [], "search 'feedback' (checked in the text)": []}
     async with sessions() as session:
         for _ in range(5):  # warm the caches
             await queries.get_inbox(session, 1, limit=50)
         for _ in range(rounds):
             t = time.perf_counter()
-            await queries.get_inbox(session, 1, limit=50)
+            rows = await queries.get_inbox(session, 1, limit=50)
+            shown = [(r.coachee_name, r.engagement.last_snippet) for r in rows]  # what the page shows
             timings["inbox (coach with 50% of engagements)"].append((time.perf_counter() - t) * 1000)
+            assert len(shown) == len(rows)
             t = time.perf_counter()
             await queries.get_inbox(session, 1, limit=50, offset=250)
             timings["inbox page 5 (offset 250)"].append((time.perf_counter() - t) * 1000)
             t = time.perf_counter()
-            await queries.get_timeline(session, rnd.randint(1, engagements), limit=100)
+            page = await queries.get_timeline(session, rnd.randint(1, engagements), limit=100)
+            shown = [(x.author_name, x.body_text, x.body_html) for x in page]  # what the page shows
             timings["timeline page (100)"].append((time.perf_counter() - t) * 1000)
+            assert len(shown) == len(page)
         for _ in range(max(10, rounds // 10)):
             t = time.perf_counter()
             await queries.search_logbook(session, 1, rnd.choice(["gesprek", "energie", "focus"]))
             timings["search 'gesprek'"].append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            await queries.search_logbook(session, 1, "feedback")
+            timings["search 'feedback' (checked in the text)"].append((time.perf_counter() - t) * 1000)
+    for _ in range(max(10, rounds // 10)):  # a process that just started: every key unwrapped once
+        async with session_factory(engine, None, Keyring(masters))() as session:
+            t = time.perf_counter()
+            await queries.get_inbox(session, 1, limit=50)
+            timings["inbox, no key in memory yet"].append((time.perf_counter() - t) * 1000)
+    async with sessions() as session:
         for name, values in timings.items():
-            print(f"  {name:40s} {summary(values)}")
+            print(f"  {name:42s} {summary(values)}")
         explain = "EXPLAIN QUERY PLAN " if url.startswith("sqlite") else "EXPLAIN "
         compiled = str(queries.inbox_statement(1).compile(engine.sync_engine, compile_kwargs={"literal_binds": True}))
         plan = (await session.execute(text(explain + compiled))).all()
@@ -133,11 +204,18 @@ async def run(args: argparse.Namespace) -> None:
     print(f"generating {args.engagements:,} engagements, {args.exchanges:,} exchanges ...", flush=True)
     data = generate(args.engagements, args.exchanges, args.coaches)
     backends = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
-    for backend in backends:
-        async with bench_database(backend, "ecoach_bench", args.database_url) as url:
-            seconds = await load(url, data)
-            print(f"\n{backend}: loaded in {seconds:.1f} s", flush=True)
-            await measure(url, args.engagements, args.rounds)
+    modes = ["on", "off"] if args.encryption == "both" else [args.encryption]
+    for mode in modes:
+        masters = MasterKeys([new_master_key("bench")]) if mode == "on" else None
+        started = time.perf_counter()
+        sealed = seal(data, masters)
+        print(f"\nencryption {mode}: rows sealed and tokens made in {time.perf_counter() - started:.1f} s", flush=True)
+        for backend in backends:
+            async with bench_database(backend, f"ecoach_bench_{mode}", args.database_url) as url:
+                seconds = await load(url, sealed)
+                print(f"\n{backend}, encryption {mode}: loaded in {seconds:.1f} s", flush=True)
+                await measure(url, args.engagements, args.rounds, masters)
+        del sealed
     print("\ntarget: p95 < 20 ms for the inbox and a timeline page on both backends")
 
 
@@ -149,6 +227,8 @@ def main() -> None:
     parser.add_argument("--exchanges", type=int, default=1_000_000)
     parser.add_argument("--coaches", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--encryption", choices=["both", "on", "off"], default="both",
+                        help="load the data sealed (with a master key), in plaintext mode, or both")
     asyncio.run(run(parser.parse_args()))
 
 

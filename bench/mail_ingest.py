@@ -1,6 +1,7 @@
 """IMAP ingest throughput and delivery-to-timeline latency, against a real Dovecot.
 
     .venv/bin/python bench/mail_ingest.py [--mails 2000] [--latency 50] [--db sqlite|postgresql]
+                                          [--encryption both|on|off]
 
 1. Throughput: ``--mails`` coachee mails wait in the mailbox. A bare aioimaplib loop FETCHes
    them in batches (and, as a second figure, also MOVEs each batch); then ecoach's
@@ -14,6 +15,10 @@
 
 Dovecot is the test suite's throwaway server (tests/dovecot.py); the database a fresh
 SQLite file (or the test suite's throwaway PostgreSQL).
+
+With ``--encryption both`` (the default) ecoach's ingest, the pipeline alone and the
+latency run twice on fresh databases: personal data sealed with a master key, and in
+plaintext mode; the cost of encryption is printed.
 """
 
 from __future__ import annotations
@@ -41,10 +46,12 @@ from ecoach.actions.coaches import do_add_coach  # noqa: E402
 from ecoach.actions.engagements import do_create_engagement  # noqa: E402
 from ecoach.channels.mail.imap import ImapIngest, fetched_bodies, uid_set  # noqa: E402
 from ecoach.core.clock import SystemClock  # noqa: E402
+from ecoach.core.crypto import MasterKeys, new_master_key  # noqa: E402
 from ecoach.core.events import EventBus  # noqa: E402
 from ecoach.core.hub import Hub  # noqa: E402
 from ecoach.core.topics import coach as coach_topic  # noqa: E402
 from ecoach.logbook.db import create_engine, migrate, session_factory  # noqa: E402
+from ecoach.logbook.keyring import Keyring  # noqa: E402
 from ecoach.settings import Settings  # noqa: E402
 from tests.dovecot import Dovecot, ImapAccount  # noqa: E402
 
@@ -68,11 +75,19 @@ def coachee_mail(n: int, tag: str) -> bytes:
     return message.as_bytes()
 
 
-async def seed(db_url: str) -> int:
+MASTERS = {"on": MasterKeys([new_master_key("bench")]), "off": None}
+
+
+def keyring(mode: str) -> Keyring:
+    """A process's keyring with encryption ``on`` or ``off`` (a fresh, empty key cache)."""
+    return Keyring(MASTERS[mode])
+
+
+async def seed(db_url: str, mode: str) -> int:
     engine = create_engine(db_url)
     await migrate(engine)
     now = datetime.now(timezone.utc)
-    async with session_factory(engine)() as session:
+    async with session_factory(engine, None, keyring(mode))() as session:
         coach = await do_add_coach(session, name="Bench Coach", email="coach@coaching.test",
                                    password="bench password 1", language="nl",
                                    time_zone="Europe/Amsterdam", now=now)
@@ -120,12 +135,13 @@ def settings_for(db_url: str, account: ImapAccount) -> Settings:
 
 
 async def ecoach_ingest(db_url: str, account: ImapAccount, count: int, coach_id: int,
-                        profile: bool) -> tuple[float, ImapIngest, Hub, object]:
+                        profile: bool, mode: str) -> tuple[float, ImapIngest, Hub, object]:
     engine = create_engine(db_url)
     hub = Hub()
     events = hub.subscribe(coach_topic(coach_id))
     settings = settings_for(db_url, account)
-    reader = ImapIngest(settings, settings.mail.mailboxes[0], session_factory(engine, EventBus(hub)), SystemClock())
+    reader = ImapIngest(settings, settings.mail.mailboxes[0], session_factory(engine, EventBus(hub), keyring(mode)),
+                        SystemClock())
     profiler = cProfile.Profile() if profile else None
     if profiler:
         profiler.enable()
@@ -145,7 +161,7 @@ async def ecoach_ingest(db_url: str, account: ImapAccount, count: int, coach_id:
     return elapsed, reader, hub, engine
 
 
-async def pipeline_alone(db_url: str, raws: list[bytes], account: ImapAccount) -> tuple[float, int]:
+async def pipeline_alone(db_url: str, raws: list[bytes], account: ImapAccount, mode: str) -> tuple[float, int]:
     """The same mails through the same pipeline and batches, without IMAP: what the
     transport adds on top is the difference. Also: how many SQL statements it sent."""
     from sqlalchemy import event
@@ -159,7 +175,7 @@ async def pipeline_alone(db_url: str, raws: list[bytes], account: ImapAccount) -
         statements[0] += 1
 
     event.listen(engine.sync_engine, "before_cursor_execute", count)
-    sessions = session_factory(engine)
+    sessions = session_factory(engine, None, keyring(mode))
     settings = settings_for(db_url, account)
     started = time.perf_counter()
     for i in range(0, len(raws), BATCH):
@@ -224,6 +240,8 @@ async def main() -> None:
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--postgres-url", help="a server to use instead of a throwaway cluster")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of ecoach's ingest")
+    parser.add_argument("--encryption", choices=["both", "on", "off"], default="both",
+                        help="personal data sealed with a master key, plaintext mode, or both in turn")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
@@ -248,53 +266,64 @@ async def main() -> None:
 
     dovecot = Dovecot()
     dovecot.start()
+    modes = ["on", "off"] if args.encryption == "both" else [args.encryption]
     try:
         account = dovecot.account()
-        db_url = await fresh_db("ingest")
-        coach_id = await seed(db_url)
         raws = [coachee_mail(n, "bulk") for n in range(args.mails)]
         await account.append(*raws)
         print(f"{args.mails} mails of ~{sum(map(len, raws)) / len(raws) / 1024:.1f} KiB in Dovecot on port "
               f"{dovecot.port}; database {args.db}; batches of {BATCH}")
-
         fetch_only = await bare_loop(account, None)
         fetch_move = await bare_loop(account, "bare-processed")
-        ours, reader, hub, engine = await ecoach_ingest(db_url, account, args.mails, coach_id, args.profile)
-        other = await fresh_db("pipeline")
-        await seed(other)
-        alone, statements = await pipeline_alone(other, raws, account)
-        parsing = parse_alone(raws, settings_for(other, account).mail.max_bytes)
-        rate = {name: args.mails / secs for name, secs in (("fetch", fetch_only), ("fetch+move", fetch_move),
-                                                             ("ecoach", ours), ("pipeline", alone),
-                                                             ("parse", parsing))}
-        print(f"bare aioimaplib FETCH loop:          {rate['fetch']:8.0f} mails/s ({fetch_only:.2f} s)")
-        print(f"bare aioimaplib FETCH+MOVE loop:     {rate['fetch+move']:8.0f} mails/s ({fetch_move:.2f} s)")
-        print(f"ecoach ImapIngest (commit + MOVE):   {rate['ecoach']:8.0f} mails/s ({ours:.2f} s)")
-        print(f"  the pipeline alone, no IMAP:       {rate['pipeline']:8.0f} mails/s ({alone:.2f} s), "
-              f"{statements / (args.mails / BATCH):.1f} SQL statements per batch of {BATCH}")
-        print(f"  of which parsing alone:            {rate['parse']:8.0f} mails/s ({parsing:.2f} s, "
-              f"{parsing / alone:.0%} of the pipeline)")
-        print(f"ratio ecoach / bare FETCH:           {rate['ecoach'] / rate['fetch']:.3f}   (target >= 0.7)")
-        print(f"ratio ecoach / bare FETCH+MOVE:      {rate['ecoach'] / rate['fetch+move']:.3f}")
-        print(f"ratio ecoach / pipeline without IMAP: {rate['ecoach'] / rate['pipeline']:.2f}   "
-              "(what the IMAP transport costs)")
-
-        if args.latency:
-            ours_ms = await latency(account, hub, coach_id, args.latency)
-            await reader.stop()
-            bare_ms = await bare_idle_latency(account, args.latency)
-            print(f"delivery to timeline under IDLE, {len(ours_ms)} mails one at a time:")
-            print(f"  APPEND -> exchange committed and published: median {percentile(ours_ms, 50):6.1f} ms   "
-                  f"p95 {percentile(ours_ms, 95):6.1f} ms   max {max(ours_ms):6.1f} ms")
-            print(f"  APPEND -> EXISTS at a bare IDLE client:     median {percentile(bare_ms, 50):6.1f} ms   "
-                  f"p95 {percentile(bare_ms, 95):6.1f} ms   (Dovecot's own notification delay)")
-        await reader.stop()
-        await engine.dispose()  # type: ignore[attr-defined]
+        print(f"bare aioimaplib FETCH loop:          {args.mails / fetch_only:8.0f} mails/s ({fetch_only:.2f} s)")
+        print(f"bare aioimaplib FETCH+MOVE loop:     {args.mails / fetch_move:8.0f} mails/s ({fetch_move:.2f} s)")
+        rates: dict[str, dict[str, float]] = {}
+        for n, mode in enumerate(modes):
+            if n:  # the same mails again, for a fresh database
+                await account.append(*raws)
+            rates[mode] = await run_mode(args, account, raws, fresh_db, mode, args.mails / fetch_only)
+        if set(rates) == {"on", "off"}:
+            print(f"encryption costs {1 - rates['on']['ecoach'] / rates['off']['ecoach']:+.1%} of ingest throughput, "
+                  f"{1 - rates['on']['pipeline'] / rates['off']['pipeline']:+.1%} of the pipeline's")
     finally:
         dovecot.cleanup()
         shutil.rmtree(tmp, ignore_errors=True)
         if stop_pg:
             stop_pg()
+
+
+async def run_mode(args, account, raws, fresh_db, mode: str, bare_rate: float) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """ecoach's ingest, the pipeline alone and (optionally) the IDLE latency, encryption ``mode``."""
+    db_url = await fresh_db(f"ingest_{mode}")
+    coach_id = await seed(db_url, mode)
+    ours, reader, hub, engine = await ecoach_ingest(db_url, account, args.mails, coach_id, args.profile, mode)
+    other = await fresh_db(f"pipeline_{mode}")
+    await seed(other, mode)
+    alone, statements = await pipeline_alone(other, raws, account, mode)
+    parsing = parse_alone(raws, settings_for(other, account).mail.max_bytes)
+    rate = {"ecoach": args.mails / ours, "pipeline": args.mails / alone, "parse": args.mails / parsing}
+    print(f"encryption {mode}:")
+    print(f"  ecoach ImapIngest (commit + MOVE): {rate['ecoach']:8.0f} mails/s ({ours:.2f} s)   "
+          f"ratio to bare FETCH {rate['ecoach'] / bare_rate:.3f} (target >= 0.7)")
+    print(f"  the pipeline alone, no IMAP:       {rate['pipeline']:8.0f} mails/s ({alone:.2f} s), "
+          f"{statements / (args.mails / BATCH):.1f} SQL statements per batch of {BATCH}")
+    print(f"  of which parsing alone:            {rate['parse']:8.0f} mails/s ({parsing:.2f} s, "
+          f"{parsing / alone:.0%} of the pipeline)")
+    if args.latency:
+        ours_ms = await latency(account, hub, coach_id, args.latency)
+        await reader.stop()
+        bare_ms = await bare_idle_latency(account, args.latency)
+        print(f"  delivery to timeline under IDLE, {len(ours_ms)} mails one at a time:")
+        print(f"    APPEND -> exchange committed and published: median {percentile(ours_ms, 50):6.1f} ms   "
+              f"p95 {percentile(ours_ms, 95):6.1f} ms   max {max(ours_ms):6.1f} ms")
+        print(f"    APPEND -> EXISTS at a bare IDLE client:     median {percentile(bare_ms, 50):6.1f} ms   "
+              f"p95 {percentile(bare_ms, 95):6.1f} ms   (Dovecot's own notification delay)")
+        rate["latency_p50"] = percentile(ours_ms, 50)
+    await reader.stop()
+    await engine.dispose()  # type: ignore[attr-defined]
+    async with account.client() as imap:  # the next run starts from an empty folder of processed mail
+        await imap.delete("ecoach-processed")
+    return rate
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import aiosmtplib
 
-from common import postgres_url  # type: ignore[import-not-found]
+from common import bench_keyring, postgres_url  # type: ignore[import-not-found]
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -65,7 +65,7 @@ async def queue(db_url: str, mails: int, coachees: int) -> list[tuple[bytes, str
     await migrate(engine)
     now = datetime.now(timezone.utc)
     composed = []
-    async with session_factory(engine)() as session:
+    async with session_factory(engine, None, KEYRING)() as session:
         coach = await do_add_coach(session, name="Marieke Bos", email=SENDER, password="bench password 1",
                                    language="nl", time_zone="Europe/Amsterdam", now=now)
         engagements = []
@@ -91,7 +91,7 @@ async def queue(db_url: str, mails: int, coachees: int) -> list[tuple[bytes, str
 async def through_outbox(db_url: str, relay: SmtpRelay, mails: int) -> float:
     engine = create_engine(db_url)
     settings = MailSettings(enabled=True, domain="coaching.test", smtp_host=relay.host, smtp_port=relay.port)
-    dispatcher = OutboxDispatcher(session_factory(engine), settings, SystemClock())
+    dispatcher = OutboxDispatcher(session_factory(engine, None, KEYRING), settings, SystemClock())
     started = time.perf_counter()
     sent = 0
     while True:

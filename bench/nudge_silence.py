@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sqlalchemy import insert, text
 
-from common import postgres_url, summary  # type: ignore[import-not-found]
+from common import bench_keyring, plain_rows, postgres_url, summary  # type: ignore[import-not-found]
 from ecoach.logbook.db import create_engine, migrate, session_factory
 from ecoach.logbook.models import Coach, Coachee, Engagement
 from ecoach.logbook.nudge_models import NudgePlan
@@ -65,10 +65,10 @@ async def measure(url: str, count: int, rounds: int) -> None:
                                            for c in range(1, COACHES + 1)])
         for table, rows in ((Coachee, coachees), (Engagement, engagements), (NudgePlan, plans)):
             for i in range(0, len(rows), 5000):
-                await conn.execute(insert(table), rows[i:i + 5000])
+                await conn.execute(insert(table), plain_rows(table, rows[i:i + 5000]))
         await conn.execute(text("ANALYZE"))
     print(f"  loaded {count:,} engagements, {len(plans):,} plans in {time.perf_counter() - started:.1f} s")
-    sessions = session_factory(engine)
+    sessions = session_factory(engine, None, bench_keyring())
     times = []
     async with sessions() as session:
         found = await find_silent(session, NOW, 14, 500)

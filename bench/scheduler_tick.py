@@ -30,7 +30,7 @@ from datetime import datetime, timedelta, timezone
 import asyncpg
 from sqlalchemy import insert, select, text
 
-from common import bench_database, summary  # type: ignore[import-not-found]
+from common import bench_database, bench_keyring, plain_rows, summary  # type: ignore[import-not-found]
 from ecoach.actions.exchanges import NewExchange, record_exchanges
 from ecoach.logbook import queries
 from ecoach.logbook.availability_models import Commitment
@@ -103,7 +103,7 @@ async def load(url: str, data) -> float:  # type: ignore[no-untyped-def]
         async with engine.begin() as conn:
             for model, rows in data:
                 for start in range(0, len(rows), 20_000):
-                    await conn.execute(insert(model), rows[start:start + 20_000])
+                    await conn.execute(insert(model), plain_rows(model, rows[start:start + 20_000]))
         async with engine.begin() as conn:
             await conn.execute(text("ANALYZE"))
         await engine.dispose()
@@ -125,7 +125,7 @@ async def timed(sessions, rounds: int, work) -> list[float]:  # type: ignore[no-
 
 async def measure(url: str, engagements: int, rounds: int, tasks: int, due: int) -> None:
     engine = create_engine(url)
-    sessions = session_factory(engine)
+    sessions = session_factory(engine, None, bench_keyring())
     rnd = random.Random(5)
 
     async def tick(session, n):  # type: ignore[no-untyped-def]

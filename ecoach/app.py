@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 import weakref
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from aiohttp import WSCloseCode, web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ecoach.actions import notify
 from ecoach.actions.exchange_writer import ExchangeWriter
@@ -19,7 +22,7 @@ from ecoach.channels.chat.protocol import socket_gate
 from ecoach.core.clock import Clock, make_clock
 from ecoach.core.events import EventBus
 from ecoach.core.hub import Hub
-from ecoach.logbook.db import create_engine, migrate, session_factory
+from ecoach.logbook.db import create_engine, migrate, scrub, session_factory
 from ecoach.scheduler import commitments as commitment_tasks
 from ecoach.scheduler import maintenance
 from ecoach.scheduler import nudges as nudge_tasks
@@ -42,6 +45,7 @@ from ecoach.web import admin as admin_web
 from ecoach.web import password as password_web
 from ecoach.web import metrics as metrics_web
 from ecoach.web import webhooks as webhooks_web
+from ecoach.web import erasure as erasure_web
 from ecoach.web import nudges as nudges_web
 from ecoach.web import availability as availability_web
 from ecoach.web import report as report_web
@@ -57,8 +61,11 @@ from ecoach.web.compression import compression_middleware
 from ecoach.web import session_coach as session_coach_web
 from ecoach.web import session_forms as session_forms_web
 from ecoach.web.i18n import I18n
+from ecoach.encryption import keyring_for
+from ecoach.logbook.keyring import Keyring
+from ecoach.logbook.reseal import has_unsealed_coachees
 from ecoach.keys import (
-    BUS, CLOCK, ENGINE, HUB, I18N, LOGIN_GATE, MAIL_READERS, OUTBOX, PASSWORD_WORKERS, SESSIONS, SETTINGS,
+    BUS, CLOCK, ENGINE, HUB, I18N, KEYRING, LOGIN_GATE, MAIL_READERS, OUTBOX, PASSWORD_WORKERS, SESSIONS, SETTINGS,
     SOCKET_LIMITS, SOCKETS, TASK_RUNNER, WRITER,
 )
 
@@ -76,6 +83,8 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     app = web.Application(client_max_size=settings.max_request_bytes)
     app[SETTINGS] = settings
     app[CLOCK] = clock or clock_for(settings)
+    # No master key and no allow_plaintext: SettingsError, one line naming the setting.
+    app[KEYRING] = keyring_for(settings, app[CLOCK].now)
     app[HUB] = Hub()
     app[BUS] = event_bus(settings, app[HUB])
     app[I18N] = I18n()
@@ -109,7 +118,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
                    availability_web, report_web, booking_web, booking_manage_web, booking_confirm_web,
                    booking_coach_web, account_web, admin_web, password_web, zones_web, engagement_details_web,
                    profile_web, webhooks_web, audit_web, contract_coach, contract_side, contract_party,
-                   session_coach_web, session_forms_web):
+                   session_coach_web, session_forms_web, erasure_web):
         module.register(app)
     app.router.add_static("/static/", STATIC, name="static")
     return app
@@ -132,30 +141,41 @@ def event_bus(settings: Settings, hub: Hub) -> EventBus:
                       backoff_max=settings.events.reconnect_max_seconds)
 
 
-def _keyring(settings: Settings, clock: Clock):  # type: ignore[no-untyped-def]
-    """The keyring that seals the sealed columns (contracts, goals, sponsors). Until the
-    storage-encryption work makes a master key mandatory at start-up, a server without one
-    keeps starting and stores those columns in the plaintext form (with a warning)."""
-    from ecoach.encryption import keyring_for
-    from ecoach.logbook.keyring import Keyring
-    from ecoach.settings import SettingsError
-
-    try:
-        return keyring_for(settings, now=clock.now)
-    except SettingsError as exc:
-        log.warning("sealed columns are stored unencrypted: %s", exc)
-        return Keyring(None, now=clock.now)
-
-
 async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     engine = create_engine(settings.database_url)
     if settings.auto_migrate:
         await migrate(engine)
     app[ENGINE] = engine
-    app[SESSIONS] = session_factory(engine, app[BUS], _keyring(settings, app[CLOCK]))
+    app[SESSIONS] = session_factory(engine, app[BUS], app[KEYRING])
+    await check_keyring(app[SESSIONS], app[KEYRING])
+    scrubbing: set[asyncio.Task[None]] = set()
+
+    def destroyed(event: dict[str, Any]) -> None:
+        # An erasure here or in another process: its keys leave this process's memory, and
+        # the database files are cleaned of what was deleted.
+        app[KEYRING].forget(int(k) for k in event.get("key_ids", []))
+        task = asyncio.get_running_loop().create_task(scrub(engine))
+        scrubbing.add(task)
+        task.add_done_callback(scrubbing.discard)
+
+    app[HUB].listen(topics.KEYS, destroyed)
     yield
+    for task in list(scrubbing):
+        await task
     await engine.dispose()
+
+
+async def check_keyring(sessions: async_sessionmaker[AsyncSession], keyring: Keyring) -> None:
+    """The master keys open this database's data keys (CryptoError otherwise); a warning
+    while personal data stored before encryption is still readable."""
+    async with sessions() as session:
+        await keyring.verify(session)
+        if keyring.encrypted and await has_unsealed_coachees(session):
+            log.warning("personal data stored before encryption is still readable: run `ecoach keys "
+                        "encrypt-existing` (the server keeps running meanwhile)")
+        elif not keyring.encrypted:
+            log.warning("allow_plaintext: personal data is stored unencrypted (set a master key)")
 
 
 async def _events(app: web.Application) -> AsyncIterator[None]:

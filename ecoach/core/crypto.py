@@ -133,17 +133,25 @@ class DataKey:
 
     ``place`` is ``"table.column"``; ``kind`` is text (str), bytes or json (any JSON value)."""
 
-    __slots__ = ("id", "_aead", "_mac")
+    __slots__ = ("id", "_aead", "_mac", "_secret", "_tokens")
 
     def __init__(self, key_id: int, secret: bytes | None) -> None:
         self.id = key_id
+        self._secret = secret  # kept for re-wrapping under another master key (rotation)
         self._aead = AESGCM(secret) if secret is not None else None
         # A separate key for keyed hashes (blind indexes), never the encryption key itself.
         self._mac = hmac.digest(secret, b"ecoach blind index", "sha256") if secret is not None else PLAIN_MAC
+        self._tokens: dict[bytes, str] = {}  # words seen: a text's words repeat, and texts' words too
 
     @property
     def plain(self) -> bool:
         return self._aead is None
+
+    def wrap_under(self, masters: MasterKeys, master_id: str | None = None) -> tuple[str, bytes]:
+        """This key wrapped under a master key (the current one by default)."""
+        if self._secret is None:
+            raise CryptoError("plaintext mode's key cannot be wrapped")
+        return masters.wrap(self.id, self._secret, master_id)
 
     def seal_bytes(self, place: str, data: bytes) -> bytes:
         if self._aead is None:
@@ -179,14 +187,16 @@ class DataKey:
         return hmac.digest(self._mac, f"{purpose}\0{value}".encode(), "sha256")[:16].hex()
 
     def word_token(self, word: str, prefix: bool) -> str:
-        """A search token: nine lowercase letters (about 42 bits) from a keyed hash."""
-        number = int.from_bytes(hmac.digest(self._mac, (b"p\0" if prefix else b"w\0") + word.encode(),
-                                            "sha256")[:8], "big")
-        letters = []
-        for _ in range(9):
-            number, digit = divmod(number, 26)
-            letters.append(chr(97 + digit))
-        return "".join(letters)
+        """A search token: a keyed hash (48 bits) as twelve letters a-p (letters only: a
+        full-text parser takes it for one word, never a number)."""
+        message = (b"p\0" if prefix else b"w\0") + word.encode()
+        found = self._tokens.get(message)
+        if found is None:
+            if len(self._tokens) >= TOKEN_CACHE:
+                self._tokens.clear()
+            found = hmac.digest(self._mac, message, "sha256")[:6].hex().translate(_LETTERS)
+            self._tokens[message] = found
+        return found
 
 
 # Plaintext mode's keyed hashes use a key everyone knows: they hide nothing, as the mode says.
@@ -194,9 +204,12 @@ PLAIN_MAC = hashlib.sha256(b"ecoach plaintext mode").digest()
 PLAIN_KEY = DataKey(0, None)
 
 
+_SEALED_HEAD = MAGIC + bytes((AES_GCM,))
+
+
 def key_id_of(blob: bytes) -> int | None:
     """The data key a sealed value names; None for plaintext (either form)."""
-    if len(blob) < _HEAD + _KEY_ID or not blob.startswith(MAGIC) or blob[2] != AES_GCM:
+    if blob[:_HEAD] != _SEALED_HEAD or len(blob) < _HEAD + _KEY_ID:
         return None
     return int.from_bytes(blob[_HEAD:_HEAD + _KEY_ID], "big")
 
@@ -234,9 +247,13 @@ def decode(kind: str, data: bytes) -> Any:
 _WORD = re.compile(r"\w+", re.UNICODE)
 PREFIX_MIN, PREFIX_MAX = 3, 6
 MAX_TOKENS = 20_000  # per text: a tsvector holds at most 1 MB
+TOKEN_CACHE = 100_000  # words whose tokens a key keeps in memory
+_LETTERS = str.maketrans("0123456789", "ghijklmnop")
 
 
 def words(text: str) -> list[str]:
+    if text.isascii():
+        return _WORD.findall(text.lower())
     folded = unicodedata.normalize("NFKD", text.casefold())
     stripped = "".join(c for c in folded if not unicodedata.combining(c))
     return _WORD.findall(stripped)

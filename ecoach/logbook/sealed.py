@@ -33,9 +33,10 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import MappedColumn, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from ecoach.core.crypto import KINDS, MAGIC
+from ecoach.core.crypto import KINDS, MAGIC, PLAIN_KEY, key_id_of
 
 KEYRING = "ecoach.keyring"  # session.info key: the Keyring (set by the session factory)
+KEYS_SLOT = "_sealed_keys"  # instance __dict__: the data keys its loaded values need, by id
 
 
 class SealedError(Exception):
@@ -147,9 +148,16 @@ class PlainAttribute:
         raw = getattr(obj, self.spec.column)
         if raw is None or isinstance(raw, Pending):
             return None if raw is None else raw.value
-        from ecoach.logbook.sealing import open_loaded  # the keyring of the object's session
+        # Opened when first read, with the key the load attached (ecoach.logbook.sealing).
+        key_id = key_id_of(raw)
+        key = PLAIN_KEY if key_id is None else obj.__dict__.get(KEYS_SLOT, {}).get(key_id)
+        if key is None:
+            from ecoach.logbook.sealing import key_for_loaded
 
-        return open_loaded(obj, self.spec, raw)
+            key = key_for_loaded(obj, self.spec, key_id)
+        value = key.open(self.spec.place, self.spec.kind, bytes(raw))
+        obj.__dict__[self.spec.slot] = value
+        return value
 
     def __set__(self, obj: Any, value: Any) -> None:
         obj.__dict__[self.spec.slot] = value

@@ -4,7 +4,8 @@
   row's ``__sealed_scope__`` (made first when the row owns a new one), and its blind index
   is set. ORM bulk inserts (``session.execute(insert(Model), [dicts])``) seal the plaintext
   values given by field name the same way.
-- **Load**: what an ORM query loads is opened: entities (``select(Exchange)``) and single
+- **Load**: what an ORM query loads is opened (an entity's values when first read, with
+  the keys attached to it at load): entities (``select(Exchange)``) and single
   sealed columns (``select(Coachee.name)``; with ``execution_options(open_sealed=False)``
   columns come as stored, ``Ciphertext``). The keys the rows need are unwrapped once, in
   one query per statement, and stay cached in the keyring.
@@ -25,8 +26,8 @@ from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, object_
 from ecoach.core.crypto import PLAIN_KEY, DataKey, key_id_of
 from ecoach.logbook.keyring import Keyring, keyring_of
 from ecoach.logbook.sealed import (
-    KEYRING, Ciphertext, FieldSpec, NewKey, Pending, ScopeRef, Sealable, SealedError, SealedType, ciphertext,
-    index_value, sealed_fields,
+    KEYRING, KEYS_SLOT, Ciphertext, FieldSpec, NewKey, Pending, ScopeRef, Sealable, SealedError, SealedType,
+    ciphertext, index_value, sealed_fields,
 )
 from ecoach.logbook.transactions import EventSession
 
@@ -39,7 +40,8 @@ _COMMITTED = "ecoach.keys_committed"
 
 @event.listens_for(EventSession, "before_flush")
 def _seal_pending(session: Session, _context: Any, _instances: Any) -> None:
-    todo = [obj for obj in (*session.new, *session.dirty) if _pending(obj)]
+    todo = [obj for obj in session.new if _owns_new_key(obj)]
+    todo += [obj for obj in (*session.new, *session.dirty) if _pending(obj) and obj not in todo]
     if not todo:
         return
     keyring = keyring_of(session)
@@ -67,6 +69,13 @@ def _seal_pending(session: Session, _context: Any, _instances: Any) -> None:
                 blind = blind or keyring.practice_key_sync(session, "blind")
                 indexed = isinstance(raw.value, str) and raw.value.strip()
                 setattr(obj, spec.index, blind.blind(spec.purpose, index_value(raw.value)) if indexed else None)
+
+
+def _owns_new_key(obj: Any) -> bool:
+    """A new engagement or coachee gets its data key when it is inserted, sealed fields
+    or not (everything of it is sealed with that key later)."""
+    scope = getattr(type(obj), "__sealed_scope__", None)
+    return scope is not None and isinstance(scope.ref(lambda column: getattr(obj, column)), NewKey)
 
 
 def _pending(obj: Any) -> bool:
@@ -113,9 +122,14 @@ def _loaded(target: Any, context: Any) -> None:
 @event.listens_for(Sealable, "refresh", propagate=True)
 def _refreshed(target: Any, context: Any, attrs: Iterable[str] | None) -> None:
     fields = sealed_fields(type(target))
-    if fields:
-        _forget(target, fields, attrs)
-        _open_or_defer(target, context.session, defer=context.execution_options.get("prebuffer_rows", False))
+    if not fields:
+        return
+    _forget(target, fields, attrs)
+    # A bulk UPDATE's "evaluate" synchronisation refreshes without a query context.
+    session = context.session if context is not None else object_session(target)
+    if session is not None:
+        defer = context is not None and context.execution_options.get("prebuffer_rows", False)
+        _open_or_defer(target, session, defer=defer)
 
 
 @event.listens_for(Sealable, "expire", propagate=True)
@@ -132,23 +146,29 @@ def _forget(target: Any, fields: dict[str, FieldSpec], attrs: Iterable[str] | No
             target.__dict__.pop(spec.slot, None)
 
 
-def _open_or_defer(target: Any, session: Session, *, defer: bool) -> None:
-    """Open the loaded sealed values whose keys are at hand; the rest wait for the batch
-    load at the end of the statement (``defer``), or have their key read now."""
+def _open_or_defer(target: Any, session: Session, *, defer: bool, keys: dict[int, DataKey] | None = None) -> None:
+    """Attach to a loaded row the data keys its sealed values need (they are opened when
+    first read). A key not in memory waits for the batch load at the end of the statement
+    (``defer``), or is read now."""
+    state = target.__dict__
+    attached: dict[int, DataKey] | None = state.get(KEYS_SLOT)
     keyring: Keyring | None = session.info.get(KEYRING)
     for spec in sealed_fields(type(target)).values():
-        raw = target.__dict__.get(spec.column)
-        if raw is None or isinstance(raw, Pending) or spec.slot in target.__dict__:
+        raw = state.get(spec.column)
+        if raw is None or raw.__class__ is Pending:
             continue
         key_id = key_id_of(raw)
-        key = PLAIN_KEY if key_id is None else (keyring._key(session, key_id, missing_ok=True) if keyring else None)
+        if key_id is None or (attached is not None and key_id in attached):
+            continue
+        key = (keys or {}).get(key_id) or (keyring._key(session, key_id, missing_ok=True) if keyring else None)
         if key is None and defer:
             session.info.setdefault(UNOPENED, []).append(target)
             return
         if key is None:
-            keyring_of(session).load_sync(session, {key_id})  # type: ignore[arg-type]
-            key = keyring_of(session)._key(session, key_id)  # type: ignore[arg-type]
-        target.__dict__[spec.slot] = key.open(spec.place, spec.kind, bytes(raw))  # type: ignore[union-attr]
+            key = keyring_of(session).load_sync(session, {key_id})[key_id]
+        if attached is None:
+            attached = state[KEYS_SLOT] = {}
+        attached[key_id] = key
 
 
 def _open_deferred(session: Session) -> None:
@@ -157,24 +177,21 @@ def _open_deferred(session: Session) -> None:
         return
     wanted = {key_id_of(raw) for obj in waiting for spec in sealed_fields(type(obj)).values()
               if isinstance(raw := obj.__dict__.get(spec.column), bytes)}
-    keyring_of(session).load_sync(session, {k for k in wanted if k is not None})
+    keys = keyring_of(session).load_sync(session, {k for k in wanted if k is not None})
     for obj in waiting:
-        _open_or_defer(obj, session, defer=False)
+        _open_or_defer(obj, session, defer=False, keys=keys)
 
 
-def open_loaded(obj: Any, spec: FieldSpec, raw: Any) -> Any:
-    """A sealed field read before it was opened (the descriptor's fallback): opened with a
-    key the keyring has in memory."""
-    key_id = key_id_of(raw)
+def key_for_loaded(obj: Any, spec: FieldSpec, key_id: int) -> DataKey:
+    """The key of a sealed value read without one attached (the descriptor's fallback):
+    from the keyring's memory, through the object's session."""
     session = object_session(obj)
     keyring: Keyring | None = session.info.get(KEYRING) if session is not None else None
-    key = PLAIN_KEY if key_id is None else (keyring.cached(key_id) if keyring is not None else None)
+    key = keyring.cached(key_id) if keyring is not None else None
     if key is None:
         raise SealedError(f"{spec.place} was read but its data key {key_id} is not loaded: read rows "
                           "through an ORM query of a session with a keyring")
-    value = key.open(spec.place, spec.kind, bytes(raw))
-    obj.__dict__[spec.slot] = value
-    return value
+    return key
 
 
 @event.listens_for(EventSession, "do_orm_execute")
@@ -203,8 +220,8 @@ def _open_columns(session: Session, result: Result[Any]) -> Result[Any]:
     if not values:
         return frozen()
     keyring = keyring_of(session)
-    keyring.load_sync(session, {k for v in values if (k := key_id_of(v)) is not None})
-    opened = [tuple(keyring.open(v) if isinstance(v, Ciphertext) else v for v in row) for row in rows]
+    keys = keyring.load_sync(session, {k for v in values if (k := key_id_of(v)) is not None})
+    opened = [tuple(keyring.open(v, keys) if isinstance(v, Ciphertext) else v for v in row) for row in rows]
     return frozen.with_new_rows(opened)()  # type: ignore[arg-type]
 
 
