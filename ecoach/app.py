@@ -25,6 +25,8 @@ from ecoach.scheduler import maintenance
 from ecoach.scheduler import nudges as nudge_tasks
 from ecoach.scheduler import booking as booking_tasks
 from ecoach.scheduler import accounts as account_tasks
+from ecoach.scheduler import webhooks as webhook_tasks
+from ecoach.actions import webhooks as webhook_actions
 from ecoach.actions.login_limits import LocalGate
 from ecoach.actions.passwords import PasswordWorkers
 from ecoach.core.limits import SocketLimits
@@ -36,6 +38,8 @@ from ecoach.web import api, auth, coachee, errors, guard, health, inbox, mail_pa
 from ecoach.web import account as account_web
 from ecoach.web import admin as admin_web
 from ecoach.web import password as password_web
+from ecoach.web import metrics as metrics_web
+from ecoach.web import webhooks as webhooks_web
 from ecoach.web import nudges as nudges_web
 from ecoach.web import availability as availability_web
 from ecoach.web import report as report_web
@@ -53,7 +57,7 @@ STATIC = Path(__file__).parent / "web" / "static"
 
 # Every area with scheduled work: each module's register_tasks(registry) adds its handlers
 # and recurring jobs to the task runner.
-TASK_MODULES = (maintenance, notify, commitment_tasks, booking_tasks, nudge_tasks, account_tasks,)
+TASK_MODULES = (maintenance, notify, commitment_tasks, booking_tasks, nudge_tasks, account_tasks, webhook_tasks)
 
 
 def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
@@ -77,6 +81,9 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     )
     guard.setup(app)  # inside the session (error pages need it), before the CSRF check reads forms
     app.middlewares.append(security.csrf_middleware)
+    metrics_web.setup(app)  # when enabled: counters on the bus, and the login outcomes
+    if settings.webhooks.enabled:
+        app[BUS].add_stage_hook(webhook_actions.stage_hook(app[CLOCK], lambda: _wake_tasks(app)))
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_events)
     app.cleanup_ctx.append(_password_workers)
@@ -86,7 +93,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     app.on_shutdown.append(_close_sockets)
     for module in (health, auth, inbox, coach_chat, coachee, chat_endpoint, api, mail_pages, nudges_web,
                    availability_web, report_web, booking_web, booking_coach_web, account_web, admin_web,
-                   password_web):
+                   password_web, webhooks_web):
         module.register(app)
     app.router.add_static("/static/", STATIC, name="static")
     return app
@@ -217,6 +224,13 @@ async def _tasks(app: web.Application) -> AsyncIterator[None]:
         runner.start()
     yield
     await runner.stop()
+
+
+def _wake_tasks(app: web.Application) -> None:
+    """Something was just scheduled for now (e.g. webhook deliveries): look at once."""
+    runner = app.get(TASK_RUNNER)
+    if runner is not None:
+        runner.wake()
 
 
 async def _close_sockets(app: web.Application) -> None:

@@ -13,6 +13,7 @@ from ecoach.actions.replies import ReplyContext
 from ecoach.core.clock import Clock
 from ecoach.core.events import EventBus
 from ecoach.core.hub import Hub
+from ecoach.metrics import Metrics
 from ecoach.scheduler.runner import TaskRunner
 from ecoach.settings import Settings
 from ecoach.web.i18n import I18n
@@ -42,6 +43,8 @@ PASSWORD_WORKERS = web.AppKey("password_workers", PasswordWorkers)
 LOGIN_GATE = web.AppKey("login_gate", LocalGate)
 # Caps on open websockets and handshakes per link, coach and client (channels/chat/limits).
 SOCKET_LIMITS = web.AppKey("socket_limits", SocketLimits)
+# /metrics (present when metrics.enabled): counters fed by the bus, gauges read when scraped.
+METRICS = web.AppKey("metrics", Metrics)
 # The websocket a request upgraded to: errors after the handshake close it instead of
 # writing an HTTP error page into the stream.
 OPEN_SOCKET = web.RequestKey("open_socket", web.WebSocketResponse)

@@ -339,6 +339,77 @@ class LimitSettings(BaseModel):
         20.0, gt=0, description="New TCP connections per second one client address may open (bursts of twice that)"
     )
 
+class MetricsSettings(BaseModel):
+    """``GET /metrics`` in Prometheus' text format (counts and states, never a coach's or
+    a coachee's data)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(False, description="Serve /metrics (Prometheus text format); off: 404")
+    allowed_networks: str = Field(
+        "127.0.0.1/32, ::1/128", description="Client addresses or networks (comma-separated) that may read "
+        "/metrics without a token (the client as trusted_proxies tell it); empty: only with the token"
+    )
+    token_file: str = Field(
+        "", description="File holding a bearer token: a request with 'Authorization: Bearer <token>' may "
+        "read /metrics from anywhere; empty: no token"
+    )
+
+    @field_validator("allowed_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError:
+                raise ValueError(f"not an address or network: {part!r}") from None
+        return value
+
+    @field_validator("token_file")
+    @classmethod
+    def _readable(cls, value: str) -> str:
+        if value and not Path(value).is_file():
+            raise ValueError(f"file {value!r} does not exist")
+        return value
+
+    @property
+    def networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(p.strip(), strict=False)
+                     for p in self.allowed_networks.split(",") if p.strip())
+
+    def token(self) -> str | None:
+        """The bearer token (read when the server starts), or None without token_file."""
+        if not self.token_file:
+            return None
+        token = Path(self.token_file).read_text().strip()
+        if len(token) < 16:
+            raise SettingsError(f"setting 'metrics.token_file': the token in {self.token_file!r} is shorter "
+                                "than 16 characters")
+        return token
+
+
+class WebhookSettings(BaseModel):
+    """Outgoing webhooks: each coach's integrations get signed HTTP POSTs of chosen events."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(True, description="Coaches may add webhook endpoints and deliveries are sent")
+    allow_private_addresses: bool = Field(
+        False, description="Allow endpoints on private, loopback and link-local addresses (only for "
+        "integrations inside your own network; off protects the internal network from coaches' URLs)"
+    )
+    timeout_seconds: float = Field(10.0, gt=0, le=60, description="Seconds one delivery may take")
+    max_attempts: int = Field(8, ge=1, le=50, description="Attempts before a delivery is parked as failed")
+    retry_base_seconds: float = Field(30.0, gt=0, description="Delay before the first retry (doubling after)")
+    retry_max_seconds: float = Field(3600.0, gt=0, description="Longest delay between retries")
+    disable_after_hours: float = Field(
+        72.0, gt=0, description="An endpoint whose deliveries have all failed for this long is turned off "
+        "(the coach is told)"
+    )
+    endpoints_per_coach: int = Field(10, ge=1, le=100, description="Endpoints one coach may have")
+    keep_days: int = Field(30, ge=1, description="Days delivered and failed deliveries stay listed")
+
+
 class ClockSettings(BaseModel):
     """For tests and demonstrations only: run as if it were another moment."""
 
@@ -467,6 +538,12 @@ class Settings(BaseSettings):
     )
     events: EventSettings = Field(
         default_factory=EventSettings, description="Realtime events between server processes"
+    )
+    metrics: MetricsSettings = Field(
+        default_factory=MetricsSettings, description="Prometheus metrics at /metrics"
+    )
+    webhooks: WebhookSettings = Field(
+        default_factory=WebhookSettings, description="Outgoing webhooks for coaches' integrations"
     )
 
     _secret: str | None = PrivateAttr(None)

@@ -1,6 +1,7 @@
 """deploy/nginx.conf on Debian's nginx, over TLS on loopback, in front of a real ``ecoach
 serve``: pages, styles, scripts, JSON and the calendar feed arrive gzipped; a coachee's chat
-works over a websocket through it; a body larger than ecoach reads stops at nginx (413).
+works over a websocket through it; a body larger than ecoach reads stops at nginx (413);
+/metrics answers through it from an internal network.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ async def proxied(db_url: str, tmp_path: Path, sessions, make_coach, make_engage
     chat = (await make_engagement(s.coach, secret=SECRET)).chat_token
     (tmp_path / "ecoach").mkdir()
     server = ServerProcess(tmp_path / "ecoach", db_url, ECOACH_SECRET_KEY=SECRET, ECOACH_AUTO_MIGRATE="false",
-                           ECOACH_SCHEDULER__ENABLED="false")
+                           ECOACH_SCHEDULER__ENABLED="false", ECOACH_METRICS__ENABLED="true")
     server.start()
     nginx = Nginx(tmp_path / "nginx", upstream=f"127.0.0.1:{server.port}")
     nginx.start()
@@ -63,6 +64,9 @@ async def test_nginx_gzips_text_carries_websockets_and_limits_bodies(proxied) ->
                 return False
 
         await wait_until(up)
+        # /metrics through nginx: open to this (internal) network, checked again by ecoach.
+        async with http.get(nginx.https + "/metrics", ssl=tls) as response:
+            assert response.status == 200 and b"ecoach_task_lag_seconds" in await response.read()
         for path, kind in (("/login", "text/html"), ("/static/style.css", "text/css"),
                            ("/static/chat.js", "javascript"), ("/api/openapi.json", "application/json"),
                            (f"/calendar/{made['feed']}.ics", "text/calendar")):

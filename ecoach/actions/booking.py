@@ -37,6 +37,8 @@ from ecoach.actions.booking_tasks import schedule_session_tasks
 from ecoach.actions.coaches import check_email, check_name, check_time_zone
 from ecoach.actions.errors import ActionError, Conflict, N_, NotFound
 from ecoach.actions.exchanges import Recorded, check_can_write, record_exchanges
+from ecoach.actions.unit import emit
+from ecoach.core import topics
 from ecoach.actions.session_types import check_booking_link, get_or_create_profile, link_token
 from ecoach.channels.video import MeetingError, meeting_for, new_room
 from ecoach.core.slots import Slot
@@ -49,6 +51,7 @@ from ecoach.settings import Settings
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE = 2000
+BOOKING_FACTS = {"booked": "booking.created", "rescheduled": "booking.rescheduled", "cancelled": "booking.cancelled"}
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,20 @@ async def record_entries(session: AsyncSession, items: list, now: datetime) -> l
     for result in results:
         if isinstance(result, ActionError):
             raise result
-    return [r for r in results if isinstance(r, Recorded)]
+    recorded = [r for r in results if isinstance(r, Recorded)]
+    for entry in recorded:
+        _booking_fact(session, entry)
+    return recorded
+
+
+def _booking_fact(session: AsyncSession, recorded: Recorded) -> None:
+    """A new booking entry is also a fact for integrations (webhooks, metrics)."""
+    meta = recorded.exchange.meta or {}
+    kind = BOOKING_FACTS.get(meta.get("event", ""))
+    if recorded.created and kind and meta.get("booking_id"):
+        emit(session, topics.FACTS, {"type": kind, "coach_id": recorded.coach_id,
+                                     "engagement_id": recorded.exchange.engagement_id,
+                                     "booking_id": meta["booking_id"]})
 
 
 async def bookable_type(session: AsyncSession, coach_id: int, type_id: object, *, intake: bool) -> SessionType:

@@ -127,6 +127,9 @@ async def _breach(session: AsyncSession, now: datetime, engagement: Engagement, 
         return
     for commitment in late:
         commitment.breached_at = now
+        emit(session, topics.FACTS, {"type": "commitment.breached", "coach_id": engagement.coach_id,
+                                     "engagement_id": engagement.id, "commitment_id": commitment.id,
+                                     "channel": commitment.channel})
     if already:
         return  # this wait is in the logbook as breached already
     first = min(late, key=lambda c: c.due_at)

@@ -244,6 +244,8 @@ async def _set_exchanges(
     changes = [DeliveryChange(m.coach_id, m.engagement_id, m.exchange_id, state, detail)
                for m, state, detail in results]
     emit_deliveries(session, changes)
+    if results:  # every outcome, of notifications too, for /metrics
+        emit(session, topics.FACTS, {"type": "mail.delivery", "state": results[0][1], "count": len(results)})
     return changes
 
 

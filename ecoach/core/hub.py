@@ -96,6 +96,11 @@ class Hub:
             sub.queue.get_nowait()
         sub.queue.put_nowait(None)
 
+    def subscribers_under(self, prefix: str) -> int:
+        """Subscriptions on topics starting with ``prefix`` (e.g. open coach sockets:
+        "coach:"); a walk over the topics, for an occasional look such as /metrics."""
+        return sum(len(subs) for topic, subs in self._subs.items() if topic.startswith(prefix))
+
     def subscriber_count(self, topic: str) -> int:
         return len(self._subs.get(topic, ()))
 

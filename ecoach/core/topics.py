@@ -13,6 +13,13 @@ from __future__ import annotations
 # Local: a mail was queued in the outbox; the outbox dispatcher of this process wakes up.
 OUTBOX = "local:outbox"
 
+# Local: what happened that no page shows as such, for whatever counts or forwards it
+# (``/metrics``, webhooks): ``{"type": "booking.created" | "booking.rescheduled" |
+# "booking.cancelled", "coach_id", "engagement_id", "booking_id"}``, ``{"type":
+# "commitment.breached", "coach_id", "engagement_id", "commitment_id", "channel"}``,
+# ``{"type": "mail.delivery", "state", "count"}``, ``{"type": "webhook.delivery", "outcome"}``.
+FACTS = "local:facts"
+
 
 def coach(coach_id: int) -> str:
     """A coach's inbox and engagement pages (``/ws``): exchanges, delivery states,
@@ -30,6 +37,14 @@ def chat_link(token_digest: str) -> str:
     with it when it is withdrawn or replaced. (A socket listens here before it checks the
     link, so a revocation committed meanwhile cannot slip by.)"""
     return f"chatlink:{token_digest}"
+
+
+def coach_of(topic: str) -> int | None:
+    """The coach id of a ``coach(...)`` topic; None for any other topic."""
+    if topic.startswith("coach:"):
+        number = topic[6:]
+        return int(number) if number.isdigit() else None
+    return None
 
 
 def is_local(topic: str) -> bool:

@@ -45,14 +45,7 @@ async def schedule_task(
     With ``key``, idempotent: a pending task with that key gets the new name, due time and
     parameters (and a fresh attempt count) instead of a second task. ``now`` is only the
     recorded creation time (the database's clock when not given)."""
-    if due_at.tzinfo is None:
-        raise ValueError("due_at must be an aware datetime")
-    if key is not None and not 0 < len(key) <= MAX_KEY:
-        raise ValueError(f"task key must be 1 to {MAX_KEY} characters")
-    values = dict(
-        name=name, params=params or {}, key=key, status=PENDING, due_at=due_at, run_at=due_at,
-        attempts=0, created_at=now if now is not None else func.current_timestamp(),
-    )
+    values = task_values(name, due_at, params, key=key, now=now)
     if key is None:
         await session.execute(insert(Task).values(**values))
         return
@@ -65,6 +58,20 @@ async def schedule_task(
                   run_at=stmt.excluded.run_at, attempts=0, last_error=None),
     )
     await session.execute(stmt)
+
+
+def task_values(name: str, due_at: datetime, params: dict[str, Any] | None = None, *, key: str | None = None,
+                now: datetime | None = None) -> dict[str, Any]:
+    """The columns of a new pending task (for ``insert(Task)``, also many at once; a new
+    key must not be pending already)."""
+    if due_at.tzinfo is None:
+        raise ValueError("due_at must be an aware datetime")
+    if key is not None and not 0 < len(key) <= MAX_KEY:
+        raise ValueError(f"task key must be 1 to {MAX_KEY} characters")
+    return dict(
+        name=name, params=params or {}, key=key, status=PENDING, due_at=due_at, run_at=due_at,
+        attempts=0, created_at=now if now is not None else func.current_timestamp(),
+    )
 
 
 async def cancel_tasks(

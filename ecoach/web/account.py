@@ -16,6 +16,7 @@ from ecoach.core.devices import device_label
 from ecoach.logbook import account_queries as aq
 from ecoach.keys import CLOCK, PASSWORD_WORKERS, SESSIONS, SETTINGS
 from ecoach.web.params import path_id
+from ecoach.web.webhooks import webhook_card
 from ecoach.web.render import gettext_for, render
 from ecoach.web.security import (
     AUTH_SESSION, client_address, current_coach, get_coach, require_coach, start_login,
@@ -34,13 +35,14 @@ async def _page(request: web.Request, **extra: Any) -> web.Response:
         tokens = await aq.get_api_tokens(session, coach.id)
         second = await aq.get_totp(session, coach.id)
         codes_left = len(await aq.get_unused_recovery_codes(session, coach.id))
+        hooks = await webhook_card(app, session, coach.id)
     done = request.query.get("done")
     context = {
         "sessions": open_sessions, "this_session": request[AUTH_SESSION].id, "tokens": tokens,
         "devices": {s.id: device_label(s.user_agent) for s in open_sessions},
         "has_2fa": second is not None and second.confirmed_at is not None, "codes_left": codes_left,
         "done": done if done in DONE else None, "error": None, "error_at": None, "new_token": None,
-        "require_2fa": app[SETTINGS].accounts.require_2fa,
+        "require_2fa": app[SETTINGS].accounts.require_2fa, **hooks,
     }
     context.update(extra)
     return await render(request, "account.html", context, status=context.pop("status", 200))
