@@ -26,6 +26,7 @@ from ecoach.scheduler import nudges as nudge_tasks
 from ecoach.scheduler import booking as booking_tasks
 from ecoach.scheduler import accounts as account_tasks
 from ecoach.scheduler import webhooks as webhook_tasks
+from ecoach.scheduler import retention as retention_tasks
 from ecoach.actions import webhooks as webhook_actions
 from ecoach.actions.login_limits import LocalGate
 from ecoach.actions.passwords import PasswordWorkers
@@ -40,14 +41,18 @@ from ecoach.web import admin as admin_web
 from ecoach.web import password as password_web
 from ecoach.web import metrics as metrics_web
 from ecoach.web import webhooks as webhooks_web
+from ecoach.web import data_export as data_export_web
+from ecoach.web import retention as retention_web
+from ecoach.web import supervision as supervision_web
 from ecoach.web import nudges as nudges_web
 from ecoach.web import availability as availability_web
 from ecoach.web import report as report_web
 from ecoach.web import booking as booking_web
 from ecoach.web import booking_coach as booking_coach_web
 from ecoach.web.i18n import I18n
+from ecoach.encryption import keyring_for
 from ecoach.keys import (
-    BUS, CLOCK, ENGINE, HUB, I18N, LOGIN_GATE, MAIL_READERS, OUTBOX, PASSWORD_WORKERS, SESSIONS, SETTINGS,
+    BUS, CLOCK, ENGINE, HUB, I18N, KEYRING, LOGIN_GATE, MAIL_READERS, OUTBOX, PASSWORD_WORKERS, SESSIONS, SETTINGS,
     SOCKET_LIMITS, SOCKETS, TASK_RUNNER, WRITER,
 )
 
@@ -57,13 +62,16 @@ STATIC = Path(__file__).parent / "web" / "static"
 
 # Every area with scheduled work: each module's register_tasks(registry) adds its handlers
 # and recurring jobs to the task runner.
-TASK_MODULES = (maintenance, notify, commitment_tasks, booking_tasks, nudge_tasks, account_tasks, webhook_tasks)
+TASK_MODULES = (maintenance, notify, commitment_tasks, booking_tasks, nudge_tasks, account_tasks, webhook_tasks,
+                retention_tasks)
 
 
 def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     app = web.Application(client_max_size=settings.max_request_bytes)
     app[SETTINGS] = settings
     app[CLOCK] = clock or clock_for(settings)
+    # No master key and no allow_plaintext: SettingsError, one line naming the setting.
+    app[KEYRING] = keyring_for(settings, app[CLOCK].now)
     app[HUB] = Hub()
     app[BUS] = event_bus(settings, app[HUB])
     app[I18N] = I18n()
@@ -93,7 +101,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     app.on_shutdown.append(_close_sockets)
     for module in (health, auth, inbox, coach_chat, coachee, chat_endpoint, api, mail_pages, nudges_web,
                    availability_web, report_web, booking_web, booking_coach_web, account_web, admin_web,
-                   password_web, webhooks_web):
+                   password_web, webhooks_web, data_export_web, retention_web, supervision_web):
         module.register(app)
     app.router.add_static("/static/", STATIC, name="static")
     return app
@@ -122,7 +130,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     if settings.auto_migrate:
         await migrate(engine)
     app[ENGINE] = engine
-    app[SESSIONS] = session_factory(engine, app[BUS])
+    app[SESSIONS] = session_factory(engine, app[BUS], app[KEYRING])
     yield
     await engine.dispose()
 

@@ -13,12 +13,15 @@ from ecoach.actions.replies import ReplyContext
 from ecoach.core.clock import Clock
 from ecoach.core.events import EventBus
 from ecoach.core.hub import Hub
+from ecoach.logbook.keyring import Keyring
 from ecoach.metrics import Metrics
 from ecoach.scheduler.runner import TaskRunner
 from ecoach.settings import Settings
 from ecoach.web.i18n import I18n
 
 SETTINGS = web.AppKey("settings", Settings)
+# Data keys for personal data at rest (ecoach.logbook.keyring); every session carries it.
+KEYRING = web.AppKey("keyring", Keyring)
 ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
 HUB = web.AppKey("hub", Hub)  # this process's subscribers (sockets); events arrive after commit

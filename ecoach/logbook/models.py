@@ -204,3 +204,4 @@ from ecoach.logbook import nudge_models  # noqa: E402,F401
 from ecoach.logbook import account_models  # noqa: E402,F401
 from ecoach.logbook import key_models  # noqa: E402,F401
 from ecoach.logbook import webhook_models  # noqa: E402,F401
+from ecoach.logbook import privacy_models  # noqa: E402,F401

@@ -8,7 +8,7 @@ from ecoach.actions.agreement_texts import get_coachee_agreement
 from ecoach.actions.engagements import check_chat_token
 from ecoach.actions.errors import ActionError
 from ecoach.logbook import queries
-from ecoach.web import nudges_coachee
+from ecoach.web import data_export, nudges_coachee
 from ecoach.keys import CLOCK, SESSIONS, SETTINGS
 from ecoach.web.render import render, set_language
 
@@ -33,6 +33,7 @@ async def chat_page(request: web.Request) -> web.StreamResponse:
         )
         action_steps = await nudges_coachee.coachee_panel(request, session, engagement)
         agreement = await get_coachee_agreement(session, engagement, request.app[CLOCK].now())
+        data_request = await data_export.coachee_panel(request, session, engagement)
     context = {
         "engagement": engagement,
         "coachee": coachee,
@@ -41,6 +42,7 @@ async def chat_page(request: web.Request) -> web.StreamResponse:
         "max_chars": request.app[SETTINGS].max_message_chars,
         "action_steps": action_steps,
         "agreement": agreement,
+        "data_request": data_request,
     }
     response = await render(request, "chat.html", context)
     response.headers["Cache-Control"] = "no-store"

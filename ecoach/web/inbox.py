@@ -15,6 +15,7 @@ from ecoach.actions.unit import unit_of_work
 from ecoach.logbook import queries
 from ecoach.logbook.models import Engagement
 from ecoach.web import booking_coach
+from ecoach.web import data_export
 from ecoach.web import nudges as nudges_web
 from ecoach.keys import CLOCK, SESSIONS, SETTINGS, reply_context
 from ecoach.web.render import gettext_for, render
@@ -57,7 +58,8 @@ async def _inbox_rows(request: web.Request) -> tuple[list[queries.InboxRow], str
 async def inbox(request: web.Request) -> web.StreamResponse:
     rows, tab, page, more = await _inbox_rows(request)
     return await render(request, "inbox.html", {"rows": rows, "tab": tab, "page": page, "more": more,
-                                                "alerted": request[nudges_web.ALERTED]})
+                                                "alerted": request[nudges_web.ALERTED],
+                                                "data_notices": await data_export.inbox_notices(request)})
 
 
 @require_coach
@@ -132,6 +134,7 @@ async def engagement_page(request: web.Request) -> web.StreamResponse:
         await do_mark_read(session, engagement)
         nudge_panel = await nudges_web.panel(request, session, engagement, coachee)
         sessions_panel = await booking_coach.engagement_panel(request, session, engagement)
+        data_rights = await data_export.engagement_panel(request, session, engagement)
     older = len(timeline) > size
     timeline = timeline[-size:]
     web_session = await get_session(request)
@@ -154,6 +157,7 @@ async def engagement_page(request: web.Request) -> web.StreamResponse:
         "max_chars": request.app[SETTINGS].max_message_chars,
         "nudges": nudge_panel,
         "sessions_panel": sessions_panel,
+        "data_rights": data_rights,
     }
     return await render(request, "engagement.html", context)
 
