@@ -136,8 +136,8 @@ async def do_plan_closed(session: AsyncSession, *, settings: Settings, now: date
     policy = settings.retention.erase_after_months
     found = await pq.get_engagements_to_plan(session, policy, limit=PLAN_BATCH)
     for engagement, plan in found:
-        if plan is not None and plan.keep_months is not None:
-            plan.policy_months = policy  # its own choice: the policy does not move it
+        if plan is not None and plan.keep_months is not None and plan.erase_at is not None:
+            plan.policy_months = policy  # its own choice, planned already: the policy does not move it
             continue
         await do_replan(session, engagement, plan or await _plan_of(session, engagement, settings, now),
                         settings=settings, now=now)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoach.logbook.booking_models import Booking, SessionType
@@ -72,12 +72,16 @@ async def get_retention_plan(session: AsyncSession, engagement_id: int) -> Reten
 
 async def get_engagements_to_plan(session: AsyncSession, policy_months: int, *,
                                   limit: int) -> list[tuple[Engagement, RetentionPlan | None]]:
-    """Closed engagements without a plan, or whose plan follows a policy that changed."""
+    """Closed engagements without a plan, whose plan follows a policy that changed, or
+    whose plan was made while they ran (a choice of months, no moment yet)."""
+    own_months = RetentionPlan.keep_months > 0
+    unplanned = and_(RetentionPlan.erase_at.is_(None),
+                     or_(own_months, RetentionPlan.keep_months.is_(None)) if policy_months > 0 else own_months)
     stmt = (
         select(Engagement, RetentionPlan)
         .outerjoin(RetentionPlan, RetentionPlan.engagement_id == Engagement.id)
         .where(Engagement.status == "closed",
-               or_(RetentionPlan.engagement_id.is_(None), RetentionPlan.policy_months != policy_months))
+               or_(RetentionPlan.engagement_id.is_(None), RetentionPlan.policy_months != policy_months, unplanned))
         .order_by(Engagement.id).limit(limit)
     )
     return [(row[0], row[1]) for row in await session.execute(stmt)]
