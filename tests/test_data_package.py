@@ -110,6 +110,7 @@ async def test_request_approve_download_and_expiry(  # type: ignore[no-untyped-d
         response = await coachee.get(path)
         assert response.status == 200
         _archive, data = read_package(await response.read())
+        assert data["engagement"]["id"] == rich.engagement_id  # the link is this engagement's, nothing else
         assert [x["id"] for x in data["exchanges"]][: len(rich.shared)] == rich.shared
         # After the link's hours it is refused, clearly, in the coachee's language.
         clock.advance(hours=48, seconds=1)

@@ -147,7 +147,8 @@ async def do_decline_export(session: AsyncSession, coach: Coach, request_id: int
     request.status, request.decided_at, request.reason = DECLINED, now, text
     await session.flush()
     _ = gettext_for(engagement.language)
-    await _record(session, engagement, now, direction="out", author="coach", author_name=coach.name,
+    # A notice, not an answer: the coachee's waiting messages stay waiting.
+    await _record(session, engagement, now, direction="out", author="system", author_name="ecoach",
                   text=_(DECLINED_TEXT) % {"reason": text}, external_id=f"export:{request.id}:declined")
     return request
 

@@ -46,7 +46,7 @@ WARN_BODY = N_("Hello %(coach)s,\n\nThe engagement with %(name)s was closed on %
                "longer, extend it here before then: %(url)s")
 
 
-def _key(name: str, engagement_id: int) -> str:
+def task_key(name: str, engagement_id: int) -> str:
     return f"{name}:{engagement_id}"
 
 
@@ -75,15 +75,15 @@ async def do_replan(session: AsyncSession, engagement: Engagement, plan: Retenti
     due = due_of(engagement, plan, settings)
     if due is None:
         plan.erase_at = None
-        await cancel_tasks(session, key=_key(TASK_WARN, engagement.id))
-        await cancel_tasks(session, key=_key(TASK_ERASE, engagement.id))
+        await cancel_tasks(session, key=task_key(TASK_WARN, engagement.id))
+        await cancel_tasks(session, key=task_key(TASK_ERASE, engagement.id))
     else:
         moments = schedule(due, None, settings.retention.warn_days, now)
         plan.erase_at = moments.erase_at
         await schedule_task(session, TASK_WARN, moments.warn_at, {"engagement_id": engagement.id},
-                            key=_key(TASK_WARN, engagement.id), now=now)
+                            key=task_key(TASK_WARN, engagement.id), now=now)
         await schedule_task(session, TASK_ERASE, moments.erase_at, {"engagement_id": engagement.id},
-                            key=_key(TASK_ERASE, engagement.id), now=now)
+                            key=task_key(TASK_ERASE, engagement.id), now=now)
     await session.flush()
     emit(session, topics.coach(engagement.coach_id), {"type": "retention", "engagement_id": engagement.id})
     return plan

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoach.actions.privacy_mail import format_date, queue_notice
-from ecoach.actions.retention import TASK_ERASE, TASK_WARN, WARN_BODY, WARN_SUBJECT, _key, due_of
+from ecoach.actions.retention import TASK_ERASE, WARN_BODY, WARN_SUBJECT, due_of, task_key
 from ecoach.actions.unit import emit
 from ecoach.core import topics
 from ecoach.core.i18n import gettext_for
@@ -51,7 +51,7 @@ async def do_warn(session: AsyncSession, engagement_id: int, *, settings: Settin
     plan.warned_at = now
     plan.erase_at = schedule(due, now, settings.retention.warn_days, now).erase_at
     await schedule_task(session, TASK_ERASE, plan.erase_at, {"engagement_id": engagement.id},
-                        key=_key(TASK_ERASE, engagement.id), now=now)
+                        key=task_key(TASK_ERASE, engagement.id), now=now)
     await session.flush()
     await _tell_coach(session, engagement, plan, settings=settings, now=now)
     emit(session, topics.coach(engagement.coach_id), {"type": "retention", "engagement_id": engagement.id})
@@ -89,7 +89,7 @@ async def do_erase_when_due(session: AsyncSession, engagement_id: int, *, settin
     erase_at = schedule(due, plan.warned_at, settings.retention.warn_days, now).erase_at
     if erase_at > now + timedelta(seconds=1):
         await schedule_task(session, TASK_ERASE, erase_at, {"engagement_id": engagement.id},
-                            key=_key(TASK_ERASE, engagement.id), now=now)
+                            key=task_key(TASK_ERASE, engagement.id), now=now)
         return False
     await erase_engagement(session, engagement, now=now)
     log.info("engagement %s erased by its retention plan", engagement_id)

@@ -27,7 +27,7 @@ from ecoach.core.pseudonymise import (KINDS, KnownPerson, Pseudonymised, Pseudon
                                       StringMark, pseudonymise)
 from ecoach.logbook import queries
 from ecoach.logbook import privacy_queries as sq
-from ecoach.logbook.models import Coach, Engagement, Exchange
+from ecoach.logbook.models import Engagement, Exchange
 
 MAX_SELECTED = 200
 MAX_MARKS = 200
