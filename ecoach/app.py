@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 import weakref
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from aiohttp import WSCloseCode, web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ecoach.actions import notify
 from ecoach.actions.exchange_writer import ExchangeWriter
@@ -19,7 +22,7 @@ from ecoach.channels.chat.protocol import socket_gate
 from ecoach.core.clock import Clock, make_clock
 from ecoach.core.events import EventBus
 from ecoach.core.hub import Hub
-from ecoach.logbook.db import create_engine, migrate, session_factory
+from ecoach.logbook.db import create_engine, migrate, scrub, session_factory
 from ecoach.scheduler import commitments as commitment_tasks
 from ecoach.scheduler import maintenance
 from ecoach.scheduler import nudges as nudge_tasks
@@ -44,6 +47,7 @@ from ecoach.web import webhooks as webhooks_web
 from ecoach.web import data_export as data_export_web
 from ecoach.web import retention as retention_web
 from ecoach.web import supervision as supervision_web
+from ecoach.web import erasure as erasure_web
 from ecoach.web import nudges as nudges_web
 from ecoach.web import availability as availability_web
 from ecoach.web import report as report_web
@@ -51,6 +55,8 @@ from ecoach.web import booking as booking_web
 from ecoach.web import booking_coach as booking_coach_web
 from ecoach.web.i18n import I18n
 from ecoach.encryption import keyring_for
+from ecoach.logbook.keyring import Keyring
+from ecoach.logbook.reseal import has_unsealed_coachees
 from ecoach.keys import (
     BUS, CLOCK, ENGINE, HUB, I18N, KEYRING, LOGIN_GATE, MAIL_READERS, OUTBOX, PASSWORD_WORKERS, SESSIONS, SETTINGS,
     SOCKET_LIMITS, SOCKETS, TASK_RUNNER, WRITER,
@@ -101,7 +107,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     app.on_shutdown.append(_close_sockets)
     for module in (health, auth, inbox, coach_chat, coachee, chat_endpoint, api, mail_pages, nudges_web,
                    availability_web, report_web, booking_web, booking_coach_web, account_web, admin_web,
-                   password_web, webhooks_web, data_export_web, retention_web, supervision_web):
+                   password_web, webhooks_web, data_export_web, retention_web, supervision_web, erasure_web):
         module.register(app)
     app.router.add_static("/static/", STATIC, name="static")
     return app
@@ -131,8 +137,34 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         await migrate(engine)
     app[ENGINE] = engine
     app[SESSIONS] = session_factory(engine, app[BUS], app[KEYRING])
+    await check_keyring(app[SESSIONS], app[KEYRING])
+    scrubbing: set[asyncio.Task[None]] = set()
+
+    def destroyed(event: dict[str, Any]) -> None:
+        # An erasure here or in another process: its keys leave this process's memory, and
+        # the database files are cleaned of what was deleted.
+        app[KEYRING].forget(int(k) for k in event.get("key_ids", []))
+        task = asyncio.get_running_loop().create_task(scrub(engine))
+        scrubbing.add(task)
+        task.add_done_callback(scrubbing.discard)
+
+    app[HUB].listen(topics.KEYS, destroyed)
     yield
+    for task in list(scrubbing):
+        await task
     await engine.dispose()
+
+
+async def check_keyring(sessions: async_sessionmaker[AsyncSession], keyring: Keyring) -> None:
+    """The master keys open this database's data keys (CryptoError otherwise); a warning
+    while personal data stored before encryption is still readable."""
+    async with sessions() as session:
+        await keyring.verify(session)
+        if keyring.encrypted and await has_unsealed_coachees(session):
+            log.warning("personal data stored before encryption is still readable: run `ecoach keys "
+                        "encrypt-existing` (the server keeps running meanwhile)")
+        elif not keyring.encrypted:
+            log.warning("allow_plaintext: personal data is stored unencrypted (set a master key)")
 
 
 async def _events(app: web.Application) -> AsyncIterator[None]:

@@ -32,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings)
     try:
         return int(args.func(settings, args) or 0)
+    except SettingsError as exc:  # e.g. no master key: one line naming the setting
+        print(f"ecoach: {exc}", file=sys.stderr)
+        return 2
     except CliError as exc:
         print(f"ecoach: {exc}", file=sys.stderr)
         return 1
@@ -87,6 +90,9 @@ def _parser() -> argparse.ArgumentParser:
 
     add_quarantine_commands(sub)
     add_ops_commands(sub)
+    from ecoach.cli_keys import add_key_commands
+
+    add_key_commands(sub)
     return parser
 
 
@@ -95,18 +101,26 @@ def _with_db(settings: Settings, work: Callable[[Any], Awaitable[Any]]) -> Any:
     events it registers reach the running servers (on PostgreSQL)."""
     from ecoach.actions.errors import ActionError
     from ecoach.actions.unit import unit_of_work
-    from ecoach.app import event_bus
+    from ecoach.app import check_keyring, event_bus
+    from ecoach.core.crypto import CryptoError
     from ecoach.core.hub import Hub
+    from ecoach.encryption import keyring_for
     from ecoach.logbook.db import create_engine, migrate, session_factory
+
+    keyring = keyring_for(settings, lambda: _now(settings))
 
     async def run() -> Any:
         engine = create_engine(settings.database_url)
         try:
             if settings.auto_migrate:
                 await migrate(engine)
-            async with unit_of_work(session_factory(engine, event_bus(settings, Hub()))) as session:
+            sessions = session_factory(engine, event_bus(settings, Hub()), keyring)
+            await check_keyring(sessions, keyring)
+            async with unit_of_work(sessions) as session:
                 return await work(session)
         except ActionError as exc:
+            raise CliError(str(exc)) from None
+        except CryptoError as exc:
             raise CliError(str(exc)) from None
         except OSError as exc:
             raise CliError(f"database {settings.database_url!r} is not reachable: {exc}") from None
@@ -174,11 +188,15 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         print(f"{running} (Ctrl+C to stop)", flush=True)
     from ecoach.cli_ops import serving
 
+    from ecoach.core.crypto import CryptoError
+
     with serving(settings):  # ecoach restore can tell that this server uses the database
         try:
             asyncio.run(serve(app, settings))  # web.run_app, with the connection gate
         except GracefulExit:
             pass
+        except CryptoError as exc:  # a wrong or missing master key: one clear line
+            raise CliError(str(exc)) from None
     return 0
 
 

@@ -111,10 +111,11 @@ async def _sessions(session: AsyncSession, coach: Coach, owners: list[tuple[str,
 
 
 async def _engagement_for(session: AsyncSession, coach: Coach, name: str) -> Engagement | None:
+    # Names are sealed: compared after opening (a demo coach has a handful of coachees).
     stmt = (
-        select(Engagement)
+        select(Engagement, Coachee.name)
         .join(Coachee, Coachee.id == Engagement.coachee_id)
-        .where(Engagement.coach_id == coach.id, Coachee.name == name)
-        .limit(1)
+        .where(Engagement.coach_id == coach.id)
+        .order_by(Engagement.id)
     )
-    return (await session.execute(stmt)).scalar_one_or_none()
+    return next((e for e, found in (await session.execute(stmt)).all() if found == name), None)

@@ -206,10 +206,16 @@ async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
+def fresh_keyring(clock: Any = None) -> Keyring:
+    """A keyring of the test master key with an empty cache (data key ids repeat across
+    the tests' databases, so a keyring never outlives its test)."""
+    return Keyring(MasterKeys([TEST_MASTER_KEY]), now=(clock or FixedClock(START)).now)
+
+
 @pytest.fixture
 def keyring(clock: FixedClock) -> Keyring:
     """The keyring of the test master key (a fresh cache per test)."""
-    return Keyring(MasterKeys([TEST_MASTER_KEY]), now=clock.now)
+    return fresh_keyring(clock)
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from ecoach.app import build_app
 from ecoach.core.clock import Clock
 from ecoach.logbook.db import create_engine, session_factory
 from ecoach.settings import Settings
+from tests.conftest import fresh_keyring
 
 PASSWORD = "correct horse battery"
 
@@ -45,7 +46,7 @@ async def seed(db_url: str, now, *, email: str, coachee: str = "Sanne", language
     """A coach with one engagement and an API token; returns their ids and secrets."""
     engine = create_engine(db_url)
     try:
-        async with session_factory(engine)() as session:
+        async with session_factory(engine, None, fresh_keyring())() as session:
             coach = await do_add_coach(session, name=f"Coach {email}", email=email, password=PASSWORD,
                                        language=language, time_zone="Europe/Amsterdam", now=now)
             created = await do_create_engagement(session, coach, coachee_name=coachee,

@@ -22,6 +22,7 @@ from ecoach.logbook.mail_models import MailOutbox
 from ecoach.logbook.models import Coach, Engagement
 from ecoach.settings import MailSettings, Settings
 from tests.support import app_client, csrf_of, login, seed, settings_for
+from tests.conftest import fresh_keyring
 
 UTC = timezone.utc
 
@@ -58,7 +59,7 @@ END:VCALENDAR
 async def rows(db_url: str, model, *where):  # type: ignore[no-untyped-def]
     engine = create_engine(db_url)
     try:
-        async with session_factory(engine)() as session:
+        async with session_factory(engine, None, fresh_keyring())() as session:
             return list((await session.execute(select(model).where(*where).order_by(model.id))).scalars())
     finally:
         await engine.dispose()
@@ -173,7 +174,7 @@ async def test_the_chat_page_shows_the_agreement_in_the_coachees_zone(db_url, cl
     await execute(db_url, update(Engagement).where(Engagement.id == a["engagement_id"])
                   .values(time_zone="America/New_York"))
     engine = create_engine(db_url)
-    async with session_factory(engine)() as session:
+    async with session_factory(engine, None, fresh_keyring())() as session:
         session.add_all([AvailabilityWindow(coach_id=a["coach_id"], channel="chat", weekday=1, start_minute=19 * 60,
                                             end_minute=21 * 60)])
         coach = await session.get(Coach, a["coach_id"])
@@ -256,7 +257,7 @@ async def test_report_shows_share_within_and_median(coach_client, db_url, clock)
     async with app_client(settings, clock) as coachee:
         await coachee.get(f"/c/{a['chat_token']}")
     engine = create_engine(db_url)
-    sessions = session_factory(engine)
+    sessions = session_factory(engine, None, fresh_keyring())
     from ecoach.actions.exchanges import NewExchange, record_exchanges
 
     async def record(direction: str, n: int) -> None:

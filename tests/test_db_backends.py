@@ -11,6 +11,7 @@ from ecoach.logbook.db import alembic_config
 from ecoach.actions.coaches import do_add_coach
 from ecoach.actions.engagements import do_create_engagement
 from ecoach.actions.exchanges import NewExchange, record_exchanges
+from ecoach.logbook.keyring import keyring_of
 from ecoach.logbook.models import Exchange
 
 
@@ -27,8 +28,10 @@ async def test_logbook_is_append_only(sessions, clock) -> None:  # type: ignore[
         await session.execute(update(Exchange).where(Exchange.id == exchange_id).values(delivery_state="sent"))
         await session.commit()
     async with sessions() as session:
+        key = await keyring_of(session).for_engagement(session, created.engagement.id)
         with pytest.raises(DBAPIError, match="append-only"):
-            await session.execute(update(Exchange).where(Exchange.id == exchange_id).values(body_text="edited"))
+            await session.execute(update(Exchange).where(Exchange.id == exchange_id)
+                                  .values(body_text_sealed=key.seal(Exchange.body_text, "edited")))
             await session.commit()
 
 

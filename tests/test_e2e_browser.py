@@ -3,13 +3,13 @@ and restarted; a message typed while it was down arrives exactly once."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests.browser import WAIT, browser  # noqa: F401 - the fixture
+from tests.sealed_support import opened
 from tests.server_process import ServerProcess
 
 pytestmark = pytest.mark.browser
@@ -31,8 +31,7 @@ def texts(page: Page):  # type: ignore[no-untyped-def]
 
 
 def stored(db: Path, text: str) -> int:
-    with sqlite3.connect(db) as conn:
-        return conn.execute("SELECT count(*) FROM exchange WHERE body_text = ?", (text,)).fetchone()[0]
+    return sum(1 for (body,) in opened(db, "exchange", "body_text") if body == text)
 
 
 async def test_coach_and_coachee_chat_through_a_crash(browser: Browser, server: ServerProcess, tmp_path: Path) -> None:

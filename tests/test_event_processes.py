@@ -33,6 +33,7 @@ from ecoach.logbook.models import Exchange
 from tests.conftest import PASSWORD, START
 from tests.dovecot import ImapAccount, wait_until
 from tests.server_process import ServerProcess
+from tests.conftest import fresh_keyring
 
 pytestmark = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 
@@ -117,7 +118,7 @@ async def next_frame(ws: aiohttp.ClientWebSocketResponse, kind: str, timeout: fl
 async def stored(db_url: str) -> tuple[int, int, int]:
     engine = create_engine(db_url)
     try:
-        async with session_factory(engine)() as session:
+        async with session_factory(engine, None, fresh_keyring())() as session:
             mails = select(func.count()).select_from(Exchange).where(Exchange.channel == "mail")
             distinct = select(func.count(func.distinct(Exchange.external_id))).where(Exchange.channel == "mail")
             inbound = select(func.count()).select_from(InboundMail)

@@ -25,6 +25,7 @@ from ecoach.logbook.db import session_factory
 from ecoach.logbook.models import Engagement
 from ecoach.logbook.pg_events import APPLICATION_NAME, PgEventBus, asyncpg_dsn
 from tests.dovecot import wait_until
+from tests.conftest import fresh_keyring
 
 PG_ONLY = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 
@@ -49,7 +50,7 @@ async def other(db_url: str, engine: AsyncEngine) -> AsyncIterator[tuple[Hub, An
         bus: EventBus = EventBus(hub)
     else:
         bus = PgEventBus(hub, db_url, ping_seconds=0.5, backoff_max=0.5)
-        sessions = session_factory(engine, bus)
+        sessions = session_factory(engine, bus, fresh_keyring())
 
         async def exchange(exchange_id: int):  # type: ignore[no-untyped-def]
             async with sessions() as session:
@@ -58,7 +59,7 @@ async def other(db_url: str, engine: AsyncEngine) -> AsyncIterator[tuple[Hub, An
         bus.add_resolver("exchange", exchange)
     await bus.start()
     try:
-        yield hub, session_factory(engine, bus)
+        yield hub, session_factory(engine, bus, fresh_keyring())
     finally:
         await bus.stop()
 
@@ -67,12 +68,12 @@ async def other(db_url: str, engine: AsyncEngine) -> AsyncIterator[tuple[Hub, An
 async def pg_sessions(db_url: str, engine: AsyncEngine, hub: Hub) -> AsyncIterator[Any]:
     """This process's sessions: on PostgreSQL with the NOTIFY-sending bus."""
     if db_url.startswith("sqlite"):
-        yield session_factory(engine, EventBus(hub))
+        yield session_factory(engine, EventBus(hub), fresh_keyring())
         return
     bus = PgEventBus(hub, db_url)
     await bus.start()
     try:
-        yield session_factory(engine, bus)
+        yield session_factory(engine, bus, fresh_keyring())
     finally:
         await bus.stop()
 

@@ -16,6 +16,8 @@ from sqlalchemy.exc import DBAPIError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ecoach.actions.keys import do_encrypt_existing
+from ecoach.core.crypto import PLAIN_KEY
 from ecoach.logbook import queries
 from ecoach.logbook.db import alembic_config
 from ecoach.logbook.models import Base, Engagement, Exchange
@@ -95,7 +97,7 @@ async def test_downgrade_to_base_and_upgrade_again(  # type: ignore[no-untyped-d
 
 
 async def test_downgrading_the_mail_migration_keeps_the_logbook(  # type: ignore[no-untyped-def]
-    engine, sessions, make_coach, make_engagement, record_exchange
+    engine, sessions, keyring, make_coach, make_engagement, record_exchange
 ) -> None:
     coach = await make_coach()
     created = await make_engagement(coach)
@@ -108,6 +110,10 @@ async def test_downgrading_the_mail_migration_keeps_the_logbook(  # type: ignore
     assert body == "Bewaard over migraties heen"
 
     await _alembic(engine, "upgrade", "heads")
+    # What was stored before encryption is readable, and found once it is sealed.
+    async with sessions() as session:
+        assert (await session.get(Exchange, recorded.exchange.id)).body_text == "Bewaard over migraties heen"
+    assert (await do_encrypt_existing(sessions, keyring)).get("exchange") == 1
     async with sessions() as session:
         hits = await queries.search_logbook(session, coach.id, "migraties")
     assert [h.exchange.id for h in hits] == [recorded.exchange.id]
@@ -117,11 +123,17 @@ async def test_downgrading_the_mail_migration_keeps_the_logbook(  # type: ignore
 # --- Append-only ---------------------------------------------------------------------
 
 
+def _sealed(field: str, value: object) -> bytes:
+    """A value in a sealed column's form (plaintext mode's: the trigger must refuse it anyway)."""
+    kind = "json" if field == "meta" else "text"
+    return PLAIN_KEY.seal(f"exchange.{field}", kind, value)
+
+
 async def _expect_append_only(sessions, exchange_id: int) -> None:  # type: ignore[no-untyped-def]
     async with sessions() as session:
         with pytest.raises(DBAPIError, match="append-only"):
             await session.execute(
-                update(Exchange).where(Exchange.id == exchange_id).values(body_text="edited")
+                update(Exchange).where(Exchange.id == exchange_id).values(body_text_sealed=_sealed("body_text", "x"))
             )
             await session.flush()
 
@@ -141,7 +153,8 @@ async def test_the_logbook_is_append_only(  # type: ignore[no-untyped-def]
         async with sessions() as session:
             with pytest.raises(DBAPIError, match="append-only"):
                 await session.execute(
-                    update(Exchange).where(Exchange.id == exchange_id).values({column: value})
+                    update(Exchange).where(Exchange.id == exchange_id)
+                    .values({f"{column}_sealed": _sealed(column, value)})
                 )
 
     # Through the ORM too: a changed object is refused when it is flushed.

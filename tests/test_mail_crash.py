@@ -21,6 +21,7 @@ from ecoach.logbook.models import Exchange
 from tests.conftest import START
 from tests.dovecot import ImapAccount, dovecot, dovecot_server, wait_until  # noqa: F401 - fixtures
 from tests.server_process import ServerProcess
+from tests.conftest import fresh_keyring
 
 MAILS = 500
 COACHEES = 5
@@ -65,7 +66,7 @@ async def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(
         await make_engagement(coach, coachee_name=f"Coachee {who}", coachee_email=f"coachee{who}@example.org")
     await dovecot.append(*(mail(n) for n in range(MAILS)))
     engine = create_engine(db_url)
-    sessions = session_factory(engine)
+    sessions = session_factory(engine, None, fresh_keyring())
     server = serve(tmp_path, db_url, dovecot)
     rng = random.Random()
     kills = []

@@ -14,7 +14,6 @@ and a real SMTP relay:
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -29,6 +28,7 @@ from ecoach.core.reply_tokens import find_tokens, read_token
 from tests.browser import WAIT, browser  # noqa: F401 - the fixture
 from tests.conftest import START
 from tests.dovecot import ImapAccount, dovecot, dovecot_server, wait_until  # noqa: F401 - fixtures
+from tests.sealed_support import opened
 from tests.server_process import ServerProcess
 from tests.smtp_relay import SmtpRelay, smtp_relay  # noqa: F401 - the fixture
 
@@ -74,9 +74,8 @@ def coachee_mail(subject: str, text: str, message_id: str, *, to: str = "coach@c
 
 
 def engagements_of(db: Path, text: str) -> list[int]:
-    with sqlite3.connect(db) as conn:
-        rows = conn.execute("SELECT engagement_id FROM exchange WHERE body_text LIKE ?", (f"%{text}%",))
-        return [row[0] for row in rows]
+    return [engagement_id for body, engagement_id in opened(db, "exchange", "body_text", "engagement_id")
+            if text in body]
 
 
 async def test_mail_in_answer_out_reply_in(browser: Browser, server: ServerProcess, dovecot: ImapAccount,  # noqa: F811

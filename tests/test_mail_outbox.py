@@ -31,6 +31,7 @@ from ecoach.logbook.models import Exchange
 from ecoach.settings import MailSettings
 from tests.dovecot import wait_until
 from tests.smtp_relay import SmtpRelay, smtp_relay  # noqa: F401 - the fixture
+from tests.conftest import fresh_keyring
 
 SENDER = "coach@coaching.test"
 
@@ -281,7 +282,7 @@ async def test_two_dispatchers_never_send_twice(db_url, sessions, clock, hub, sm
     other_engine = create_engine(db_url)
     try:
         dispatchers = [dispatcher_for(sessions, smtp_relay, clock, hub, batch_size=3),
-                       dispatcher_for(session_factory(other_engine), smtp_relay, clock, Hub(), batch_size=3)]
+                       dispatcher_for(session_factory(other_engine, None, fresh_keyring()), smtp_relay, clock, Hub(), batch_size=3)]
 
         async def drive(dispatcher: OutboxDispatcher) -> int:
             sent = idle = 0

@@ -22,6 +22,7 @@ from ecoach.keys import TASK_RUNNER
 from tests.nudge_support import SECRET, check, drain, go, nudge_runner, nudge_settings, save_plan
 from tests.smtp_relay import smtp_relay  # noqa: F401 - the fixture
 from tests.support import app_client, csrf_of, login, seed, settings_for
+from tests.conftest import fresh_keyring
 
 UTC = timezone.utc
 UPCOMING = re.compile(r'data-nudge="(\d+)"')
@@ -38,7 +39,7 @@ def plan_form(csrf: str, **changes: str) -> MultiDict[str]:
 async def rows(db_url: str, model, **where):  # type: ignore[no-untyped-def]
     engine = create_engine(db_url)
     try:
-        async with session_factory(engine)() as session:
+        async with session_factory(engine, None, fresh_keyring())() as session:
             stmt = select(model).filter_by(**where).order_by(model.id)
             return list((await session.execute(stmt)).scalars())
     finally:

@@ -152,9 +152,7 @@ async def test_keys_are_cached_and_new_keys_only_after_commit(engine, keyring, c
     first, _ = notes
     sessions = session_factory(engine, None, keyring)
     async with sessions() as session:
-        key = await keyring.for_engagement(session, first)  # made now: the engagement had none yet
-        assert keyring.cached(key.id) is None
-        await session.commit()
+        key = await keyring.for_engagement(session, first)  # made with the engagement, cached since
     assert keyring.cached(key.id) is not None
     async with sessions() as session:  # a key made in a transaction that rolls back is forgotten
         made = await session.run_sync(lambda s: keyring.new_key_sync(s, "engagement"))

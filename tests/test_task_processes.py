@@ -20,6 +20,7 @@ from ecoach.logbook.db import create_engine, session_factory
 from ecoach.logbook.tasks import schedule_task
 from tests.conftest import START
 from tests.server_process import ServerProcess
+from tests.conftest import fresh_keyring
 
 ROOT = Path(__file__).resolve().parents[1]
 TASKS = 10_000
@@ -63,7 +64,7 @@ async def _sql(db_url: str, sql: str, **params: object) -> list[tuple]:
 async def _schedule(db_url: str, count: int, params: dict | None = None) -> None:
     engine = create_engine(db_url)
     try:
-        async with session_factory(engine)() as session:
+        async with session_factory(engine, None, fresh_keyring())() as session:
             for _ in range(count):  # due when the servers' clock starts
                 await schedule_task(session, "probe", START, params, now=START)
             await session.commit()

@@ -24,6 +24,7 @@ from ecoach.scheduler.registry import TaskContext, TaskRegistry
 from ecoach.scheduler.runner import DONE, LOST, PARKED, RETRY, TaskRunner
 from ecoach.logbook.tasks import TaskError, cancel_tasks, do_retry_task, schedule_task
 from ecoach.settings import SchedulerSettings, Settings
+from tests.conftest import fresh_keyring
 
 LEASE = 60.0
 
@@ -319,9 +320,9 @@ async def test_two_runners_run_each_task_once(db_url, clock, hub, registry) -> N
     registry.handler("hello")(leave_effect)
     engines = [create_engine(db_url) for _ in range(2)]
     try:
-        runners = [TaskRunner(session_factory(engine), registry, make_settings(db_url, batch_size=7),
+        runners = [TaskRunner(session_factory(engine, None, fresh_keyring()), registry, make_settings(db_url, batch_size=7),
                               clock, worker=f"w{n}") for n, engine in enumerate(engines)]
-        sessions = session_factory(engines[0])
+        sessions = session_factory(engines[0], None, fresh_keyring())
         async with sessions() as session:
             for n in range(100):
                 await schedule_task(session, "hello", clock.now(), {"n": n})
@@ -436,7 +437,7 @@ def test_tasks_command_lists_parked_tasks_and_retries_them(db_url, clock, hub, m
     async def park_one() -> int:
         engine = create_engine(db_url)
         try:
-            sessions = session_factory(engine)
+            sessions = session_factory(engine, None, fresh_keyring())
             await schedule(sessions, "digest", clock.now(), key="digest:coach:1")
             await schedule(sessions, "digest", clock.now() + timedelta(days=1))
             runner = TaskRunner(sessions, registry, make_settings(db_url, max_attempts=1), clock)

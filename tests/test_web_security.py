@@ -13,12 +13,13 @@ from sqlalchemy import func, select
 from ecoach.logbook.db import create_engine, session_factory
 from ecoach.logbook.models import Exchange
 from tests.support import app_client, csrf_of, login, seed, settings_for
+from tests.conftest import fresh_keyring
 
 
 async def count_exchanges(db_url: str) -> int:
     engine = create_engine(db_url)
     try:
-        async with session_factory(engine)() as session:
+        async with session_factory(engine, None, fresh_keyring())() as session:
             return int((await session.execute(select(func.count()).select_from(Exchange))).scalar_one())
     finally:
         await engine.dispose()

@@ -22,10 +22,13 @@ from ecoach.actions.commitments import do_track_commitments
 from ecoach.actions.errors import ActionError, N_, NotFound
 from ecoach.actions.unit import emit
 from ecoach.core import topics
+from ecoach.core.crypto import text_tokens
 from ecoach.core.inbox import fold
 from ecoach.core.text import normalise_message, snippet, text_to_html
 from ecoach.core.types import Direction
+from ecoach.logbook.keyring import SealingKey, keyring_of
 from ecoach.logbook.models import Engagement, Exchange
+from ecoach.logbook.sealed import ScopeRef
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +134,12 @@ async def record_exchanges(
     engagements = dict(loaded or {})
     ids = {item.engagement_id for item in items} - engagements.keys()
     if ids:
-        rows = await session.execute(select(Engagement).where(Engagement.id.in_(ids)))
+        stmt = select(Engagement).where(Engagement.id.in_(ids))
+        if session.bind.dialect.name == "postgresql":
+            # An erasure (which locks the engagement to delete it) waits for this batch, or
+            # this batch waits for it and finds the engagement gone: never a half-written one.
+            stmt = stmt.with_for_update(key_share=True)
+        rows = await session.execute(stmt)
         engagements.update((e.id, e) for e in rows.scalars())
     results: list[Recorded | ActionError | None] = []
     accepted: dict[tuple[int, str], dict[str, Any]] = {}
@@ -148,10 +156,11 @@ async def record_exchanges(
             continue
         results.append(None)
         accepted.setdefault((item.engagement_id, item.external_id), _values(item, now))
-    inserted = await _insert_new(session, list(accepted.values()))
+    keys = await keyring_of(session).for_engagements(session, {key[0] for key in accepted})
+    inserted = await _insert_new(session, list(accepted.values()), keys)
     existing = await _existing(session, [key for key in accepted if key not in inserted])
     created = [inserted[k] for k in accepted if k in inserted]
-    await _update_summaries(session, created)
+    await _update_summaries(session, created, keys)
     # Response-time commitments: set-based, in this transaction (actions/commitments.py).
     await do_track_commitments(session, created, engagements, now)
     seen: set[tuple[int, str]] = set()
@@ -190,10 +199,15 @@ def _values(item: NewExchange, now: datetime) -> dict[str, Any]:
     )
 
 
+_SEALED = ("author_name", "body_text", "body_html", "meta")
+
+
 async def _insert_new(
-    session: AsyncSession, values: list[dict[str, Any]]
+    session: AsyncSession, values: list[dict[str, Any]], keys: dict[int, SealingKey]
 ) -> dict[tuple[int, str], Exchange]:
-    """One multi-row INSERT; rows already recorded (resends) are skipped by the unique key."""
+    """One multi-row INSERT; rows already recorded (resends) are skipped by the unique key.
+    The personal fields are sealed with each engagement's key here (a Core statement), and
+    the text's search tokens computed with the search key."""
     if not values:
         return {}
     stmt = (
@@ -201,11 +215,22 @@ async def _insert_new(
         .on_conflict_do_nothing()
         .returning(Exchange.id, Exchange.engagement_id, Exchange.external_id)
     )
+    search = await keyring_of(session).search_key(session)
+    rows = []
+    for v in values:
+        key = keys[v["engagement_id"]]
+        row = {k: x for k, x in v.items() if k not in _SEALED}
+        row.update((f"{k}_sealed", key.seal(getattr(Exchange, k), v[k])) for k in _SEALED)
+        row["search_tokens"] = text_tokens(search, v["body_text"])
+        rows.append(row)
     # Executemany with RETURNING: SQLAlchemy's "insertmanyvalues" sends the same one
     # multi-row INSERT from a statement compiled once and cached (``.values(list)`` was
     # built and compiled anew for every batch: most of this function's time).
     connection = await session.connection()
-    new_ids = {(r.engagement_id, r.external_id): r.id for r in await connection.execute(stmt, values)}
+    new_ids = {(r.engagement_id, r.external_id): r.id for r in await connection.execute(stmt, rows)}
+    # What follows in this transaction (attachments, mail sources) finds their keys here.
+    keyring_of(session).note_scopes(session.sync_session, {
+        ScopeRef("exchange", new_id): keys[engagement_id].id for (engagement_id, _), new_id in new_ids.items()})
     # Ids follow the VALUES order, so logbook order is submission order.
     return {
         (v["engagement_id"], v["external_id"]): Exchange(id=new_ids[(v["engagement_id"], v["external_id"])], **v)
@@ -229,7 +254,7 @@ _COMMON = dict(
     last_exchange_at=bindparam("p_last_at", type_=Engagement.last_exchange_at.type),
     last_channel=bindparam("p_last_channel"),
     last_direction=bindparam("p_last_direction"),
-    last_snippet=bindparam("p_last_snippet"),
+    last_snippet_sealed=bindparam("p_last_snippet", type_=Engagement.last_snippet.type),
     last_inbound_channel=func.coalesce(bindparam("p_inbound_channel"), _table.c.last_inbound_channel),
 )
 _WAITING = bindparam("p_waiting", type_=Engagement.waiting_since.type)
@@ -248,7 +273,7 @@ _RESET = (
 )
 
 
-async def _update_summaries(session: AsyncSession, created: list[Exchange]) -> None:
+async def _update_summaries(session: AsyncSession, created: list[Exchange], keys: dict[int, SealingKey]) -> None:
     runs: dict[int, list[Exchange]] = {}
     for ex in created:
         if ex.direction != Direction.internal.value:
@@ -264,7 +289,7 @@ async def _update_summaries(session: AsyncSession, created: list[Exchange]) -> N
                 p_last_at=last.created_at,
                 p_last_channel=last.channel,
                 p_last_direction=last.direction,
-                p_last_snippet=snippet(last.body_text, 200),
+                p_last_snippet=keys[engagement_id].seal(Engagement.last_snippet, snippet(last.body_text, 200)),
                 p_inbound_channel=change.last_inbound_channel,
                 p_waiting=change.first_waiting_at,
                 p_unread=change.unread,

@@ -26,6 +26,7 @@ from sqlalchemy.orm import aliased
 
 from ecoach.actions.unit import emit
 from ecoach.core import topics
+from ecoach.core.text import redact_addresses
 from ecoach.logbook.mail_models import MailOutbox
 from ecoach.logbook.models import Engagement, Exchange
 from ecoach.settings import MailSettings
@@ -111,10 +112,10 @@ async def do_enqueue_mail(
 def _due_ids(session: AsyncSession, now: datetime, limit: int):  # type: ignore[no-untyped-def]
     cand = aliased(MailOutbox, name="cand")
     earlier = aliased(MailOutbox, name="earlier")
-    # An older unfinished mail to the same address goes first (an index on
-    # (recipient, id), ix_mail_outbox_recipient, keeps this probe cheap).
+    # An older unfinished mail to the same address goes first (an index on the address's
+    # blind index and id, ix_mail_outbox_recipient, keeps this probe cheap).
     waits_behind = exists().where(
-        earlier.recipient == cand.recipient, earlier.id < cand.id, earlier.state.in_(UNFINISHED)
+        earlier.recipient_index == cand.recipient_index, earlier.id < cand.id, earlier.state.in_(UNFINISHED)
     )
     stmt = (
         select(cand.id)
@@ -149,8 +150,8 @@ async def claim_due_mail(
         return []
     owner = func.coalesce(MailOutbox.engagement_id, Exchange.engagement_id)
     stmt = (
-        select(MailOutbox.id, MailOutbox.message_id, MailOutbox.sender, MailOutbox.recipient,
-               MailOutbox.raw, MailOutbox.attempts, MailOutbox.exchange_id,
+        select(MailOutbox.id, MailOutbox.message_id, MailOutbox.sender, MailOutbox.recipient.label("recipient"),
+               MailOutbox.raw.label("raw"), MailOutbox.attempts, MailOutbox.exchange_id,
                owner.label("engagement_id"), Engagement.coach_id)
         .outerjoin(Exchange, Exchange.id == MailOutbox.exchange_id)
         .outerjoin(Engagement, Engagement.id == owner)
@@ -207,7 +208,7 @@ async def do_mark_retry(
         delay = retry_delay(attempts, mail.retry_base_seconds, mail.retry_max_seconds, jitter())
         retry.append((item, error, dict(
             id=item.id, state="retrying", attempts=attempts, claimed_until=None,
-            next_attempt_at=now + timedelta(seconds=delay), last_error=error[:1000])))
+            next_attempt_at=now + timedelta(seconds=delay), last_error=redact_addresses(error)[:1000])))
     if retry:
         await session.execute(update(MailOutbox), [params for _, _, params in retry])
     changes = await _set_exchanges(session, [(item, "retrying", error) for item, error, _ in retry])
@@ -228,7 +229,7 @@ async def do_mark_failed(
     await session.execute(
         update(MailOutbox),
         [dict(id=item.id, state="failed", attempts=item.attempts + extra, claimed_until=None,
-              last_error=error[:1000]) for item, error in failures],
+              last_error=redact_addresses(error)[:1000]) for item, error in failures],
     )
     return await _set_exchanges(session, [(item, "failed", error) for item, error in failures])
 
@@ -236,7 +237,9 @@ async def do_mark_failed(
 async def _set_exchanges(
     session: AsyncSession, results: Sequence[tuple[ClaimedMail, str, str | None]]
 ) -> list[DeliveryChange]:
-    """delivery_state and delivery_detail are the only exchange columns that may change."""
+    """delivery_state and delivery_detail are the only exchange columns that may change.
+    The relay's reason is kept without the addresses it may name (stored unsealed)."""
+    results = [(m, state, redact_addresses(detail) if detail else None) for m, state, detail in results]
     params = [dict(id=m.exchange_id, delivery_state=state, delivery_detail=detail[:500] if detail else None)
               for m, state, detail in results if m.exchange_id is not None]
     if params:
@@ -270,7 +273,7 @@ async def do_mark_bounced(
         return 0
     owner = func.coalesce(MailOutbox.engagement_id, Exchange.engagement_id)
     stmt = (
-        select(MailOutbox.id, MailOutbox.message_id, MailOutbox.sender, MailOutbox.recipient,
+        select(MailOutbox.id, MailOutbox.message_id, MailOutbox.sender, MailOutbox.recipient.label("recipient"),
                MailOutbox.attempts, MailOutbox.exchange_id, owner.label("engagement_id"),
                Engagement.coach_id)
         .outerjoin(Exchange, Exchange.id == MailOutbox.exchange_id)

@@ -36,6 +36,7 @@ from ecoach.actions.notify import do_reply_oversized, recently_auto_replied
 from ecoach.actions.unit import emit
 from ecoach.core import topics
 from ecoach.core.mail.parse import ParsedMail
+from ecoach.logbook.keyring import keyring_of
 from ecoach.logbook.mail_models import InboundMail, Quarantine
 from ecoach.logbook.models import Coachee, Engagement
 from ecoach.settings import MailSettings
@@ -93,18 +94,27 @@ Step = Callable[[Batch], Awaitable[None]]
 
 
 async def dedupe(batch: Batch) -> None:
-    """A mail taken in before (or earlier in this batch) is a duplicate; the rest go on."""
-    keys = sorted({parsed.dedupe_key for parsed in batch.mails})
+    """A mail taken in before (or earlier in this batch) is a duplicate; the rest go on.
+
+    A mail is known by a keyed hash of its Message-ID (or of its bytes), never the id
+    itself (``dedupe_key`` becomes that hash); rows from before encryption hold the id as
+    it was, and are found by it."""
+    blind = await keyring_of(batch.session).purpose_key(batch.session, "blind")
+    given = {parsed.dedupe_key: parsed.dedupe_key if parsed.dedupe_key.startswith("b:")  # a batch run again
+             else "b:" + blind.blind("dedupe", parsed.dedupe_key) for parsed in batch.mails}
+    keys = sorted({*given, *given.values()})
     seen: set[str] = set()
     for start in range(0, len(keys), CHUNK):
         stmt = select(InboundMail.dedupe_key).where(InboundMail.dedupe_key.in_(keys[start:start + CHUNK]))
         seen.update((await batch.session.execute(stmt)).scalars())
+    seen.update(old for old, new in given.items() if old in seen or new in seen)
     batch.todo = []
     for i, parsed in enumerate(batch.mails):
-        if parsed.dedupe_key in seen:
+        old, parsed.dedupe_key = parsed.dedupe_key, given[parsed.dedupe_key]
+        if old in seen:
             batch.outcomes[i] = Outcome("duplicate", parsed)
         else:
-            seen.add(parsed.dedupe_key)
+            seen.add(old)
             batch.todo.append(i)
 
 

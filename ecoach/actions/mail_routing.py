@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoach.core.mail.parse import ParsedMail
 from ecoach.core.reply_tokens import find_tokens, read_token
+from ecoach.logbook.keyring import keyring_of
 from ecoach.logbook.models import Coachee, Engagement
 from ecoach.settings import MailSettings
 
@@ -84,18 +85,19 @@ async def _engagements_by_id(session: AsyncSession, ids: set[int]) -> dict[int, 
 async def _active_by_sender(
     session: AsyncSession, addresses: set[str]
 ) -> dict[str, list[tuple[Engagement, Coachee]]]:
+    """By the addresses' blind index (a keyed hash: the addresses are stored sealed)."""
+    keyring = keyring_of(session)
+    by_index = {await keyring.blind(session, Coachee.email, a): a for a in addresses}
     found: dict[str, list[tuple[Engagement, Coachee]]] = {}
-    for chunk in _chunks(addresses):
-        lowered = func.lower(Coachee.email)
+    for chunk in _chunks(by_index):
         stmt = (
-            select(Engagement, Coachee, lowered)
+            select(Engagement, Coachee)
             .join(Coachee, Coachee.id == Engagement.coachee_id)
-            .where(lowered.in_(chunk), Engagement.status != "closed")
+            .where(Coachee.email_index.in_(chunk), Engagement.status != "closed")
             .order_by(Engagement.id)
         )
-        # Keyed by the database's lower(), the very value the address was matched with.
-        for engagement, coachee, key in (await session.execute(stmt)).all():
-            found.setdefault(key, []).append((engagement, coachee))
+        for engagement, coachee in (await session.execute(stmt)).all():
+            found.setdefault(by_index[coachee.email_index], []).append((engagement, coachee))
     return found
 
 

@@ -28,6 +28,7 @@ from ecoach.core.mail.compose import compose_mail
 from ecoach.core.mail.parse import ParsedMail
 from ecoach.core.i18n import gettext_for
 from ecoach.logbook import queries
+from ecoach.logbook.keyring import keyring_of
 from ecoach.logbook.mail_models import MailOutbox
 from ecoach.logbook.models import Coach, Coachee, Engagement, Exchange
 from ecoach.settings import MailSettings, Settings
@@ -161,11 +162,13 @@ async def recently_auto_replied(session: AsyncSession, addresses: set[str], now:
     """Which of these addresses had an automatic reply within the period (one query)."""
     if not addresses:
         return set()
-    stmt = select(MailOutbox.recipient).distinct().where(
-        MailOutbox.kind == "auto_reply", MailOutbox.recipient.in_(sorted(addresses)),
+    keyring = keyring_of(session)  # recipients are sealed: compared by their blind index
+    by_index = {await keyring.blind(session, MailOutbox.recipient, a): a for a in addresses}
+    stmt = select(MailOutbox.recipient_index).distinct().where(
+        MailOutbox.kind == "auto_reply", MailOutbox.recipient_index.in_(sorted(by_index)),
         MailOutbox.created_at > now - AUTO_REPLY_PERIOD,
     )
-    return set((await session.execute(stmt)).scalars())
+    return {by_index[index] for index in (await session.execute(stmt)).scalars()}
 
 
 async def do_reply_oversized(
@@ -238,9 +241,10 @@ async def do_coach_digests(session: AsyncSession, settings: Settings, now: datet
         moment = digest_moment(now, coach.time_zone, settings.mail.digest_hour)
         if moment is None:
             continue
+        index = await keyring_of(session).blind(session, MailOutbox.recipient, coach.email)
         last = (await session.execute(
             select(func.max(MailOutbox.created_at))
-            .where(MailOutbox.kind == "digest", MailOutbox.recipient == coach.email)
+            .where(MailOutbox.kind == "digest", MailOutbox.recipient_index == index)
         )).scalar()
         if last is not None and last >= moment:
             continue

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ecoach.actions.erasure import do_erase_engagement
 from ecoach.actions.privacy_mail import format_date, queue_notice
 from ecoach.actions.retention import TASK_ERASE, WARN_BODY, WARN_SUBJECT, due_of, task_key
 from ecoach.actions.unit import emit
@@ -97,7 +98,6 @@ async def do_erase_when_due(session: AsyncSession, engagement_id: int, *, settin
 
 
 async def erase_engagement(session: AsyncSession, engagement: Engagement, *, now: datetime) -> None:
-    """The erasure itself: the encryption area's action (crypto-shredding), called as the
-    retention policy (``erased_by="retention"``, no coach)."""
-    # TODO(privacy2): call the crypto area's do_erase_engagement once it is on this branch.
-    raise NotImplementedError("erasure is not merged yet")
+    """The erasure itself: the same action as the coach's "Erase" (every row, the data keys:
+    crypto-shredding), recorded as erased by the retention policy, no coach."""
+    await do_erase_engagement(session, engagement, by="retention", coach_id=None, now=now)

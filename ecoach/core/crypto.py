@@ -133,10 +133,11 @@ class DataKey:
 
     ``place`` is ``"table.column"``; ``kind`` is text (str), bytes or json (any JSON value)."""
 
-    __slots__ = ("id", "_aead", "_mac")
+    __slots__ = ("id", "_aead", "_mac", "_secret")
 
     def __init__(self, key_id: int, secret: bytes | None) -> None:
         self.id = key_id
+        self._secret = secret  # kept for re-wrapping under another master key (rotation)
         self._aead = AESGCM(secret) if secret is not None else None
         # A separate key for keyed hashes (blind indexes), never the encryption key itself.
         self._mac = hmac.digest(secret, b"ecoach blind index", "sha256") if secret is not None else PLAIN_MAC
@@ -144,6 +145,12 @@ class DataKey:
     @property
     def plain(self) -> bool:
         return self._aead is None
+
+    def wrap_under(self, masters: MasterKeys, master_id: str | None = None) -> tuple[str, bytes]:
+        """This key wrapped under a master key (the current one by default)."""
+        if self._secret is None:
+            raise CryptoError("plaintext mode's key cannot be wrapped")
+        return masters.wrap(self.id, self._secret, master_id)
 
     def seal_bytes(self, place: str, data: bytes) -> bytes:
         if self._aead is None:

@@ -8,6 +8,7 @@ import re
 import nh3
 
 _URL = re.compile(r"https?://[^\s<>\"']+")
+_ADDRESS = re.compile(r"<?[^\s<>()\[\]\"',;:]+@[^\s<>()\[\]\"',;:]+>?")
 
 
 def normalise_message(text: str) -> str:
@@ -28,6 +29,12 @@ def text_to_html(text: str) -> str:
 def sanitize_html(raw: str) -> str:
     """Sanitize HTML from outside (mail bodies, messages) with nh3."""
     return nh3.clean(raw, link_rel="noopener noreferrer nofollow")
+
+
+def redact_addresses(text: str) -> str:
+    """Text from a mail server (a reason for refusing a mail) without the e-mail addresses
+    it names: it is stored unsealed, beside the sealed recipient."""
+    return _ADDRESS.sub("<address>", text)
 
 
 def snippet(text: str, length: int = 120) -> str:

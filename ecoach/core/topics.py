@@ -20,6 +20,9 @@ OUTBOX = "local:outbox"
 # ``{"type": "mail.delivery", "state", "count"}``, ``{"type": "webhook.delivery", "outcome"}``.
 FACTS = "local:facts"
 
+# Every process's keyring: data keys destroyed by an erasure (``key_ids``) are forgotten.
+KEYS = "keys"
+
 
 def coach(coach_id: int) -> str:
     """A coach's inbox and engagement pages (``/ws``): exchanges, delivery states,

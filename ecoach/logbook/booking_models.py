@@ -15,6 +15,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ecoach.logbook.models import Base, BigId, UtcDateTime
+from ecoach.logbook.sealed import Scope, sealed
 
 ACTIVE = ("requested", "confirmed")  # statuses that hold time in the coach's agenda
 ACTIVE_SQL = "status IN ('requested', 'confirmed')"
@@ -77,6 +78,8 @@ class Booking(Base):
     """One session in the coach's agenda, from request or booking to cancellation."""
 
     __tablename__ = "booking"
+    # A follow-up session under its engagement's key; an intake request under the coach's.
+    __sealed_scope__ = Scope.engagement() | Scope.coach()
     __table_args__ = (
         Index("uq_booking_active_start", "coach_id", "starts_at", unique=True,
               sqlite_where=text(ACTIVE_SQL), postgresql_where=text(ACTIVE_SQL)),
@@ -100,10 +103,10 @@ class Booking(Base):
     uid: Mapped[str] = mapped_column(String(255), unique=True)  # the calendar event's UID
     sequence: Mapped[int] = mapped_column(Integer, default=0)
     language: Mapped[str] = mapped_column(String(8))
-    attendee_name: Mapped[str] = mapped_column(String(200))
-    attendee_email: Mapped[str | None] = mapped_column(String(320))
+    attendee_name: Mapped[str] = sealed()
+    attendee_email: Mapped[str | None] = sealed(index="address")
     attendee_time_zone: Mapped[str] = mapped_column(String(64))
-    attendee_message: Mapped[str | None] = mapped_column(Text)
+    attendee_message: Mapped[str | None] = sealed()
     manage_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     manage_salt: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())

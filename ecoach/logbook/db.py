@@ -38,6 +38,8 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # What is deleted (an erasure) is overwritten with zeros, not left in free pages.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 
@@ -68,6 +70,27 @@ async def migrate(engine: AsyncEngine, revision: str = "heads") -> None:
     async with engine.begin() as conn:
         await conn.run_sync(_upgrade)
     log.info("database schema at %s", revision)
+
+
+async def scrub(engine: AsyncEngine) -> None:
+    """After an erasure: no copy of the deleted rows stays in the database's files that a
+    later backup could take. SQLite: the write-ahead log (which still holds the pages as
+    they were) is written into the database and emptied; deleted content there is zeroed
+    already (secure_delete). PostgreSQL: the keyring's tables are vacuumed, so the deleted
+    data keys are gone from them (the other tables' dead rows, sealed with those keys, are
+    vacuumed by autovacuum)."""
+    try:
+        if engine.dialect.name == "sqlite":
+            async with engine.connect() as conn:
+                busy = (await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")).first()
+                if busy and busy[0]:
+                    log.warning("after an erasure the write-ahead log could not be emptied yet (readers busy)")
+            return
+        async with engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.exec_driver_sql("VACUUM data_key_wrap, data_key")
+    except Exception:  # noqa: BLE001 - the erasure is committed; this is housekeeping after it
+        log.exception("cleaning up after an erasure failed")
 
 
 async def ping(engine: AsyncEngine) -> bool:

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 NEW_KEYS = "ecoach.new_keys"  # session.info: keys made in the open transaction, by id
 NEW_SCOPES = "ecoach.new_scopes"  # session.info: owners resolved to such keys
+NEW_PURPOSES = "ecoach.new_purposes"  # session.info: practice keys made in the open transaction
+TX_SCOPES = "ecoach.tx_scopes"  # session.info: owners known for this transaction only
 _OWNERS = {"engagement": Engagement, "coachee": Coachee, "coach": Coach}
 _CHUNK = 500
 _RELOAD_EVERY = 2.0  # seconds: how often an unknown master key id may re-read the key file
@@ -66,6 +68,16 @@ class Keyring:
 
     async def for_engagement(self, session: AsyncSession, engagement_id: int) -> SealingKey:
         return await self.for_scope(session, ScopeRef("engagement", engagement_id))
+
+    async def for_engagements(self, session: AsyncSession, engagement_ids: Iterable[int]) -> dict[int, SealingKey]:
+        """Several engagements' keys at once (one query for those not in memory)."""
+        refs = {eid: ScopeRef("engagement", eid) for eid in engagement_ids}
+        found = {eid: self._cached_scope(session.sync_session, ref) for eid, ref in refs.items()}
+        missing = [ref for eid, ref in refs.items() if found[eid] is None]
+        if missing:
+            loaded = await session.run_sync(lambda s: self.keys_for_sync(s, missing))
+            found.update((ref.id, key) for ref, key in loaded.items())
+        return {eid: SealingKey(key) for eid, key in found.items()}  # type: ignore[arg-type]
 
     async def for_coachee(self, session: AsyncSession, coachee_id: int) -> SealingKey:
         return await self.for_scope(session, ScopeRef("coachee", coachee_id))
@@ -100,23 +112,55 @@ class Keyring:
 
     async def load(self, session: AsyncSession, values: Iterable[Any]) -> None:
         """Unwrap (once) the keys that sealed these values, so ``open`` needs no database."""
+        await self._load(session, values)
+
+    async def _load(self, session: AsyncSession, values: Iterable[Any]) -> dict[int, DataKey]:
         wanted = {kid for v in values if isinstance(v, (bytes, bytearray))
-                  and (kid := key_id_of(bytes(v))) is not None and kid not in self._keys}
-        if wanted:
-            await session.run_sync(lambda s: self.load_sync(s, wanted))
+                  and (kid := key_id_of(bytes(v))) is not None}
+        if not wanted:
+            return {}
+        return await session.run_sync(lambda s: self.load_sync(s, wanted))
 
     async def open_all(self, session: AsyncSession, values: list[Any]) -> list[Any]:
-        """Open loaded ciphertexts (``Ciphertext`` from a Core query); None stays None."""
-        await self.load(session, values)
-        return [self.open(v) if v is not None else None for v in values]
+        """Open ciphertexts read on a connection (``Ciphertext``); None stays None."""
+        keys = await self._load(session, values)
+        return [self.open(v, keys) if v is not None else None for v in values]
 
-    def open(self, value: Ciphertext) -> Any:
-        """Open a ciphertext whose key is loaded (see ``load``)."""
+    def open(self, value: Ciphertext, keys: dict[int, DataKey] | None = None) -> Any:
+        """Open a ciphertext whose key is loaded (see ``load``), or among ``keys``."""
         key_id = key_id_of(value)
-        key = PLAIN_KEY if key_id is None else self._keys.get(key_id)
+        key = PLAIN_KEY if key_id is None else (keys or {}).get(key_id) or self._keys.get(key_id)
         if key is None:
             raise SealedError(f"{value.place}: data key {key_id} is not loaded (await keyring.load first)")
         return key.open(value.place, value.kind, bytes(value))
+
+    async def verify(self, session: AsyncSession) -> None:
+        """At start-up: the configured master keys open this database's data keys, and no
+        data key needs one that is missing. CryptoError (one line) when not."""
+        await session.run_sync(self._verify_sync)
+
+    def _verify_sync(self, session: Session) -> None:
+        conn = session.connection()
+        total = conn.execute(select(func.count()).select_from(DataKeyRecord)).scalar_one()
+        if self.masters is None:
+            if total:
+                raise CryptoError(f"this database holds encrypted personal data ({total} data keys): configure "
+                                  "its master key (master_key_file or master_keys)")
+            return
+        for master_id in self.masters.ids:
+            row = conn.execute(select(DataKeyWrap.data_key_id, DataKeyWrap.wrapped)
+                               .where(DataKeyWrap.master_key_id == master_id).limit(1)).first()
+            if row is not None:
+                self.masters.unwrap(row[0], master_id, row[1])  # a wrong key fails here, loudly
+        known = select(DataKeyWrap.data_key_id).where(DataKeyWrap.master_key_id.in_(self.masters.ids))
+        orphans = conn.execute(select(func.count()).select_from(DataKeyRecord)
+                               .where(DataKeyRecord.id.not_in(known))).scalar_one()
+        if orphans:
+            others = conn.execute(select(DataKeyWrap.master_key_id).distinct()
+                                  .where(DataKeyWrap.master_key_id.not_in(self.masters.ids))).scalars().all()
+            raise KeyUnavailable(f"{orphans} data keys are wrapped only by master key(s) "
+                                 f"{', '.join(sorted(others)) or '(none)'}, which this server does not have "
+                                 f"(it has {', '.join(self.masters.ids)})")
 
     def cached(self, key_id: int) -> DataKey | None:
         found = self._keys.get(key_id)
@@ -152,9 +196,9 @@ class Keyring:
                 missing.setdefault(ref.kind, set()).add(ref.id)
         if missing:
             ids = self._key_ids(session, missing)
-            self.load_sync(session, set(ids.values()))
+            loaded = self.load_sync(session, set(ids.values()))
             for ref, key_id in ids.items():
-                found[ref] = self._key(session, key_id)
+                found[ref] = loaded[key_id]
                 self._remember_scope(session, ref, key_id)
         return found
 
@@ -174,7 +218,7 @@ class Keyring:
         return key
 
     def practice_key_sync(self, session: Session, purpose: str) -> DataKey:
-        found = self._practice.get(purpose)
+        found = self._practice.get(purpose) or session.info.get(NEW_PURPOSES, {}).get(purpose)
         if found is not None:
             return found
         if self.masters is None:
@@ -190,17 +234,22 @@ class Keyring:
             key_id = conn.execute(stmt).scalar_one()  # another process may have made it first
             if key_id != made.id:
                 conn.execute(DataKeyRecord.__table__.delete().where(DataKeyRecord.id == made.id))
-        self.load_sync(session, {key_id})
-        key = self._key(session, key_id)
-        if key_id not in session.info.get(NEW_KEYS, {}):
+        key = self.load_sync(session, {key_id})[key_id]
+        if key_id in session.info.get(NEW_KEYS, {}):
+            session.info.setdefault(NEW_PURPOSES, {})[purpose] = key  # remembered once committed
+        else:
             self._practice[purpose] = key
         return key
 
-    def load_sync(self, session: Session, key_ids: set[int]) -> None:
+    def load_sync(self, session: Session, key_ids: set[int]) -> dict[int, DataKey]:
+        """These keys, unwrapped (from memory when there); KeyUnavailable when one cannot be."""
+        if self.masters is None:
+            return {}
         pending = session.info.get(NEW_KEYS, {})
-        wanted = sorted(k for k in key_ids if k not in self._keys and k not in pending)
-        if not wanted or self.masters is None:
-            return
+        found = {k: key for k in key_ids if (key := pending.get(k) or self.cached(k)) is not None}
+        wanted = sorted(k for k in key_ids if k not in found)
+        if not wanted:
+            return found
         conn = session.connection()
         wraps: dict[int, dict[str, bytes]] = {}
         for start in range(0, len(wanted), _CHUNK):
@@ -209,7 +258,9 @@ class Keyring:
             for key_id, master_id, wrapped in conn.execute(stmt):
                 wraps.setdefault(key_id, {})[master_id] = wrapped
         for key_id in wanted:
-            self._store(DataKey(key_id, self._unwrap(key_id, wraps.get(key_id, {}))))
+            found[key_id] = DataKey(key_id, self._unwrap(key_id, wraps.get(key_id, {})))
+            self._store(found[key_id])
+        return found
 
     # --- inside ------------------------------------------------------------------------
 
@@ -279,7 +330,7 @@ class Keyring:
             return self._key(session, ref.id, missing_ok=True)
         if ref.kind == "practice":
             return self._practice.get("practice")
-        key_id = session.info.get(NEW_SCOPES, {}).get(ref)
+        key_id = session.info.get(NEW_SCOPES, {}).get(ref) or session.info.get(TX_SCOPES, {}).get(ref)
         if key_id is None:
             key_id = self._scopes.get(ref)
             if key_id is not None:
@@ -307,17 +358,24 @@ class Keyring:
         while len(self._keys) > self.cache_size:
             self._keys.popitem(last=False)
 
+    def note_scopes(self, session: Session, found: dict[ScopeRef, int]) -> None:
+        """Owners whose keys are known for the rest of this transaction (e.g. the exchanges
+        just inserted, whose attachments follow)."""
+        session.info.setdefault(TX_SCOPES, {}).update(found)
+
     def committed(self, session: Session) -> None:
         """The session's transaction committed: its new keys may be remembered."""
+        session.info.pop(TX_SCOPES, None)
         for key in session.info.pop(NEW_KEYS, {}).values():
             self._store(key)
         for ref, key_id in session.info.pop(NEW_SCOPES, {}).items():
             self._remember_scope(session, ref, key_id)
+        self._practice.update(session.info.pop(NEW_PURPOSES, {}))
 
     @staticmethod
     def rolled_back(session: Session) -> None:
-        session.info.pop(NEW_KEYS, None)
-        session.info.pop(NEW_SCOPES, None)
+        for name in (NEW_KEYS, NEW_SCOPES, NEW_PURPOSES, TX_SCOPES):
+            session.info.pop(name, None)
 
 
 class KeyUnavailable(CryptoError):

@@ -9,16 +9,19 @@ from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, Stri
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ecoach.logbook.models import Base, BigId, UtcDateTime
+from ecoach.logbook.sealed import Scope, sealed
 
 
 class MailOutbox(Base):
     """Save first, deliver second: a row per outgoing mail, written with its exchange."""
 
     __tablename__ = "mail_outbox"
+    # Mail about an engagement under its key; the rest (to coaches) under the practice's.
+    __sealed_scope__ = Scope.engagement() | Scope.practice()
     __table_args__ = (
         Index("ix_mail_outbox_due", "state", "next_attempt_at"),
         # Per recipient, mail goes out in order: the "older unfinished mail?" probe.
-        Index("ix_mail_outbox_recipient", "recipient", "id"),
+        Index("ix_mail_outbox_recipient", "recipient_index", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -26,14 +29,14 @@ class MailOutbox(Base):
     engagement_id: Mapped[int | None] = mapped_column(ForeignKey("engagement.id"))
     kind: Mapped[str] = mapped_column(String(32))  # reply, notification, auto_reply
     message_id: Mapped[str] = mapped_column(String(300), unique=True)
-    sender: Mapped[str] = mapped_column(String(320))
-    recipient: Mapped[str] = mapped_column(String(320))
-    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    sender: Mapped[str] = mapped_column(String(320))  # the practice's or coach's own address
+    recipient: Mapped[str] = sealed(index="address")
+    raw: Mapped[bytes] = sealed(bytes)
     state: Mapped[str] = mapped_column(String(16))  # queued, retrying, sent, failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime())
     claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
-    last_error: Mapped[str | None] = mapped_column(String(1000))
+    last_error: Mapped[str | None] = mapped_column(String(1000))  # addresses taken out
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
@@ -69,6 +72,7 @@ class Quarantine(Base):
     discards it; never dropped silently."""
 
     __tablename__ = "quarantine"
+    __sealed_scope__ = Scope.coach() | Scope.practice()
     __table_args__ = (Index("ix_quarantine_coach", "coach_id", "status", "received_at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -76,10 +80,10 @@ class Quarantine(Base):
     engagement_id: Mapped[int | None] = mapped_column(ForeignKey("engagement.id"))
     reason_code: Mapped[str] = mapped_column(String(64))
     reason_detail: Mapped[str] = mapped_column(String(1000))
-    from_address: Mapped[str | None] = mapped_column(String(320))
-    subject: Mapped[str] = mapped_column(String(1000))
-    snippet: Mapped[str] = mapped_column(Text)
-    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    from_address: Mapped[str | None] = sealed(index="address")
+    subject: Mapped[str] = sealed()
+    snippet: Mapped[str] = sealed()
+    raw: Mapped[bytes] = sealed(bytes)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime())
     status: Mapped[str] = mapped_column(String(16))  # held, assigned, released, discarded
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
@@ -88,22 +92,24 @@ class Quarantine(Base):
 
 class Attachment(Base):
     __tablename__ = "attachment"
+    __sealed_scope__ = Scope.exchange()
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     exchange_id: Mapped[int] = mapped_column(ForeignKey("exchange.id"), index=True)
-    filename: Mapped[str] = mapped_column(String(255))
+    filename: Mapped[str] = sealed()
     content_type: Mapped[str] = mapped_column(String(255))
     size: Mapped[int] = mapped_column(Integer)
-    data: Mapped[bytes] = mapped_column(LargeBinary)
+    data: Mapped[bytes] = sealed(bytes)
 
 
 class MailSource(Base):
     """The untouched original of an inbound mail, for 'show original'."""
 
     __tablename__ = "mail_source"
+    __sealed_scope__ = Scope.exchange()
 
     exchange_id: Mapped[int] = mapped_column(ForeignKey("exchange.id"), primary_key=True)
-    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    raw: Mapped[bytes] = sealed(bytes)
 
 
 class MailboxReader(Base):

@@ -26,7 +26,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from ecoach.logbook.sealed import Sealable
+from ecoach.logbook.sealed import Scope, Sealable, sealed
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -90,23 +90,23 @@ class Coach(Base):
 
 class Coachee(Base):
     __tablename__ = "coachee"
+    __sealed_scope__ = Scope.own("coachee")
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     coach_id: Mapped[int] = mapped_column(ForeignKey("coach.id"), index=True)
-    name: Mapped[str] = mapped_column(String(200))
-    email: Mapped[str | None] = mapped_column(String(320))
+    name: Mapped[str] = sealed()
+    # Inbound mail without a reply token finds its engagement by the sender's address:
+    # email_index (trimmed, case-insensitive keyed hash) is what it compares.
+    email: Mapped[str | None] = sealed(index="address")
     language: Mapped[str] = mapped_column(String(8), default="nl")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     data_key_id: Mapped[int | None] = mapped_column(ForeignKey("data_key.id"))  # seals the coachee's record
 
 
-# Inbound mail without a reply token finds its engagement by the sender's address,
-# compared case-insensitively.
-COACHEE_EMAIL_INDEX = Index("ix_coachee_email_lower", func.lower(Coachee.__table__.c.email))
-
 
 class Engagement(Base):
     __tablename__ = "engagement"
+    __sealed_scope__ = Scope.own("engagement")
     __table_args__ = (
         # Inbox: a coach's engagements, longest-waiting first, then most recent.
         Index("ix_engagement_inbox", "coach_id", "waiting_since", "last_exchange_at"),
@@ -116,8 +116,8 @@ class Engagement(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     coach_id: Mapped[int] = mapped_column(ForeignKey("coach.id"))
     coachee_id: Mapped[int] = mapped_column(ForeignKey("coachee.id"), index=True)
-    sponsor_name: Mapped[str | None] = mapped_column(String(200))
-    sponsor_email: Mapped[str | None] = mapped_column(String(320))
+    sponsor_name: Mapped[str | None] = sealed()
+    sponsor_email: Mapped[str | None] = sealed()
     language: Mapped[str] = mapped_column(String(8))
     time_zone: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="active")
@@ -129,7 +129,7 @@ class Engagement(Base):
     last_exchange_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     last_channel: Mapped[str | None] = mapped_column(String(16))
     last_direction: Mapped[str | None] = mapped_column(String(16))
-    last_snippet: Mapped[str | None] = mapped_column(String(200))
+    last_snippet: Mapped[str | None] = sealed()
     last_inbound_channel: Mapped[str | None] = mapped_column(String(16))
     waiting_since: Mapped[datetime | None] = mapped_column(UtcDateTime())
     unread_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -146,6 +146,7 @@ class Exchange(Base):
     """One entry in an engagement's logbook. Never updated except delivery state."""
 
     __tablename__ = "exchange"
+    __sealed_scope__ = Scope.engagement()
     __table_args__ = (
         UniqueConstraint("engagement_id", "external_id", name="uq_exchange_external"),
         Index("ix_exchange_timeline", "engagement_id", "id"),
@@ -156,15 +157,18 @@ class Exchange(Base):
     channel: Mapped[str] = mapped_column(String(16))
     direction: Mapped[str] = mapped_column(String(16))
     author: Mapped[str] = mapped_column(String(16))
-    author_name: Mapped[str] = mapped_column(String(200))
-    body_text: Mapped[str] = mapped_column(Text)
-    body_html: Mapped[str] = mapped_column(Text)
+    author_name: Mapped[str] = sealed()
+    body_text: Mapped[str] = sealed()
+    body_html: Mapped[str] = sealed()
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     external_id: Mapped[str] = mapped_column(String(255))
     delivery_state: Mapped[str] = mapped_column(String(16), default="stored")
+    # The relay's reason, with e-mail addresses taken out (core.text.redact_addresses).
     delivery_detail: Mapped[str | None] = mapped_column(String(500))
     # Channel details: for mail the subject, Message-ID, threading ids and parse flags.
-    meta: Mapped[dict | None] = mapped_column(JsonType)  # type: ignore[type-arg]
+    meta: Mapped[dict | None] = sealed(dict)  # type: ignore[type-arg]
+    # The search index's keyed tokens of body_text (core.crypto.text_tokens): no word of it.
+    search_tokens: Mapped[str | None] = mapped_column(Text)
 
 
 class ChatLink(Base):

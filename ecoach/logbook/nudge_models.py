@@ -13,7 +13,8 @@ from datetime import date, datetime
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ecoach.logbook.models import Base, BigId, Engagement, JsonType, UtcDateTime
+from ecoach.logbook.models import Base, BigId, Engagement, UtcDateTime
+from ecoach.logbook.sealed import Scope, sealed
 
 
 class NudgePlan(Base):
@@ -21,6 +22,7 @@ class NudgePlan(Base):
     goal, the silence limit, the coachee's pause, and what the re-engagement check needs."""
 
     __tablename__ = "nudge_plan"
+    __sealed_scope__ = Scope.engagement()
     # Re-engagement: plans whose last exchange is one of our nudges, quiet since activity_at;
     # and the shortest silence limit in use.
     __table_args__ = (Index("ix_nudge_plan_activity", "activity_at"),
@@ -36,8 +38,8 @@ class NudgePlan(Base):
     start_on: Mapped[date | None] = mapped_column(Date)
     channel: Mapped[str] = mapped_column(String(16), default="chat")  # chat, mail
     # {"nl": "...", "en": "..."}; a missing or empty language uses the built-in text.
-    templates: Mapped[dict | None] = mapped_column(JsonType)  # type: ignore[type-arg]
-    goal: Mapped[str | None] = mapped_column(String(500))
+    templates: Mapped[dict | None] = sealed(dict)  # type: ignore[type-arg]
+    goal: Mapped[str | None] = sealed()
     silence_days: Mapped[int] = mapped_column(Integer, default=14)  # 0: no check-ins
     paused_at: Mapped[datetime | None] = mapped_column(UtcDateTime())  # by the coachee
     last_nudge_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
@@ -56,6 +58,7 @@ class Nudge(Base):
     date for the plan, the action step's id, the silence start for a check-in."""
 
     __tablename__ = "nudge"
+    __sealed_scope__ = Scope.engagement()
     __table_args__ = (
         UniqueConstraint("engagement_id", "kind", "occasion", name="uq_nudge_occasion"),
         Index("ix_nudge_upcoming", "engagement_id", "status", "due_at"),
@@ -68,7 +71,7 @@ class Nudge(Base):
     due_at: Mapped[datetime] = mapped_column(UtcDateTime())
     status: Mapped[str] = mapped_column(String(16), default="planned")  # planned, sent, skipped
     reason: Mapped[str | None] = mapped_column(String(32))  # why skipped
-    text: Mapped[str | None] = mapped_column(Text)  # the coach's own words for this one
+    text: Mapped[str | None] = sealed()  # the coach's own words for this one
     action_step_id: Mapped[int | None] = mapped_column(ForeignKey("action_step.id"))
     exchange_id: Mapped[int | None] = mapped_column(ForeignKey("exchange.id"))
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
@@ -79,11 +82,12 @@ class ActionStep(Base):
     """Something the coachee means to do by a date; that day a nudge asks how it went."""
 
     __tablename__ = "action_step"
+    __sealed_scope__ = Scope.engagement()
     __table_args__ = (Index("ix_action_step_engagement", "engagement_id", "due_on"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     engagement_id: Mapped[int] = mapped_column(ForeignKey("engagement.id"))
-    text: Mapped[str] = mapped_column(String(500))
+    text: Mapped[str] = sealed()
     due_on: Mapped[date] = mapped_column(Date)  # in the coachee's zone
     created_by: Mapped[str] = mapped_column(String(16))  # coach, coachee
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -3,7 +3,6 @@ coach's data is simply not found."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -117,6 +116,11 @@ async def get_coachee(session: AsyncSession, coachee_id: int) -> Coachee | None:
     return await session.get(Coachee, coachee_id)
 
 
+async def count_engagements_of(session: AsyncSession, coachee_id: int) -> int:
+    stmt = select(func.count()).select_from(Engagement).where(Engagement.coachee_id == coachee_id)
+    return int((await session.execute(stmt)).scalar_one())
+
+
 async def get_timeline(
     session: AsyncSession,
     engagement_id: int,
@@ -169,9 +173,6 @@ async def get_active_chat_link(session: AsyncSession, engagement_id: int, now: d
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-_WORD = re.compile(r"\w+", re.UNICODE)
-
-
 @dataclass(frozen=True)
 class SearchHit:
     exchange: Exchange
@@ -181,38 +182,58 @@ class SearchHit:
 async def search_logbook(
     session: AsyncSession, coach_id: int, query: str, *, limit: int = 50
 ) -> list[SearchHit]:
-    """Full-text search over one coach's logbook: every word must match (prefixes too)."""
-    words = _WORD.findall(query)[:12]
-    if not words:
+    """Full-text search over one coach's logbook: every word must match (prefixes too).
+
+    The index holds keyed tokens, not words (``core.crypto.text_tokens``): the query's
+    words become tokens with the same key. A word longer than its token is checked in
+    the opened text of the rows the tokens found, page by page, until ``limit`` match."""
+    from ecoach.core.crypto import matches, query_tokens
+    from ecoach.logbook.keyring import keyring_of
+
+    tokens, longer = query_tokens(await keyring_of(session).search_key(session), query)
+    if not tokens:
         return []
+    hits: list[SearchHit] = []
+    before: int | None = None
+    page = limit if not longer else max(limit, 200)
+    while len(hits) < limit:
+        rows = (await session.execute(_search_statement(session, coach_id, tokens, before, page))).all()
+        hits += [SearchHit(exchange=r[0], coachee_name=r[1]) for r in rows
+                 if not longer or matches(r[0].body_text, longer)]
+        if len(rows) < page:
+            break
+        before = rows[-1][0].id
+    return hits[:limit]
+
+
+def _search_statement(session: AsyncSession, coach_id: int, tokens: list[str], before: int | None,
+                      limit: int) -> Select:  # type: ignore[type-arg]
     if session.bind.dialect.name == "sqlite":
         # Drive the query from the FTS index in rowid (= logbook) order, newest first, so
-        # LIMIT stops early even when a word is everywhere.
+        # LIMIT stops early even when a token is everywhere.
         fts = table("exchange_fts", column("rowid"))
-        match = " ".join(f'"{w}"*' for w in words)
         stmt = (
             select(Exchange, Coachee.name)
             .select_from(fts)
             .join(Exchange, Exchange.id == fts.c.rowid)
-            .where(text("exchange_fts MATCH :q").bindparams(q=match))
+            .where(text("exchange_fts MATCH :q").bindparams(q=" ".join(tokens)))
             .order_by(fts.c.rowid.desc())
         )
     else:
-        tsquery = " & ".join(f"{w}:*" for w in words)
         stmt = (
             select(Exchange, Coachee.name)
-            .where(text("to_tsvector('simple', exchange.body_text) @@ to_tsquery('simple', :q)")
-                   .bindparams(q=tsquery))
+            .where(text("to_tsvector('simple', exchange.search_tokens) @@ to_tsquery('simple', :q)")
+                   .bindparams(q=" & ".join(tokens)))
             .order_by(Exchange.id.desc())
         )
-    stmt = (
+    if before is not None:
+        stmt = stmt.where(Exchange.id < before)
+    return (
         stmt.join(Engagement, Engagement.id == Exchange.engagement_id)
         .join(Coachee, Coachee.id == Engagement.coachee_id)
         .where(Engagement.coach_id == coach_id)
         .limit(limit)
     )
-    rows = (await session.execute(stmt)).all()
-    return [SearchHit(exchange=r[0], coachee_name=r[1]) for r in rows]
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,8 @@ _COMMITTED = "ecoach.keys_committed"
 
 @event.listens_for(EventSession, "before_flush")
 def _seal_pending(session: Session, _context: Any, _instances: Any) -> None:
-    todo = [obj for obj in (*session.new, *session.dirty) if _pending(obj)]
+    todo = [obj for obj in session.new if _owns_new_key(obj)]
+    todo += [obj for obj in (*session.new, *session.dirty) if _pending(obj) and obj not in todo]
     if not todo:
         return
     keyring = keyring_of(session)
@@ -67,6 +68,13 @@ def _seal_pending(session: Session, _context: Any, _instances: Any) -> None:
                 blind = blind or keyring.practice_key_sync(session, "blind")
                 indexed = isinstance(raw.value, str) and raw.value.strip()
                 setattr(obj, spec.index, blind.blind(spec.purpose, index_value(raw.value)) if indexed else None)
+
+
+def _owns_new_key(obj: Any) -> bool:
+    """A new engagement or coachee gets its data key when it is inserted, sealed fields
+    or not (everything of it is sealed with that key later)."""
+    scope = getattr(type(obj), "__sealed_scope__", None)
+    return scope is not None and isinstance(scope.ref(lambda column: getattr(obj, column)), NewKey)
 
 
 def _pending(obj: Any) -> bool:
@@ -113,9 +121,14 @@ def _loaded(target: Any, context: Any) -> None:
 @event.listens_for(Sealable, "refresh", propagate=True)
 def _refreshed(target: Any, context: Any, attrs: Iterable[str] | None) -> None:
     fields = sealed_fields(type(target))
-    if fields:
-        _forget(target, fields, attrs)
-        _open_or_defer(target, context.session, defer=context.execution_options.get("prebuffer_rows", False))
+    if not fields:
+        return
+    _forget(target, fields, attrs)
+    # A bulk UPDATE's "evaluate" synchronisation refreshes without a query context.
+    session = context.session if context is not None else object_session(target)
+    if session is not None:
+        defer = context is not None and context.execution_options.get("prebuffer_rows", False)
+        _open_or_defer(target, session, defer=defer)
 
 
 @event.listens_for(Sealable, "expire", propagate=True)
@@ -132,7 +145,7 @@ def _forget(target: Any, fields: dict[str, FieldSpec], attrs: Iterable[str] | No
             target.__dict__.pop(spec.slot, None)
 
 
-def _open_or_defer(target: Any, session: Session, *, defer: bool) -> None:
+def _open_or_defer(target: Any, session: Session, *, defer: bool, keys: dict[int, DataKey] | None = None) -> None:
     """Open the loaded sealed values whose keys are at hand; the rest wait for the batch
     load at the end of the statement (``defer``), or have their key read now."""
     keyring: Keyring | None = session.info.get(KEYRING)
@@ -141,14 +154,14 @@ def _open_or_defer(target: Any, session: Session, *, defer: bool) -> None:
         if raw is None or isinstance(raw, Pending) or spec.slot in target.__dict__:
             continue
         key_id = key_id_of(raw)
-        key = PLAIN_KEY if key_id is None else (keyring._key(session, key_id, missing_ok=True) if keyring else None)
+        key = PLAIN_KEY if key_id is None else (keys or {}).get(key_id) or (
+            keyring._key(session, key_id, missing_ok=True) if keyring else None)
         if key is None and defer:
             session.info.setdefault(UNOPENED, []).append(target)
             return
         if key is None:
-            keyring_of(session).load_sync(session, {key_id})  # type: ignore[arg-type]
-            key = keyring_of(session)._key(session, key_id)  # type: ignore[arg-type]
-        target.__dict__[spec.slot] = key.open(spec.place, spec.kind, bytes(raw))  # type: ignore[union-attr]
+            key = keyring_of(session).load_sync(session, {key_id})[key_id]  # type: ignore[index]
+        target.__dict__[spec.slot] = key.open(spec.place, spec.kind, bytes(raw))
 
 
 def _open_deferred(session: Session) -> None:
@@ -157,9 +170,9 @@ def _open_deferred(session: Session) -> None:
         return
     wanted = {key_id_of(raw) for obj in waiting for spec in sealed_fields(type(obj)).values()
               if isinstance(raw := obj.__dict__.get(spec.column), bytes)}
-    keyring_of(session).load_sync(session, {k for k in wanted if k is not None})
+    keys = keyring_of(session).load_sync(session, {k for k in wanted if k is not None})
     for obj in waiting:
-        _open_or_defer(obj, session, defer=False)
+        _open_or_defer(obj, session, defer=False, keys=keys)
 
 
 def open_loaded(obj: Any, spec: FieldSpec, raw: Any) -> Any:
@@ -203,8 +216,8 @@ def _open_columns(session: Session, result: Result[Any]) -> Result[Any]:
     if not values:
         return frozen()
     keyring = keyring_of(session)
-    keyring.load_sync(session, {k for v in values if (k := key_id_of(v)) is not None})
-    opened = [tuple(keyring.open(v) if isinstance(v, Ciphertext) else v for v in row) for row in rows]
+    keys = keyring.load_sync(session, {k for v in values if (k := key_id_of(v)) is not None})
+    opened = [tuple(keyring.open(v, keys) if isinstance(v, Ciphertext) else v for v in row) for row in rows]
     return frozen.with_new_rows(opened)()  # type: ignore[arg-type]
 
 

@@ -59,6 +59,10 @@ async def coachee_socket(request: web.Request) -> web.StreamResponse:
     hub.add_topics(sub, topics.engagement(engagement_id))
 
     def on_event(event: Frame) -> Frame | None:
+        if event.get("type") == "erased" or event.get("status") == "erased":
+            conn.error(NotFound("engagement_erased", N_("This conversation has been erased. Ask your coach "
+                                                        "if you would like to continue.")), fatal=True)
+            return None
         if event.get("type") == "revoked":
             raise_revoked = NotFound(
                 "chat_link_revoked",
