@@ -29,6 +29,7 @@ from ecoach.scheduler import nudges as nudge_tasks
 from ecoach.scheduler import booking as booking_tasks
 from ecoach.scheduler import accounts as account_tasks
 from ecoach.scheduler import webhooks as webhook_tasks
+from ecoach.scheduler import retention as retention_tasks
 from ecoach.actions import webhooks as webhook_actions
 from ecoach.scheduler import sessions as session_tasks
 from ecoach.actions.login_limits import LocalGate
@@ -45,6 +46,9 @@ from ecoach.web import admin as admin_web
 from ecoach.web import password as password_web
 from ecoach.web import metrics as metrics_web
 from ecoach.web import webhooks as webhooks_web
+from ecoach.web import data_export as data_export_web
+from ecoach.web import retention as retention_web
+from ecoach.web import supervision as supervision_web
 from ecoach.web import erasure as erasure_web
 from ecoach.web import nudges as nudges_web
 from ecoach.web import availability as availability_web
@@ -76,7 +80,7 @@ STATIC = Path(__file__).parent / "web" / "static"
 # Every area with scheduled work: each module's register_tasks(registry) adds its handlers
 # and recurring jobs to the task runner.
 TASK_MODULES = (maintenance, notify, commitment_tasks, booking_tasks, nudge_tasks, account_tasks, webhook_tasks,
-                session_tasks)
+                session_tasks, retention_tasks)
 
 
 def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
@@ -118,7 +122,8 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
                    availability_web, report_web, booking_web, booking_manage_web, booking_confirm_web,
                    booking_coach_web, account_web, admin_web, password_web, zones_web, engagement_details_web,
                    profile_web, webhooks_web, audit_web, contract_coach, contract_side, contract_party,
-                   session_coach_web, session_forms_web, erasure_web):
+                   session_coach_web, session_forms_web, erasure_web,
+                   data_export_web, retention_web, supervision_web):
         module.register(app)
     app.router.add_static("/static/", STATIC, name="static")
     return app

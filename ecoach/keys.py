@@ -13,8 +13,8 @@ from ecoach.actions.replies import ReplyContext
 from ecoach.core.clock import Clock
 from ecoach.core.events import EventBus
 from ecoach.core.hub import Hub
-from ecoach.metrics import Metrics
 from ecoach.logbook.keyring import Keyring
+from ecoach.metrics import Metrics
 from ecoach.scheduler.runner import TaskRunner
 from ecoach.settings import Settings
 from ecoach.web.i18n import I18n

@@ -457,6 +457,35 @@ class WebhookSettings(BaseModel):
     keep_days: int = Field(30, ge=1, description="Days delivered and failed deliveries stay listed")
 
 
+class ExportSettings(BaseModel):
+    """The coachee's data package (right of access and portability)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    link_hours: int = Field(
+        168, ge=1, le=24 * 90, description="Hours the coachee's download link for an approved data package works"
+    )
+    include_private_notes: bool = Field(
+        False, description="Put the coach's private notes and internal entries (e.g. a missed deadline) in the "
+        "coachee's data package; off: they are the coach's personal working notes and stay out"
+    )
+
+
+class RetentionSettings(BaseModel):
+    """How long a closed engagement's logbook is kept before it is erased."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    erase_after_months: int = Field(
+        0, ge=0, le=1200, description="Erase an engagement this many months after it was closed (each engagement "
+        "can choose otherwise); 0: never erase automatically"
+    )
+    warn_days: int = Field(
+        14, ge=1, le=90, description="Days before an erasure the coach is warned (inbox, and mail when on) and can "
+        "extend; an erasure never comes sooner than this after its warning"
+    )
+
+
 class ClockSettings(BaseModel):
     """For tests and demonstrations only: run as if it were another moment."""
 
@@ -597,6 +626,12 @@ class Settings(BaseSettings):
     )
     webhooks: WebhookSettings = Field(
         default_factory=WebhookSettings, description="Outgoing webhooks for coaches' integrations"
+    )
+    export: ExportSettings = Field(
+        default_factory=ExportSettings, description="The coachee's data package (right of access and portability)"
+    )
+    retention: RetentionSettings = Field(
+        default_factory=RetentionSettings, description="Erasing closed engagements after a while"
     )
 
     _secret: str | None = PrivateAttr(None)

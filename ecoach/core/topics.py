@@ -19,6 +19,7 @@ OUTBOX = "local:outbox"
 # "commitment.breached", "coach_id", "engagement_id", "commitment_id", "channel"}``,
 # ``{"type": "mail.delivery", "state", "count"}``, ``{"type": "webhook.delivery", "outcome"}``.
 FACTS = "local:facts"
+
 # Every process's keyring: data keys destroyed by an erasure (``key_ids``) are forgotten.
 KEYS = "keys"
 

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoach.logbook.key_models import Erasure
 from ecoach.logbook.models import Base
-from ecoach.logbook.task_models import Task
+from ecoach.logbook.task_models import RUNNING, Task
 
 # Task parameters that name a row, and the table of that row.
 TASK_PARAMS = {"engagement_id": "engagement", "exchange_id": "exchange", "booking_id": "booking",
@@ -95,7 +95,10 @@ def _delete_tasks(conn: Connection, planned: dict[sa.Table, sa.ColumnElement[boo
         if ids:
             named.append(Task.params[param].as_integer().in_(ids))
     if named:
-        done = conn.execute(sa.delete(Task).where(sa.or_(*named)))
+        # Not a running task: its runner marks it done in its own transaction, which may be
+        # this very erasure (the retention task erasing its engagement); without its row
+        # the runner would take the lease for lost and roll the erasure back.
+        done = conn.execute(sa.delete(Task).where(sa.or_(*named), Task.status != RUNNING))
         counts["task"] = int(done.rowcount or 0)
 
 

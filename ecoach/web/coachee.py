@@ -15,7 +15,7 @@ from ecoach.actions.engagements import check_chat_token
 from ecoach.actions.errors import ActionError, N_, NotFound
 from ecoach.logbook import queries
 from ecoach.logbook.models import Engagement
-from ecoach.web import nudges_coachee, session_panels
+from ecoach.web import data_export, nudges_coachee, session_panels
 from ecoach.keys import CLOCK, SESSIONS, SETTINGS
 from ecoach.web.params import path_id
 from ecoach.web.render import render, set_language
@@ -37,6 +37,7 @@ async def _context(request: web.Request, session, engagement: Engagement) -> dic
         "action_steps": await nudges_coachee.coachee_panel(request, session, engagement),
         "agreement": await get_coachee_agreement(session, engagement, request.app[CLOCK].now()),
         "coaching": await session_panels.coachee_panel(request, session, engagement),
+        "data_request": await data_export.coachee_panel(request, session, engagement),
         "preview": False,
     }
 

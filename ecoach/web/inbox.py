@@ -17,7 +17,7 @@ from ecoach.actions.unit import unit_of_work
 from ecoach.core import notices
 from ecoach.logbook import queries
 from ecoach.logbook.models import Engagement
-from ecoach.web import booking_coach, session_panels
+from ecoach.web import booking_coach, data_export, session_panels
 from ecoach.web import nudges as nudges_web
 from ecoach.keys import CLOCK, SESSIONS, SETTINGS, reply_context
 from ecoach.web.render import gettext_for, page_language, render
@@ -61,7 +61,9 @@ async def _inbox_rows(request: web.Request) -> dict[str, Any]:
 
 @require_coach
 async def inbox(request: web.Request) -> web.StreamResponse:
-    return await render(request, "inbox.html", await _inbox_rows(request))
+    context = await _inbox_rows(request)
+    context["data_notices"] = await data_export.inbox_notices(request)
+    return await render(request, "inbox.html", context)
 
 
 @require_coach
@@ -138,6 +140,7 @@ async def engagement_page(request: web.Request) -> web.StreamResponse:
         sessions_panel = await booking_coach.engagement_panel(request, session, engagement)
         coaching = await session_panels.coaching_panel(request, session, engagement, get_coach(request).time_zone,
                                                        await page_language(request))
+        data_rights = await data_export.engagement_panel(request, session, engagement)
     older = len(timeline) > size
     timeline = timeline[-size:]
     web_session = await get_session(request)
@@ -163,6 +166,7 @@ async def engagement_page(request: web.Request) -> web.StreamResponse:
         "mode": "note" if request.query.get("mode") == "note" else "reply",
         "changed": request.query.get("changed"),
         "coaching": coaching,
+        "data_rights": data_rights,
     }
     return await render(request, "engagement.html", context)
 

@@ -1,0 +1,1 @@
+"""JSON Schemas of what ecoach hands out (the coachee's data package), versioned by file name."""
