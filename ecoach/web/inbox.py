@@ -8,6 +8,7 @@ from aiohttp import web
 from aiohttp_session import get_session
 
 from ecoach.actions import engagements as eng_actions
+from ecoach.actions.bundles import check_minutes
 from ecoach.actions.errors import ActionError, N_, NotFound
 from ecoach.actions.exchanges import check_client_id, check_message, do_mark_read
 from ecoach.actions.replies import do_coach_reply
@@ -175,6 +176,7 @@ async def post_reply(request: web.Request) -> web.StreamResponse:
     await do_coach_reply(
         reply_context(request.app), get_coach(request), engagement_id,
         channel=str(form.get("channel", "chat")), text=text, client_id=client_id,
+        minutes=check_minutes(form.get("minutes")),
     )
     raise web.HTTPSeeOther(f"/engagements/{engagement_id}#latest")
 
