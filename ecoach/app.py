@@ -41,6 +41,9 @@ from ecoach.web import availability as availability_web
 from ecoach.web import report as report_web
 from ecoach.web import booking as booking_web
 from ecoach.web import booking_coach as booking_coach_web
+from ecoach.web import billing as billing_web
+from ecoach.web import billing_engagement as billing_engagement_web
+from ecoach.web import billing_invoices as billing_invoices_web
 from ecoach.web.i18n import I18n
 from ecoach.keys import (
     BUS, CLOCK, ENGINE, HUB, I18N, LOGIN_GATE, MAIL_READERS, OUTBOX, PASSWORD_WORKERS, SESSIONS, SETTINGS,
@@ -86,7 +89,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     app.on_shutdown.append(_close_sockets)
     for module in (health, auth, inbox, coach_chat, coachee, chat_endpoint, api, mail_pages, nudges_web,
                    availability_web, report_web, booking_web, booking_coach_web, account_web, admin_web,
-                   password_web):
+                   password_web, billing_web, billing_engagement_web, billing_invoices_web):
         module.register(app)
     app.router.add_static("/static/", STATIC, name="static")
     return app

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ecoach.actions import billing_setup as setup_actions
 from ecoach.actions.bundles import Rules, do_assign_plan, do_set_payer
 from ecoach.actions.unit import unit_of_work
+from ecoach.logbook import billing_queries
 from ecoach.logbook.billing_models import EngagementPlan, UsageEntry
 from ecoach.logbook.models import Coach, Engagement
 from ecoach.settings import BillingSettings
@@ -66,13 +67,15 @@ async def sell(sessions: async_sessionmaker[AsyncSession], coach: Coach, engagem
         assert engagement is not None
         plan = await do_assign_plan(session, coach, engagement, product_id,
                                     now.astimezone(ZoneInfo(coach.time_zone)).date(), now)
-        if payer is not None or client_id is not None:
-            details = setup_actions.check_client_form(payer or {}, organisation=organisation,
-                                                      language=engagement.language) if payer else {}
+        client = None
+        if payer is not None:
+            details = setup_actions.check_client_form(payer, organisation=organisation, language=engagement.language)
             client = await setup_actions.do_save_client(session, coach, engagement, details,
-                                                        organisation=organisation, client_id=client_id, now=now) \
-                if payer else None
-            await do_set_payer(session, engagement, client)  # type: ignore[arg-type]
+                                                        organisation=organisation, client_id=None, now=now)
+        elif client_id is not None:
+            client = await billing_queries.get_client(session, coach.id, client_id)
+        if client is not None:
+            await do_set_payer(session, engagement, client)
         return Billed(coach, engagement, plan)
 
 

@@ -37,17 +37,18 @@ def balance_parts(balance: Balance, gettext: Callable[[str], str], language: str
         parts.append(gettext(UNLIMITED))
     if balance.terms.ends_on is not None:
         day = format_date(balance.terms.ends_on, "d MMMM y", locale=language)
-        parts.append(gettext(ENDED if balance.expired else UNTIL) % {"date": day})
+        message = ENDED if balance.expired else UNTIL
+        parts.append(gettext(message) % {"date": day})
     return parts
 
 
 def coach_warning(balance: Balance, state: str, name: str, language: str) -> str:
     _ = gettext_for(language)
-    text = _(COACH_USED_UP if state == "used_up" else COACH_LOW)
-    return text % {"name": name, "balance": ", ".join(balance_parts(balance, _, language))}
+    message = COACH_USED_UP if state == "used_up" else COACH_LOW
+    return _(message) % {"name": name, "balance": ", ".join(balance_parts(balance, _, language))}
 
 
 def coachee_warning(balance: Balance, state: str, language: str) -> str:
     _ = gettext_for(language)
-    text = _(COACHEE_USED_UP if state == "used_up" else COACHEE_LOW)
-    return text % {"balance": ", ".join(balance_parts(balance, _, language))}
+    message = COACHEE_USED_UP if state == "used_up" else COACHEE_LOW
+    return _(message) % {"balance": ", ".join(balance_parts(balance, _, language))}

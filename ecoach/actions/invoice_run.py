@@ -48,7 +48,7 @@ REASONS = {
     VatChoice.exempt_kor: N_("Exempt from VAT: small-business scheme (KOR), art. 25 of the Dutch VAT Act 1968"),
 }
 VAT_NAMES = {
-    VatChoice.standard_21: N_("21 % VAT"), VatChoice.standard_9: N_("9 % VAT"),
+    VatChoice.standard_21: N_("VAT at 21 percent"), VatChoice.standard_9: N_("VAT at 9 percent"),
     VatChoice.exempt_crkbo: N_("Exempt: CRKBO-registered education"),
     VatChoice.exempt_kor: N_("Exempt: small-business scheme (KOR)"),
 }
@@ -96,7 +96,7 @@ def _item(row: bq.Unbilled, client: Any, vat: Vat, language: str) -> BillableIte
     if entry.kind == "reply":
         text, combine = _(WRITTEN), "written"
     elif entry.kind == "session":
-        text = _(SESSION) + (f": {entry.label}" if entry.label else "")
+        text = entry.label or _(SESSION)  # the kind of session, as the coach named it
     elif plan is not None and plan.ends_on is not None:
         period = (format_date(plan.starts_on, "d MMM y", locale=language),
                   format_date(plan.ends_on, "d MMM y", locale=language))

@@ -21,6 +21,7 @@ from babel.dates import format_date, format_time
 
 from ecoach.actions.booking import BookingContext, do_book_from_link, do_cancel, do_reschedule
 from ecoach.actions.booking_notices import coach_feed
+from ecoach.actions.bundles import Rules, booking_refused
 from ecoach.actions.booking_offer import Offer, check_manage_token, get_offer, parse_start
 from ecoach.actions.errors import ActionError
 from ecoach.actions.session_types import check_booking_link, check_feed_token
@@ -125,10 +126,12 @@ async def booking_page(request: web.Request, *, error: str | None = None, status
         assert coach is not None
         types = await bq.get_session_types(session, coach.id, intake=True if engagement is None else None)
         default_zone = engagement.time_zone if engagement is not None else coach.time_zone
-        state = await page_state(request, session, coach, types, default_zone, query=query)
+        refused = engagement is not None and await booking_refused(
+            session, engagement, request.app[CLOCK].now(), Rules.of(request.app[SETTINGS].billing))
+        state = await page_state(request, session, coach, [] if refused else types, default_zone, query=query)
     picked = query.get("start") if engagement is None else None
-    context = {**state, "coach_name": coach.name, "token": token, "intake": engagement is None,
-               "error": error, "form": form or {}, "picked": _picked(picked, state, await page_language(request))}
+    context = {**state, "coach_name": coach.name, "token": token, "intake": engagement is None, "refused": refused,
+               "error": None if refused else error, "form": form or {}, "picked": _picked(picked, state, await page_language(request))}
     response = await render(request, "booking.html", context, status=status)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -15,7 +15,7 @@ from ecoach.actions.replies import do_coach_reply
 from ecoach.actions.unit import unit_of_work
 from ecoach.logbook import queries
 from ecoach.logbook.models import Engagement
-from ecoach.web import booking_coach
+from ecoach.web import billing_engagement, booking_coach
 from ecoach.web import nudges as nudges_web
 from ecoach.keys import CLOCK, SESSIONS, SETTINGS, reply_context
 from ecoach.web.render import gettext_for, render
@@ -133,6 +133,7 @@ async def engagement_page(request: web.Request) -> web.StreamResponse:
         await do_mark_read(session, engagement)
         nudge_panel = await nudges_web.panel(request, session, engagement, coachee)
         sessions_panel = await booking_coach.engagement_panel(request, session, engagement)
+        billing_panel = await billing_engagement.panel(request, session, engagement)
     older = len(timeline) > size
     timeline = timeline[-size:]
     web_session = await get_session(request)
@@ -155,6 +156,7 @@ async def engagement_page(request: web.Request) -> web.StreamResponse:
         "max_chars": request.app[SETTINGS].max_message_chars,
         "nudges": nudge_panel,
         "sessions_panel": sessions_panel,
+        "billing_panel": billing_panel,
     }
     return await render(request, "engagement.html", context)
 

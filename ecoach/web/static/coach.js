@@ -70,6 +70,7 @@
         if (sending === frame.client_id) {
           form.elements.text.value = "";
           form.elements.client_id.value = ecoach.newId();
+          form.dispatchEvent(new Event("ecoach:sent"));
           sending = null;
           showError("");
         }
@@ -91,6 +92,7 @@
       socket.send({
         type: "message", engagement_id: engagementId, client_id: sending,
         text: text, channel: form.elements.channel.value,
+        minutes: form.elements.minutes ? form.elements.minutes.value : "",
       });
     });
     form.elements.text.addEventListener("keydown", (ev) => {
