@@ -296,7 +296,8 @@ async def test_erasing_an_engagement_keeps_its_invoices_and_detaches_its_usage(
     assert {r["Factuurnummer"] for r in rows} == {"2026-0001", "2026-0002"}
     entries = await usage(sessions, UsageEntry.coach_id == coach.id)
     assert len(entries) == before
-    assert sum(1 for e in entries if e.engagement_id is None and e.plan_id is None) == 6  # Anna's: the bundle, two replies, three sessions
+    # Anna's: the bundle, two replies, three sessions.
+    assert sum(1 for e in entries if e.engagement_id is None and e.plan_id is None) == 6
 
 
 async def test_a_coach_never_sees_or_bills_another_coachs_clients(

@@ -26,7 +26,8 @@ from tests.billing_support import (
 from tests.booking_support import MONDAY, ams, book, ctx, settings, setup
 
 
-async def _billed_setup(sessions, make_coach, make_engagement, clock, product=BUNDLE, **practice):  # type: ignore[no-untyped-def]
+async def _billed_setup(sessions, make_coach, make_engagement, clock,  # type: ignore[no-untyped-def]
+                        product=BUNDLE, **practice):
     s = await setup(sessions, make_coach, make_engagement, clock.now())
     await add_practice(sessions, s.coach, clock.now(), **practice)
     product_id = await add_product(sessions, s.coach, clock.now(), product)
@@ -150,7 +151,8 @@ async def test_without_the_setting_or_with_a_price_per_extra_session_booking_goe
         await book(sessions, context, s2.tokens[0], s2.type_id, ams(MONDAY + timedelta(days=1), hour))
 
 
-async def test_per_session_and_subscription_terms(sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
+async def test_per_session_and_subscription_terms(  # type: ignore[no-untyped-def]
+        sessions, make_coach, make_engagement, clock, db_url) -> None:
     config = settings(db_url)
     s, billed = await _billed_setup(sessions, make_coach, make_engagement, clock, PER_SESSION)
     booking = (await book(sessions, ctx(config, clock.now()), s.tokens[0], s.type_id, ams(MONDAY, 10))).booking

@@ -138,7 +138,8 @@ async def test_the_booking_page_says_plainly_when_the_package_is_used_up(
         assert booked.status == 303
         page = unescape(await (await client.get(path)).text())
         assert "De sessies van uw coachingpakket zijn op" in page and 'name="start"' not in page
-        token = re.search(r'name="_csrf" value="([^"]+)"', await (await client.get("/login")).text()).group(1)  # type: ignore[union-attr]
+        login_page = await (await client.get("/login")).text()
+        token = re.search(r'name="_csrf" value="([^"]+)"', login_page).group(1)  # type: ignore[union-attr]
         refused = await client.post(path, data={"_csrf": token, "type": type_id, "start": unescape(starts[0]),
                                                 "zone": "Europe/Amsterdam"}, allow_redirects=False)
         assert refused.status == 409

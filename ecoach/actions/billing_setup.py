@@ -121,7 +121,8 @@ def practice_defaults(settings: BillingSettings) -> dict[str, Any]:
             "country": "NL"}
 
 
-async def do_save_practice(session: AsyncSession, coach: Coach, checked: PracticeForm, now: datetime) -> PracticeProfile:
+async def do_save_practice(session: AsyncSession, coach: Coach, checked: PracticeForm,
+                           now: datetime) -> PracticeProfile:
     profile = await bq.get_practice(session, coach.id)
     if profile is None:
         profile = PracticeProfile(coach_id=coach.id)

@@ -138,8 +138,8 @@ async def get_month_preview(session: AsyncSession, coach: Coach, year: int, mont
     try:
         seller, practice = await _seller(session, coach)
         clients = {r.client.id: (r.client, client_of(r.client)) for r in billable}  # type: ignore[union-attr]
-        items = [_item(r, clients[r.client.id][1], vat_of(r.plan.vat or practice.vat, r.client.language), r.client.language)  # type: ignore[union-attr]
-                 for r in billable]
+        items = [_item(r, clients[r.client.id][1], vat_of(r.plan.vat or practice.vat, r.client.language),  # type: ignore[union-attr]
+                       r.client.language) for r in billable]  # type: ignore[union-attr]
         invoices = monthly_invoices(items, seller=seller, issue_date=today, payment_days=practice.payment_days,
                                     next_number=next_number or (lambda: "-"))
     except InvoiceError as exc:

@@ -9,8 +9,9 @@
   unique ``source`` (``booking:<id>``, ``exchange:<id>``, ``plan:<id>``, ...), so a
   session held or a reply is counted once however often it is retried.
 - ``billing_invoice``: issued invoices and credit notes, immutable (database triggers),
-  their documents (the invoice's data and its UBL) sealed under the coach's key: the fiscal retention duty (7 years) outlives
-  an engagement's erasure, which only detaches them (``client_id`` becomes NULL).
+  their documents (the invoice's data and its UBL) sealed under the coach's key: the fiscal
+  retention duty (7 years) outlives an engagement's erasure, which only detaches them
+  (``client_id`` becomes NULL).
 - ``billing_invoice_number``: the gap-free number sequence per coach and year.
 - ``billing_invoice_usage``: which invoice billed which usage entry (once).
 """

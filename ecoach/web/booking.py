@@ -130,8 +130,10 @@ async def booking_page(request: web.Request, *, error: str | None = None, status
             session, engagement, request.app[CLOCK].now(), Rules.of(request.app[SETTINGS].billing))
         state = await page_state(request, session, coach, [] if refused else types, default_zone, query=query)
     picked = query.get("start") if engagement is None else None
-    context = {**state, "coach_name": coach.name, "token": token, "intake": engagement is None, "refused": refused,
-               "error": None if refused else error, "form": form or {}, "picked": _picked(picked, state, await page_language(request))}
+    # A used-up package is said once, plainly (the include), instead of the free times.
+    context = {**state, "coach_name": coach.name, "token": token, "intake": engagement is None,
+               "refused": refused, "error": None if refused else error, "form": form or {},
+               "picked": _picked(picked, state, await page_language(request))}
     response = await render(request, "booking.html", context, status=status)
     response.headers["Cache-Control"] = "no-store"
     return response
