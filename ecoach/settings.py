@@ -224,6 +224,31 @@ class BookingSettings(BaseModel):
         return parse_durations(self.reminders)
 
 
+class BillingSettings(BaseModel):
+    """Bundles, time spent and invoices (each coach sets their practice details in ecoach)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    refuse_booking_when_used_up: bool = Field(
+        False, description="Default for new practices: refuse a coachee's booking when their bundle's sessions "
+        "are used up (each coach can change it on the practice page)"
+    )
+    warn_coachee: bool = Field(
+        False, description="Default for new practices: also tell the coachee in the chat when their bundle "
+        "runs low or is used up"
+    )
+    low_sessions: int = Field(1, ge=0, le=100, description="A bundle is low with this many sessions left (or fewer)")
+    low_minutes: int = Field(
+        30, ge=0, le=6000, description="A bundle is low with this many minutes of written coaching left (or fewer)"
+    )
+    low_days: int = Field(14, ge=0, le=365, description="A subscription is low this many days before it ends")
+    words_per_minute: int = Field(
+        20, ge=1, le=500, description="Reply time estimate: words a coach writes per minute (the coach confirms it)"
+    )
+    minimum_reply_minutes: int = Field(5, ge=0, le=600, description="Reply time estimate: at least this many minutes")
+    payment_days: int = Field(14, ge=0, le=120, description="Default for new practices: days until an invoice is due")
+
+
 _UNITS = {"d": 1440, "h": 60, "m": 1}
 
 
@@ -632,6 +657,9 @@ class Settings(BaseSettings):
     )
     retention: RetentionSettings = Field(
         default_factory=RetentionSettings, description="Erasing closed engagements after a while"
+    )
+    billing: BillingSettings = Field(
+        default_factory=BillingSettings, description="Bundles, time spent and invoices"
     )
 
     _secret: str | None = PrivateAttr(None)

@@ -10,6 +10,7 @@ from aiohttp_session import get_session
 
 from ecoach.actions import engagements as eng_actions
 from ecoach.actions.audit import do_note_search, do_note_view
+from ecoach.actions.bundles import check_minutes
 from ecoach.actions.errors import ActionError, N_, NotFound
 from ecoach.actions.exchanges import check_client_id, check_message, do_mark_read
 from ecoach.actions.replies import do_coach_reply
@@ -17,7 +18,7 @@ from ecoach.actions.unit import unit_of_work
 from ecoach.core import notices
 from ecoach.logbook import queries
 from ecoach.logbook.models import Engagement
-from ecoach.web import booking_coach, data_export, session_panels
+from ecoach.web import billing_engagement, booking_coach, data_export, session_panels
 from ecoach.web import nudges as nudges_web
 from ecoach.keys import CLOCK, SESSIONS, SETTINGS, reply_context
 from ecoach.web.render import gettext_for, page_language, render
@@ -141,6 +142,7 @@ async def engagement_page(request: web.Request) -> web.StreamResponse:
         coaching = await session_panels.coaching_panel(request, session, engagement, get_coach(request).time_zone,
                                                        await page_language(request))
         data_rights = await data_export.engagement_panel(request, session, engagement)
+        billing_panel = await billing_engagement.panel(request, session, engagement)
     older = len(timeline) > size
     timeline = timeline[-size:]
     web_session = await get_session(request)
@@ -167,6 +169,7 @@ async def engagement_page(request: web.Request) -> web.StreamResponse:
         "changed": request.query.get("changed"),
         "coaching": coaching,
         "data_rights": data_rights,
+        "billing_panel": billing_panel,
     }
     return await render(request, "engagement.html", context)
 
@@ -189,6 +192,7 @@ async def post_reply(request: web.Request) -> web.StreamResponse:
     await do_coach_reply(
         reply_context(request.app), get_coach(request), engagement_id,
         channel=channel, text=text, client_id=client_id,
+        minutes=check_minutes(form.get("minutes")),
     )
     # Back to the reply tab after a note, as after a reply.
     raise web.HTTPSeeOther(f"/engagements/{engagement_id}#latest")

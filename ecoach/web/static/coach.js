@@ -106,6 +106,7 @@
         if (sending === frame.client_id) {
           form.elements.text.value = "";
           form.elements.client_id.value = ecoach.newId();
+          form.dispatchEvent(new Event("ecoach:sent"));
           sending = null;
           showError("");
           if (sendingMode === "note") setMode("reply", false);  // a note is an aside: back to replying
@@ -129,6 +130,7 @@
       socket.send({
         type: "message", engagement_id: engagementId, client_id: sending, text: text,
         channel: sendingMode === "note" ? "note" : form.elements.channel.value,
+        minutes: form.elements.minutes ? form.elements.minutes.value : "",
       });
     });
     // Enter starts a new line; Ctrl+Enter (or Cmd+Enter) sends, as the page says.
