@@ -203,3 +203,4 @@ from ecoach.logbook import task_models  # noqa: E402,F401
 from ecoach.logbook import nudge_models  # noqa: E402,F401
 from ecoach.logbook import account_models  # noqa: E402,F401
 from ecoach.logbook import key_models  # noqa: E402,F401
+from ecoach.logbook import resource_models  # noqa: E402,F401
