@@ -20,6 +20,7 @@ from ecoach.core.clock import Clock, make_clock
 from ecoach.core.events import EventBus
 from ecoach.core.hub import Hub
 from ecoach.logbook.db import create_engine, migrate, session_factory
+from ecoach.logbook.keyring import Keyring
 from ecoach.scheduler import commitments as commitment_tasks
 from ecoach.scheduler import maintenance
 from ecoach.scheduler import nudges as nudge_tasks
@@ -41,6 +42,9 @@ from ecoach.web import availability as availability_web
 from ecoach.web import report as report_web
 from ecoach.web import booking as booking_web
 from ecoach.web import booking_coach as booking_coach_web
+from ecoach.web import files as files_web
+from ecoach.web import resources as resources_web
+from ecoach.web import shares as shares_web
 from ecoach.web.i18n import I18n
 from ecoach.keys import (
     BUS, CLOCK, ENGINE, HUB, I18N, LOGIN_GATE, MAIL_READERS, OUTBOX, PASSWORD_WORKERS, SESSIONS, SETTINGS,
@@ -86,7 +90,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     app.on_shutdown.append(_close_sockets)
     for module in (health, auth, inbox, coach_chat, coachee, chat_endpoint, api, mail_pages, nudges_web,
                    availability_web, report_web, booking_web, booking_coach_web, account_web, admin_web,
-                   password_web):
+                   password_web, files_web, resources_web, shares_web):
         module.register(app)
     app.router.add_static("/static/", STATIC, name="static")
     return app
@@ -115,9 +119,21 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     if settings.auto_migrate:
         await migrate(engine)
     app[ENGINE] = engine
-    app[SESSIONS] = session_factory(engine, app[BUS])
+    app[SESSIONS] = session_factory(engine, app[BUS], _keyring(app))
     yield
     await engine.dispose()
+
+
+def _keyring(app: web.Application) -> Keyring:
+    """Sealed tables (the resource library, chat files' previews) need a keyring. With a
+    master key configured, data is sealed; without one, stored readable as before.
+    (Stopgap until the encryption work wires the keyring with its start-up policy.)"""
+    settings = app[SETTINGS]
+    if settings.master_keys or settings.master_key_file:
+        from ecoach.encryption import keyring_for
+
+        return keyring_for(settings, app[CLOCK].now)
+    return Keyring(None)
 
 
 async def _events(app: web.Application) -> AsyncIterator[None]:

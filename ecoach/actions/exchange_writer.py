@@ -62,6 +62,12 @@ class ExchangeWriter:
             if not fut.done():
                 fut.set_exception(ActionError("shutting_down", N_("The server is restarting; try again.")))
 
+    async def after_record(self, session: AsyncSession, recorded: list[Recorded], now: datetime) -> None:
+        """What follows a recording (notification mails), for exchanges recorded outside
+        the writer (files in the chat), in the caller's transaction."""
+        if self._after_record is not None:
+            await self._after_record(session, [r for r in recorded if r.created], now)
+
     async def submit(self, item: NewExchange) -> Recorded:
         if self._task is None or self._task.done():
             raise RuntimeError("ExchangeWriter is not running")

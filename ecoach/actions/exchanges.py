@@ -108,6 +108,10 @@ def exchange_dict(ex: Exchange) -> dict[str, Any]:
         "delivery_state": ex.delivery_state,
         "delivery_detail": ex.delivery_detail,
         "subject": (ex.meta or {}).get("subject"),
+        # A file in the chat (its name is the text) and a shared resource (actions/chat_files,
+        # actions/shares): what the timeline needs to offer them.
+        "file": (ex.meta or {}).get("file"),
+        "share": (ex.meta or {}).get("share"),
     }
 
 

@@ -8,7 +8,9 @@ from ecoach.actions.agreement_texts import get_coachee_agreement
 from ecoach.actions.engagements import check_chat_token
 from ecoach.actions.errors import ActionError
 from ecoach.logbook import queries
+from ecoach.web import files as files_web
 from ecoach.web import nudges_coachee
+from ecoach.web import shares as shares_web
 from ecoach.keys import CLOCK, SESSIONS, SETTINGS
 from ecoach.web.render import render, set_language
 
@@ -33,6 +35,7 @@ async def chat_page(request: web.Request) -> web.StreamResponse:
         )
         action_steps = await nudges_coachee.coachee_panel(request, session, engagement)
         agreement = await get_coachee_agreement(session, engagement, request.app[CLOCK].now())
+        shared = await shares_web.coachee_list(session, engagement)
     context = {
         "engagement": engagement,
         "coachee": coachee,
@@ -41,6 +44,9 @@ async def chat_page(request: web.Request) -> web.StreamResponse:
         "max_chars": request.app[SETTINGS].max_message_chars,
         "action_steps": action_steps,
         "agreement": agreement,
+        "shared": shared,
+        **files_web.attach_context(request, upload=f"{request.path}/files/", download=f"{request.path}/exchanges/",
+                                   direction="in"),
     }
     response = await render(request, "chat.html", context)
     response.headers["Cache-Control"] = "no-store"

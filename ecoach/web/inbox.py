@@ -15,6 +15,8 @@ from ecoach.actions.unit import unit_of_work
 from ecoach.logbook import queries
 from ecoach.logbook.models import Engagement
 from ecoach.web import booking_coach
+from ecoach.web import files as files_web
+from ecoach.web import shares as shares_web
 from ecoach.web import nudges as nudges_web
 from ecoach.keys import CLOCK, SESSIONS, SETTINGS, reply_context
 from ecoach.web.render import gettext_for, render
@@ -132,6 +134,7 @@ async def engagement_page(request: web.Request) -> web.StreamResponse:
         await do_mark_read(session, engagement)
         nudge_panel = await nudges_web.panel(request, session, engagement, coachee)
         sessions_panel = await booking_coach.engagement_panel(request, session, engagement)
+        resources_panel = await shares_web.panel(request, session, engagement)
     older = len(timeline) > size
     timeline = timeline[-size:]
     web_session = await get_session(request)
@@ -154,6 +157,9 @@ async def engagement_page(request: web.Request) -> web.StreamResponse:
         "max_chars": request.app[SETTINGS].max_message_chars,
         "nudges": nudge_panel,
         "sessions_panel": sessions_panel,
+        "resources_panel": resources_panel,
+        **files_web.attach_context(request, upload=f"/engagements/{engagement.id}/files/",
+                                   download=f"/engagements/{engagement.id}/exchanges/", direction="out"),
     }
     return await render(request, "engagement.html", context)
 
