@@ -103,6 +103,12 @@
       channel: "chat", author_name: "" }, data.msgQueued);
   }
 
+  function waitAgain(item) {
+    const twin = list.querySelector('li.pending[data-client-id="' + item.client_id + '"]');
+    if (twin) twin.dataset.retry = "1";  // tried once at least: it waits for the connection
+    return false;
+  }
+
   // true: done with this item (sent, or refused for good); false: try again later.
   async function send(item) {
     let response;
@@ -113,9 +119,9 @@
           "Content-Type": "application/octet-stream", "Accept": "application/json" },
       });
     } catch (e) {
-      return false;  // offline, or the server is away
+      return waitAgain(item);  // offline, or the server is away
     }
-    if (response.status >= 500 || response.status === 408 || response.status === 429) return false;
+    if (response.status >= 500 || response.status === 408 || response.status === 429) return waitAgain(item);
     let body = {};
     try { body = await response.json(); } catch (e) { /* no JSON */ }
     await forget(item.client_id);
