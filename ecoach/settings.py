@@ -353,7 +353,7 @@ class FilesSettings(BaseModel):
     max_unpacked_bytes: int = Field(
         100 * 1024 * 1024, ge=1024, description="Office files (ZIP inside): the most they may unpack to, bytes"
     )
-    max_ratio: int = Field(100, ge=2, description="Office files: the highest compression ratio of any part")
+    max_ratio: int = Field(250, ge=2, description="Office files: the highest compression ratio of any part")
     max_image_pixels: int = Field(40_000_000, ge=10_000, description="Largest image accepted, in pixels")
     preview_size: int = Field(480, ge=64, le=2048, description="Image previews fit in a square this many pixels wide")
     upload_timeout_seconds: float = Field(

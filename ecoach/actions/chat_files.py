@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ecoach.actions.errors import ActionError, N_
+from ecoach.actions.errors import ActionError
 from ecoach.actions.exchanges import NewExchange, Recorded, check_can_write, record_exchanges
 from ecoach.core.files import CheckedFile, FileRefused, FileRules, Preview, check_file, make_preview
 from ecoach.logbook import queries
@@ -126,7 +126,3 @@ async def do_send_file(
                  ready.checked.size)
     return result
 
-
-def check_not_sent(existing: Any) -> None:
-    if existing is not None:
-        raise ActionError("file_sent", N_("This file was sent already."))

@@ -81,7 +81,7 @@ class FileRules:
     allowed: tuple[str, ...] = ("pdf", "png", "jpg", "jpeg", "gif", "webp", "docx", "xlsx", "pptx",
                                 "odt", "ods", "odp", "txt", "csv")
     max_unpacked_bytes: int = 100 * 1024 * 1024
-    max_ratio: int = 100
+    max_ratio: int = 250
     max_entries: int = 5000
     max_image_pixels: int = 40_000_000
     preview_size: int = 480

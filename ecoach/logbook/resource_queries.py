@@ -4,7 +4,6 @@ coach or engagement: another coach's row is simply not found)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -107,11 +106,3 @@ async def get_exchange_file(session: AsyncSession, engagement_id: int, exchange_
 async def get_preview(session: AsyncSession, attachment_id: int) -> AttachmentPreview | None:
     return await session.get(AttachmentPreview, attachment_id)
 
-
-async def resource_titles(session: AsyncSession, coach_id: int, limit: int = 50) -> list[Resource]:
-    """The coach's most recently changed resources, for the share panel."""
-    return await get_resources(session, coach_id, limit=limit)
-
-
-def newest(rows: list[ResourceShare]) -> datetime | None:
-    return max((r.shared_at for r in rows), default=None)

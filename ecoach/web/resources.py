@@ -9,7 +9,6 @@ files up to the request limit, ``max_request_bytes``, fit).
 from __future__ import annotations
 
 import asyncio
-import uuid
 from typing import Any
 
 from aiohttp import BodyPartReader, web
@@ -184,10 +183,6 @@ async def resource_file(request: web.Request) -> web.StreamResponse:
     response.headers["Content-Disposition"] = _disposition(resource.file_name)
     response.headers["Content-Security-Policy"] = SANDBOX
     return response
-
-
-def new_client_id() -> str:
-    return uuid.uuid4().hex
 
 
 def register(app: web.Application) -> None:
