@@ -102,6 +102,21 @@ async def do_store_file(session: AsyncSession, exchange_id: int, ready: ReadyFil
     return int(attachment_id)
 
 
+def file_exchange(engagement_id: int, ready: ReadyFile, *, author: str, author_name: str, client_id: str,
+                  origin: str | None = None) -> NewExchange:
+    """A file in the chat as the exchange writer records it: with chat messages, in their
+    group commit (one writer, so a large file never makes a message wait on a database
+    lock), the file stored in the same transaction."""
+
+    async def store(session: AsyncSession, recorded: Recorded) -> None:
+        await do_store_file(session, recorded.exchange.id, ready)
+
+    return NewExchange(
+        engagement_id=engagement_id, channel="chat", direction="in" if author == "coachee" else "out",
+        author=author, author_name=author_name, text=ready.checked.name, external_id=f"chat:{client_id}",
+        meta=file_meta(ready), origin=origin, also=store)
+
+
 async def do_send_file(
     session: AsyncSession, engagement: Engagement, ready: ReadyFile, *, author: str, author_name: str,
     client_id: str, now: datetime, origin: str | None = None,

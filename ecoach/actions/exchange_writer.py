@@ -98,6 +98,9 @@ class ExchangeWriter:
         async with unit_of_work(self._sessions) as session:
             now = self._clock.now()
             results = await record_exchanges(session, [item for item, _ in live], now)
+            for (item, _), result in zip(live, results):
+                if item.also is not None and isinstance(result, Recorded) and result.created:
+                    await item.also(session, result)
             if self._after_record is not None:
                 await self._after_record(session, [r for r in results if isinstance(r, Recorded)], now)
         for (_, fut), result in zip(live, results):

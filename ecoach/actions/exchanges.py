@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -49,6 +50,9 @@ class NewExchange:
     # The connection that sent it: it has the exchange from its ack already, so the
     # broadcast skips it (not stored).
     origin: str | None = None
+    # Runs in the same transaction once the exchange is new (not a resend), e.g. storing a
+    # chat file with it (actions/chat_files.py); not stored.
+    also: Callable[[AsyncSession, Recorded], Awaitable[object]] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,10 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from ecoach.actions.chat_files import FileError, ReadyFile, check_upload, do_send_file, too_large
+from ecoach.actions.chat_files import FileError, ReadyFile, check_upload, do_send_file, file_exchange, too_large
 from ecoach.actions.engagements import check_chat_token
 from ecoach.actions.errors import ActionError, N_, NotFound
-from ecoach.actions.exchanges import check_client_id, exchange_dict
+from ecoach.actions.exchanges import Recorded, check_client_id, exchange_dict
 from ecoach.actions.unit import unit_of_work
 from ecoach.core.files import FileRules
 from ecoach.keys import CLOCK, SESSIONS, SETTINGS, WRITER
@@ -79,13 +79,27 @@ async def _upload(request: web.Request, engagement: Engagement, author: str, aut
     if existing is not None:
         return web.json_response({"exchange": exchange_dict(existing), "duplicate": True})
     ready = await _ready(request)
-    now = request.app[CLOCK].now()
-    async with unit_of_work(request.app[SESSIONS]) as session:
-        engagement = await queries.get_engagement_by_id(session, engagement.id) or engagement
-        recorded = await do_send_file(session, engagement, ready, author=author, author_name=author_name,
-                                      client_id=client_id, now=now)
-        await request.app[WRITER].after_record(session, [recorded], now)
+    recorded = await store(request, engagement, ready, author, author_name, client_id)
     return web.json_response({"exchange": exchange_dict(recorded.exchange), "duplicate": not recorded.created})
+
+
+async def store(request: web.Request, engagement: Engagement, ready: ReadyFile, author: str, author_name: str,
+                client_id: str) -> Recorded:
+    """SQLite has one writer: the file joins the chat's group commit, so a message never
+    waits on the database's lock behind an upload. PostgreSQL writes concurrently: the
+    file gets a transaction of its own, so a message never waits behind an upload."""
+    app = request.app
+    if app[SETTINGS].is_sqlite:
+        return await app[WRITER].submit(
+            file_exchange(engagement.id, ready, author=author, author_name=author_name, client_id=client_id))
+    now = app[CLOCK].now()
+    async with unit_of_work(app[SESSIONS]) as session:
+        current = await queries.get_engagement_by_id(session, engagement.id)
+        assert current is not None
+        recorded = await do_send_file(session, current, ready, author=author, author_name=author_name,
+                                      client_id=client_id, now=now)
+        await app[WRITER].after_record(session, [recorded], now)
+    return recorded
 
 
 async def _coachee(request: web.Request) -> Engagement:
