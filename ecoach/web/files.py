@@ -23,7 +23,7 @@ from aiohttp import web
 from ecoach.actions.chat_files import FileError, ReadyFile, check_upload, do_send_file, file_exchange, too_large
 from ecoach.actions.engagements import check_chat_token
 from ecoach.actions.errors import ActionError, N_, NotFound
-from ecoach.actions.exchanges import Recorded, check_client_id, exchange_dict
+from ecoach.actions.exchanges import Recorded, check_can_write, check_client_id, exchange_dict
 from ecoach.actions.unit import unit_of_work
 from ecoach.core.files import FileRules
 from ecoach.keys import CLOCK, SESSIONS, SETTINGS, WRITER
@@ -78,6 +78,7 @@ async def _upload(request: web.Request, engagement: Engagement, author: str, aut
         existing = await queries.get_exchange_by_external_id(session, engagement.id, f"chat:{client_id}")
     if existing is not None:
         return web.json_response({"exchange": exchange_dict(existing), "duplicate": True})
+    check_can_write(engagement, "in" if author == "coachee" else "out")  # before reading the file
     ready = await _ready(request)
     recorded = await store(request, engagement, ready, author, author_name, client_id)
     return web.json_response({"exchange": exchange_dict(recorded.exchange), "duplicate": not recorded.created})
