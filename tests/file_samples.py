@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
 import zipfile
@@ -32,7 +33,8 @@ def docx(extra: bytes = b"") -> bytes:
     return out.getvalue()
 
 
-def zip_bomb(size: int = 300 * 1024 * 1024, name: str = "word/document.xml") -> bytes:
+@functools.cache
+def zip_bomb(size: int = 150 * 1024 * 1024, name: str = "word/document.xml") -> bytes:
     """A small ZIP that unpacks to ``size`` bytes of zeros (ratio about 1000:1)."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
