@@ -102,6 +102,8 @@ async def test_coach_shares_an_exercise_the_coachee_answers_on_a_phone(browser: 
         await expect(coach.locator("#timeline")).to_contain_text("Walking in the woods", timeout=WAIT)
         await coach.goto(base + "/resources")
         await expect(coach.locator(".resource-item")).to_contain_text("answered 1 of 1")
+        await phone.context.close()
+        await coach.context.close()
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -162,5 +164,8 @@ async def test_files_both_ways_intact_and_once_after_offline(browser: Browser, d
         await phone.reload()
         await expect(phone.locator("#timeline li.exchange", has_text="offline.png")).to_have_count(1)
         await expect(phone.locator("#timeline li.pending")).to_have_count(0)
+        # Closed before the server stops: it would wait for each socket's closing handshake.
+        await phone_context.close()
+        await coach.context.close()
     assert await stored_files(db_url, eid, "offline.png") == 1
     assert await stored_files(db_url, eid, "holiday.png") == 1
