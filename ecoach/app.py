@@ -69,6 +69,9 @@ from ecoach.web import session_forms as session_forms_web
 from ecoach.web import billing as billing_web
 from ecoach.web import billing_engagement as billing_engagement_web
 from ecoach.web import billing_invoices as billing_invoices_web
+from ecoach.web import files as files_web
+from ecoach.web import resources as resources_web
+from ecoach.web import shares as shares_web
 from ecoach.web.i18n import I18n
 from ecoach.encryption import keyring_for
 from ecoach.logbook.keyring import Keyring
@@ -129,7 +132,8 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
                    profile_web, webhooks_web, audit_web, contract_coach, contract_side, contract_party,
                    session_coach_web, session_forms_web, erasure_web,
                    data_export_web, retention_web, supervision_web,
-                   billing_web, billing_engagement_web, billing_invoices_web):
+                   billing_web, billing_engagement_web, billing_invoices_web,
+                   files_web, resources_web, shares_web):
         module.register(app)
     app.router.add_static("/static/", STATIC, name="static")
     return app

@@ -511,6 +511,52 @@ class RetentionSettings(BaseModel):
     )
 
 
+class FilesSettings(BaseModel):
+    """Files sent in the chat and kept in the resource library."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Largest file accepted (chat and library), bytes")
+    allowed_types: str = Field(
+        "pdf, png, jpg, jpeg, gif, webp, docx, xlsx, pptx, odt, ods, odp, txt, csv",
+        description="Accepted file extensions, comma-separated; each file's content must match its "
+        "extension (known: pdf, png, jpg, jpeg, gif, webp, docx, xlsx, pptx, odt, ods, odp, txt, csv, md)",
+    )
+    max_unpacked_bytes: int = Field(
+        100 * 1024 * 1024, ge=1024, description="Office files (ZIP inside): the most they may unpack to, bytes"
+    )
+    max_ratio: int = Field(250, ge=2, description="Office files: the highest compression ratio of any part")
+    max_image_pixels: int = Field(40_000_000, ge=10_000, description="Largest image accepted, in pixels")
+    preview_size: int = Field(480, ge=64, le=2048, description="Image previews fit in a square this many pixels wide")
+    upload_timeout_seconds: float = Field(
+        300.0, gt=0, description="Seconds a file upload may take to arrive (slow phones get this long)"
+    )
+    mail_attach_max_bytes: int = Field(
+        5 * 1024 * 1024, ge=0, description="A file shared by mail goes as an attachment up to this size, bytes; "
+        "larger ones as a link to the coachee's chat"
+    )
+
+    @field_validator("allowed_types")
+    @classmethod
+    def _known_types(cls, value: str) -> str:
+        from ecoach.core.files import KNOWN
+
+        for part in filter(None, (p.strip().lower().lstrip(".") for p in value.split(","))):
+            if part not in KNOWN:
+                raise ValueError(f"unknown file type {part!r} (known: {', '.join(KNOWN)})")
+        return value
+
+    @property
+    def rules(self):  # type: ignore[no-untyped-def]
+        """The limits as ``ecoach.core.files.FileRules``."""
+        from ecoach.core.files import FileRules
+
+        allowed = tuple(p.strip().lower().lstrip(".") for p in self.allowed_types.split(",") if p.strip())
+        return FileRules(max_bytes=self.max_bytes, allowed=allowed, max_unpacked_bytes=self.max_unpacked_bytes,
+                         max_ratio=self.max_ratio, max_image_pixels=self.max_image_pixels,
+                         preview_size=self.preview_size)
+
+
 class ClockSettings(BaseModel):
     """For tests and demonstrations only: run as if it were another moment."""
 
@@ -660,6 +706,9 @@ class Settings(BaseSettings):
     )
     billing: BillingSettings = Field(
         default_factory=BillingSettings, description="Bundles, time spent and invoices"
+    )
+    files: FilesSettings = Field(
+        default_factory=FilesSettings, description="Files in the chat and the resource library: sizes and types"
     )
 
     _secret: str | None = PrivateAttr(None)

@@ -19,6 +19,8 @@ from ecoach.core import notices
 from ecoach.logbook import queries
 from ecoach.logbook.models import Engagement
 from ecoach.web import billing_engagement, booking_coach, data_export, session_panels
+from ecoach.web import files as files_web
+from ecoach.web import shares as shares_web
 from ecoach.web import nudges as nudges_web
 from ecoach.keys import CLOCK, SESSIONS, SETTINGS, reply_context
 from ecoach.web.render import gettext_for, page_language, render
@@ -143,6 +145,7 @@ async def engagement_page(request: web.Request) -> web.StreamResponse:
                                                        await page_language(request))
         data_rights = await data_export.engagement_panel(request, session, engagement)
         billing_panel = await billing_engagement.panel(request, session, engagement)
+        resources_panel = await shares_web.panel(request, session, engagement)
     older = len(timeline) > size
     timeline = timeline[-size:]
     web_session = await get_session(request)
@@ -170,6 +173,9 @@ async def engagement_page(request: web.Request) -> web.StreamResponse:
         "coaching": coaching,
         "data_rights": data_rights,
         "billing_panel": billing_panel,
+        "resources_panel": resources_panel,
+        **files_web.attach_context(request, upload=f"/engagements/{engagement.id}/files/",
+                                   download=f"/engagements/{engagement.id}/exchanges/", direction="out"),
     }
     return await render(request, "engagement.html", context)
 
