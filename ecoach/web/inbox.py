@@ -11,6 +11,7 @@ from aiohttp_session import get_session
 from ecoach.actions import engagements as eng_actions
 from ecoach.actions.audit import do_note_search, do_note_view
 from ecoach.actions.bundles import check_minutes
+from ecoach.actions.notes import do_add_note
 from ecoach.actions.errors import ActionError, N_, NotFound
 from ecoach.actions.exchanges import check_client_id, check_message, do_mark_read
 from ecoach.actions.replies import do_coach_reply
@@ -194,6 +195,11 @@ async def post_reply(request: web.Request) -> web.StreamResponse:
     engagement_id = _id(request)
     client_id = check_client_id(form.get("client_id"))
     text = check_message(form.get("text", ""), request.app[SETTINGS].max_message_chars)
+    if form.get("mode") == "note" and form.get("shared"):
+        # A note the coachee reads on their chat page (the Note tab's "share" box).
+        await do_add_note(reply_context(request.app), get_coach(request), engagement_id, text=text, shared=True,
+                          client_id=client_id)
+        raise web.HTTPSeeOther(f"/engagements/{engagement_id}#latest")
     channel = "note" if form.get("mode") == "note" else str(form.get("channel", "chat"))
     await do_coach_reply(
         reply_context(request.app), get_coach(request), engagement_id,
