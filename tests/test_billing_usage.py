@@ -49,7 +49,10 @@ async def test_a_session_held_counts_once_through_the_task_runner(
             raise RuntimeError("the process dies here")
     assert await count_usage(sessions, UsageEntry.kind == "session") == 0
     clock.set(ams(MONDAY, 11, 1))
-    assert await runner.run_once() == 3  # two reminders (too late now: they do nothing) and "held"
+    # Two reminders and the session check-in ("sessions.checkin", from the session
+    # structure; all too late now: they do nothing) and "held". The feedback task
+    # ("sessions.after") is due only sessions.feedback_after_minutes later.
+    assert await runner.run_once() == 4
     [entry] = await usage(sessions, UsageEntry.kind == "session")
     assert (entry.source, entry.sessions, entry.quantity, entry.plan_id) == (f"booking:{booking.id}", 1, 0,
                                                                              billed.plan.id)
@@ -157,7 +160,8 @@ async def test_per_session_and_subscription_terms(  # type: ignore[no-untyped-de
     s, billed = await _billed_setup(sessions, make_coach, make_engagement, clock, PER_SESSION)
     booking = (await book(sessions, ctx(config, clock.now()), s.tokens[0], s.type_id, ams(MONDAY, 10))).booking
     clock.set(ams(MONDAY, 11, 1))
-    assert await TaskRunner(sessions, task_registry(config), config, clock).run_once() == 3
+    # Reminders, the session check-in ("sessions.checkin") and "held"; see above.
+    assert await TaskRunner(sessions, task_registry(config), config, clock).run_once() == 4
     [entry] = await usage(sessions, UsageEntry.kind == "session")
     assert (entry.quantity, entry.unit_price, entry.label) == (1, 9500, "Coaching session")
     assert booking.id and billed.plan.kind == "per_session"
