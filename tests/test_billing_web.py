@@ -8,6 +8,7 @@ import io
 import re
 import zipfile
 from html import unescape
+from urllib.parse import quote
 
 from tests.billing_support import BUNDLE, COACHEE_ADDRESS, PRACTICE, SPONSOR, add_practice, add_product, sell
 from tests.booking_support import setup
@@ -132,12 +133,16 @@ async def test_the_booking_page_says_plainly_when_the_package_is_used_up(
     path = f"/book/{s.tokens[0]}"
     async with app_client(settings_for(db_url, public_url="http://127.0.0.1:8080"), clock) as client:
         page = await (await client.get(path)).text()
-        starts = re.findall(r'name="start" value="([^"]+)"', page)
-        type_id = re.search(r'name="type" value="(\d+)"', page).group(1)  # type: ignore[union-attr]
-        booked = await _post(client, path, {"type": type_id, "start": unescape(starts[-1]), "zone": "Europe/Amsterdam"})
+        starts = re.findall(r'<a class="slot" [^>]*data-start="([^"]+)"', page)
+        type_id = re.search(r'href="\?type=(\d+)&', page).group(1)  # type: ignore[union-attr]
+        booked = await _post(client, path, {"type": type_id, "start": unescape(starts[-1]), "zone": "Europe/Amsterdam"},
+                             page=f"{path}?type={type_id}&start={quote(unescape(starts[-1]))}")
         assert booked.status == 303
+        # Neither the times (step 1) nor a picked time's summary (step 2) is offered any more.
         page = unescape(await (await client.get(path)).text())
-        assert "De sessies van uw coachingpakket zijn op" in page and 'name="start"' not in page
+        assert "De sessies van uw coachingpakket zijn op" in page and "data-start=" not in page
+        summary = unescape(await (await client.get(path, params={"type": type_id, "start": unescape(starts[0])})).text())
+        assert "De sessies van uw coachingpakket zijn op" in summary and 'name="start"' not in summary
         login_page = await (await client.get("/login")).text()
         token = re.search(r'name="_csrf" value="([^"]+)"', login_page).group(1)  # type: ignore[union-attr]
         refused = await client.post(path, data={"_csrf": token, "type": type_id, "start": unescape(starts[0]),
