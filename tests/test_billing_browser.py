@@ -5,7 +5,6 @@ refused; the coach issues the month's invoice. Every page passes axe-core."""
 
 from __future__ import annotations
 
-import re
 
 import pytest
 from axe_playwright_python.async_playwright import Axe
@@ -33,8 +32,10 @@ async def accessible(page: Page, *, exclude: str | None = None) -> None:
 
 
 async def book_a_time(phone: Page, link: str) -> None:
+    """Pick the last free time, then confirm its summary (the booking page's three steps)."""
     await phone.goto(link)
-    await phone.get_by_role("button", name=re.compile(r"^\d\d:\d\d")).last.click()
+    await phone.locator("a.slot").last.click()
+    await phone.get_by_role("button", name="Book this time").click()
     await expect(phone.get_by_role("status")).to_contain_text("booked", timeout=WAIT)
 
 
@@ -91,7 +92,7 @@ async def test_a_bundle_runs_out_and_booking_is_refused(  # type: ignore[no-unty
         await page.get_by_label("Your reply").fill("Thank you for your notes. " * 20)
         await expect(minutes).to_have_value("5")  # 100 words at 20 a minute
         await minutes.fill("45")
-        await page.get_by_role("button", name="Send").click()
+        await page.locator("#reply").get_by_role("button", name="Send", exact=True).click()
         await expect(page.get_by_label("Your reply")).to_have_value("", timeout=WAIT)  # the server's ack
         await page.reload()
         panel = page.get_by_role("region", name="Coaching package")
@@ -110,7 +111,8 @@ async def test_a_bundle_runs_out_and_booking_is_refused(  # type: ignore[no-unty
         refusal = phone.get_by_role("alert")
         await expect(refusal).to_have_text("The sessions of your coaching package are used up, so a new session "
                                            "cannot be booked now. Please contact your coach to continue.")
-        await expect(phone.get_by_role("button", name=re.compile(r"^\d\d:\d\d"))).to_have_count(0)
+        await expect(phone.locator("a.slot")).to_have_count(0)
+        await expect(phone.get_by_role("button", name="Book this time")).to_have_count(0)
         await accessible(phone)
 
         await page.reload()
