@@ -5,7 +5,6 @@ refused; the coach issues the month's invoice. Every page passes axe-core."""
 
 from __future__ import annotations
 
-
 import pytest
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, Page, expect
