@@ -226,3 +226,20 @@ def test_messages_pot_lists_every_message(tmp_path: Path) -> None:
     committed = (ROOT / "ecoach/locale/messages.pot").read_text()
     assert committed == out.read_text(), "run scripts/extract-messages and commit ecoach/locale/messages.pot"
     assert len(re.findall(r"^msgid ", committed, flags=re.M)) > 800
+
+
+async def test_the_coachs_preview_of_the_chat_page_posts_nothing(db_url, clock) -> None:  # type: ignore[no-untyped-def]
+    """The preview is built without the coachee's token: no form of the coachee's pages
+    (scores, data request, action steps) is offered, and it never fails for want of one."""
+    from tests.support import seed
+
+    a = await seed(db_url, clock.now(), email="a@example.org", language="en")
+    e = a["engagement_id"]
+    async with app_client(settings_for(db_url), clock) as client:
+        await login(client, a["email"])
+        preview = await client.get(f"/engagements/{e}/preview")
+        page = await preview.text()
+        assert preview.status == 200 and 'id="preview-banner"' in page
+        assert 'action="/c/' not in page and a["chat_token"] not in page
+        chat = await (await client.get(f"/c/{a['chat_token']}")).text()
+        assert f'action="/c/{a["chat_token"]}/data"' in chat  # the coachee's own page still has its forms
