@@ -32,8 +32,9 @@ from ecoach.core.nudge_rules import make_pause_token
 from ecoach.logbook.db import create_engine, session_factory
 from ecoach.settings import Settings
 from tests.browser import ARGS, CHROMIUM
-from tests.conftest import PASSWORD, START, run_async
+from tests.conftest import PASSWORD, START, fresh_keyring, run_async
 from tests.server_process import ServerProcess
+from tests.walkthrough_areas import seed_areas
 
 SECRET = "browser-test-secret"  # ServerProcess's secret key: the links below must match it
 AXE = Path(__file__).parent / "js" / "node_modules" / "axe-core" / "axe.min.js"
@@ -162,6 +163,9 @@ async def _seed_side(session, people: People, now: datetime) -> None:  # type: i
                             name="Noor Bakker", email="noor@example.org", message="Ik wil graag een intake.")
     people.extra["request_id"] = request.booking.id
     await session.commit()
+    people.extra.update(await seed_areas(session, settings, coach, mine.engagement, other.engagement,
+                                         booked.booking.id, now))
+    await session.commit()
     people.pause_token = make_pause_token(SECRET, mine.engagement.id, now)
 
 
@@ -170,7 +174,7 @@ async def seed(db_url: str, now: datetime = START) -> dict[str, People]:
               for lang, p in PEOPLE.items()}
     engine = create_engine(db_url)
     try:
-        async with session_factory(engine)() as session:
+        async with session_factory(engine, keyring=fresh_keyring())() as session:
             for side in people.values():
                 await _seed_side(session, side, now)
             await session.commit()

@@ -168,7 +168,8 @@ async def coachee_panel(request: web.Request, session: AsyncSession, engagement:
         "latest": latest,
         "link": f"/data/{token}" if works and token else None,
         "waiting": latest is not None and latest.status == "requested",
-        "action": f"/c/{request.match_info['token']}/data",
+        # The coach's read-only preview has no token and no form to post.
+        "action": f"/c/{chat}/data" if (chat := request.match_info.get("token")) else None,
         "flash": await take_flash(request, engagement.id),
     }
 

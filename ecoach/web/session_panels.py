@@ -154,7 +154,8 @@ async def coachee_panel(request: web.Request, session: AsyncSession, engagement:
         "forms": waiting,
         "flash": shown if shown and shown.get("engagement_id") == engagement.id else None,
         "goals": goals,
-        "scores_action": f"/c/{request.match_info['token']}/scores",
+        # The coach's read-only preview has no token and no form to post.
+        "scores_action": f"/c/{chat}/scores" if (chat := request.match_info.get("token")) else None,
         "chart": await progress_chart(request, session, engagement, language=engagement.language,
                                       zone=engagement.time_zone, id_prefix="my-progress", goals=goals),
     }
