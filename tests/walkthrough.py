@@ -193,13 +193,17 @@ class Practice:
         return self.server.url
 
 
-def start_practice(workdir: Path, **env: str) -> Practice:
-    """A migrated, seeded database and a server on it (mail off unless ``env`` says)."""
+def start_practice(workdir: Path, serve_args: tuple[str, ...] = (), clock: datetime = START,
+                   **env: str) -> Practice:
+    """A migrated, seeded database and a server on it (mail off unless ``env`` says),
+    standing at ``clock``; ``serve_args`` go to ``ecoach serve`` (``--port`` there wins)."""
     url = f"sqlite+aiosqlite:///{workdir / 'ecoach.db'}"
-    server = ServerProcess(workdir, url, **env)
+    server = ServerProcess(workdir, url, clock=clock, **env)
     server.cli("migrate")
-    people = run_async(lambda: seed(url))
-    server.start()
+    people = run_async(lambda: seed(url, clock))
+    if "--port" in serve_args:
+        server.port = int(serve_args[serve_args.index("--port") + 1])
+    server.start(*serve_args)
     return Practice(server, people)
 
 
