@@ -81,6 +81,7 @@ async def test_a_coach_replies_notes_copies_previews_and_asks_before_destroying(
     reply_tab, note_tab = page.get_by_role("tab", name=w["reply"]), page.get_by_role("tab", name=w["note"])
     await expect(reply_tab).to_have_attribute("aria-selected", "true")
     await expect(page.get_by_text(w["keys"])).to_be_visible()
+    await expect(page.get_by_label(re.compile("Deel deze notitie|Share this note"))).to_be_hidden()  # a note's
     await page.get_by_role("textbox", name=w["your_reply"]).fill(f"Antwoord {size}")
     await page.get_by_role("button", name=w["send"], exact=True).click()
     await expect(log.get_by_text(f"Antwoord {size}")).to_be_visible(timeout=WAIT)
