@@ -225,9 +225,25 @@ def sessions(engine: AsyncEngine, hub: Hub, keyring: Keyring) -> async_sessionma
     return session_factory(engine, EventBus(hub), keyring)
 
 
+# Awkward moments (issue 12): the time-sensitive tests marked ``awkward_clock`` run at each
+# of these as well as at START, their ``clock`` standing there.
+AWKWARD = {
+    "sunday-23h59": datetime(2026, 11, 29, 22, 59, tzinfo=timezone.utc),  # Sunday 23:59 in Amsterdam
+    "dst-hour": datetime(2027, 3, 28, 0, 30, tzinfo=timezone.utc),  # 01:30 CET; at 02:00 it is 03:00
+    "new-year": datetime(2026, 12, 31, 23, 0, 30, tzinfo=timezone.utc),  # 00:00:30 on 1 January
+}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "clock" in metafunc.fixturenames and (metafunc.definition.get_closest_marker("awkward_clock")
+                                             or os.environ.get("ECOACH_TEST_AWKWARD_ALL")):
+        metafunc.parametrize("clock", [START, *AWKWARD.values()], ids=["start", *AWKWARD], indirect=True)
+
+
 @pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(START)
+def clock(request: pytest.FixtureRequest) -> FixedClock:
+    """The clock at START, or at the awkward moment the test is parametrized with."""
+    return FixedClock(getattr(request, "param", START))
 
 
 @pytest.fixture

@@ -56,9 +56,10 @@ class ServerProcess:
         assert done.returncode == 0, done.stderr
         return done.stdout
 
-    def start(self) -> None:
+    def start(self, *args: str) -> None:
+        """``ecoach serve`` with ``args``; returns when it answers on ``self.url``."""
         log = open(self.workdir / "server.log", "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "ecoach", "serve"], cwd=self.workdir,
+        self.proc = subprocess.Popen([sys.executable, "-m", "ecoach", "serve", *args], cwd=self.workdir,
                                      env=self.env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

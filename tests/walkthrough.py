@@ -34,6 +34,7 @@ from ecoach.settings import Settings
 from tests.browser import ARGS, CHROMIUM
 from tests.conftest import PASSWORD, START, fresh_keyring, run_async
 from tests.server_process import ServerProcess
+from tests.walkthrough_areas import seed_areas
 
 SECRET = "browser-test-secret"  # ServerProcess's secret key: the links below must match it
 AXE = Path(__file__).parent / "js" / "node_modules" / "axe-core" / "axe.min.js"
@@ -162,6 +163,9 @@ async def _seed_side(session, people: People, now: datetime) -> None:  # type: i
                             name="Noor Bakker", email="noor@example.org", message="Ik wil graag een intake.")
     people.extra["request_id"] = request.booking.id
     await session.commit()
+    people.extra.update(await seed_areas(session, settings, coach, mine.engagement, other.engagement,
+                                         booked.booking.id, now))
+    await session.commit()
     people.pause_token = make_pause_token(SECRET, mine.engagement.id, now)
 
 
@@ -189,13 +193,17 @@ class Practice:
         return self.server.url
 
 
-def start_practice(workdir: Path, **env: str) -> Practice:
-    """A migrated, seeded database and a server on it (mail off unless ``env`` says)."""
+def start_practice(workdir: Path, serve_args: tuple[str, ...] = (), clock: datetime = START,
+                   **env: str) -> Practice:
+    """A migrated, seeded database and a server on it (mail off unless ``env`` says),
+    standing at ``clock``; ``serve_args`` go to ``ecoach serve`` (``--port`` there wins)."""
     url = f"sqlite+aiosqlite:///{workdir / 'ecoach.db'}"
-    server = ServerProcess(workdir, url, **env)
+    server = ServerProcess(workdir, url, clock=clock, **env)
     server.cli("migrate")
-    people = run_async(lambda: seed(url))
-    server.start()
+    people = run_async(lambda: seed(url, clock))
+    if "--port" in serve_args:
+        server.port = int(serve_args[serve_args.index("--port") + 1])
+    server.start(*serve_args)
     return Practice(server, people)
 
 

@@ -1,9 +1,22 @@
-"""A coach's first day and a coachee's phone (issue 12), in Chromium, in Dutch and English,
-on a desktop and a 390×844 phone, driven by roles and labels: destructive actions ask
-first and can be undone or reopened; booking is pick → summary → confirm; the chat is a
-phone chat that knows when it is offline; replies and private notes are tabs; system
-notices speak the reader's language; links have Copy buttons and the coach a read-only
-preview. One server and one Chromium for the module."""
+"""A coach's first day and a coachee's first week (issue 12), in Chromium, in Dutch and
+English, on a desktop and a 390×844 phone, driven only by roles and labels. Each item of
+the issue is exercised:
+ 1 destructive actions ask first, naming the consequence; a closed engagement reopens;
+   a deleted window can be undone; "Cancel session" (test_a_coach_replies_..., availability);
+ 2 booking is pick → summary → confirm; moving and cancelling ask (test_booking_...);
+ 3 the weekly grid of hours per channel, the coachees' preview, the warning (availability);
+ 4 nothing wider than 360 px (assert_fits; every page in tests/test_ux_pages_browser.py);
+ 5 the phone chat: newest message, fixed composer, folded hours, bubbles, offline (chat);
+ 6 live regions (log, the inbox's status), skip link, keyboard, Enter/Ctrl+Enter (chat, keyboard);
+ 7 reply and note tabs, the note style, back to reply, the note badge in search (coach);
+ 8 intake without mail, no phone type without a number, .ics, contact, badge, accept (intake);
+ 9 notices in the reader's language, 24-hour times, language names, zone by city (details);
+10 copy buttons and a read-only preview (coach);
+11 compressed pages (booking); 12 the calendar file as Thunderbird's ical.js reads it (booking);
+13 the first time a reschedule page offers is taken (the coach's account and reschedule);
+14 ``ecoach serve --host --port`` (the practice), a coach's own name, language and zone.
+One server (started with --host/--port) and one Chromium for the module.
+"""
 
 from __future__ import annotations
 
@@ -18,8 +31,10 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 from ecoach.core import formats
 from tests.browser import WAIT
+from tests.calendar_clients import read_with_icaljs
+from tests.server_process import free_port
 from tests.walkthrough import (
-    LANGS, SIZES, WORDS, Practice, assert_fits, axe, launch, login, new_page, start_practice,
+    LANGS, SIZES, WORDS, ZONES, Practice, assert_fits, axe, launch, login, new_page, start_practice,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
@@ -28,7 +43,9 @@ MATRIX = [(lang, size) for lang in LANGS for size in SIZES]
 
 @pytest.fixture(scope="module")
 def practice(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Practice]:
-    practice = start_practice(tmp_path_factory.mktemp("first-day"))
+    # As the README says: extra arguments go to ``ecoach serve`` (issue 12, item 14).
+    practice = start_practice(tmp_path_factory.mktemp("first-day"),
+                              serve_args=("--host", "127.0.0.1", "--port", str(free_port())))
     yield practice
     practice.server.stop()
 
@@ -64,6 +81,7 @@ async def test_a_coach_replies_notes_copies_previews_and_asks_before_destroying(
     reply_tab, note_tab = page.get_by_role("tab", name=w["reply"]), page.get_by_role("tab", name=w["note"])
     await expect(reply_tab).to_have_attribute("aria-selected", "true")
     await expect(page.get_by_text(w["keys"])).to_be_visible()
+    await expect(page.get_by_label(re.compile("Deel deze notitie|Share this note"))).to_be_hidden()  # a note's
     await page.get_by_role("textbox", name=w["your_reply"]).fill(f"Antwoord {size}")
     await page.get_by_role("button", name=w["send"], exact=True).click()
     await expect(log.get_by_text(f"Antwoord {size}")).to_be_visible(timeout=WAIT)
@@ -175,8 +193,12 @@ async def test_the_coachee_chat_is_a_phone_chat_that_knows_when_it_is_offline(
     await box.fill(text)
     await box.press("Control+Enter")
     await expect(messages.filter(has_text=text)).to_have_count(1)
+    # The coach's inbox, open meanwhile, says who wrote (a live region).
+    inbox = await coach_page(chromium, practice, lang, size)
     await page.context.set_offline(False)
     await expect(status).to_have_text(w["connected"], timeout=20_000)
+    await expect(inbox.get_by_role("status").filter(has_text=people.coachee)).to_be_attached(timeout=WAIT)
+    await inbox.context.close()
     await page.reload()
     await expect(page.get_by_role("log").get_by_role("listitem").filter(has_text=text)).to_have_count(1, timeout=WAIT)
     await page.context.close()
@@ -192,10 +214,11 @@ async def book_a_slot(page: Page, w: dict[str, str], nth_day: int = 1) -> dateti
 
 @pytest.mark.parametrize(("lang", "size"), MATRIX)
 async def test_booking_is_pick_summary_confirm_and_moving_and_cancelling_ask(
-        chromium: Browser, practice: Practice, lang: str, size: str) -> None:
+        chromium: Browser, practice: Practice, lang: str, size: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
     w, people = WORDS[lang], practice.people[lang]
     page = await new_page(chromium, size, timezone_id="Europe/Amsterdam")
-    await page.goto(f"{practice.url}/book/{people.booking_token}")
+    response = await page.goto(f"{practice.url}/book/{people.booking_token}")
+    assert response is not None and (await response.header_value("content-encoding")) in ("gzip", "br", "deflate")
     await expect(page.get_by_role("link", name=re.compile(r"\d\d:\d\d")).first).to_be_visible()
     assert "Telefoongesprek" not in await page.content() and "Phone call" not in await page.content()
     # Region 0 is the page's own; then one per day. Not the first day: within the change cut-off.
@@ -209,6 +232,10 @@ async def test_booking_is_pick_summary_confirm_and_moving_and_cancelling_ask(
     response = await page.request.get(practice.url + (href or ""))
     [event] = Calendar.from_ical(await response.body()).walk("VEVENT")
     assert event.decoded("DTSTART") == start
+    ics = tmp_path / "session.ics"
+    ics.write_bytes(await response.body())
+    [read] = read_with_icaljs([ics])[ics].events  # as Thunderbird reads it
+    assert read.start == start and read.start_zone != "floating"
     await expect(page.get_by_role("link", name=people.coach_email)).to_be_visible()
     # Moving is behind its own button: pick, summary, confirm.
     await page.get_by_role("link", name=w["move"]).click()
@@ -329,6 +356,42 @@ async def test_keyboard_only_through_chat_booking_and_reply(chromium: Browser, p
     await expect(reply_tab).to_have_attribute("aria-selected", "true")
     await page.context.close()
     await coach.context.close()
+
+
+PROFILE = {"nl": ("Naam, taal en tijdzone", "Taal van je pagina's en mails", "Je tijdzone", "Opslaan"),
+           "en": ("Name, language and time zone", "Language of your pages and mails", "Your time zone", "Save")}
+
+
+async def save_profile(page: Page, lang: str, language: str, zone: str) -> None:
+    region, language_label, zone_label, save = PROFILE[lang]
+    form = page.get_by_role("region", name=region)
+    await form.get_by_label(language_label).select_option(language)
+    await form.get_by_label(zone_label).fill(zone)
+    await form.get_by_role("button", name=save).click()
+    await expect(page.get_by_role("region", name=PROFILE[language][0])).to_be_visible()
+
+
+@pytest.mark.parametrize(("lang", "size"), MATRIX)
+async def test_a_coach_changes_their_language_and_zone_and_moves_a_session_to_the_first_time_offered(
+        chromium: Browser, practice: Practice, lang: str, size: str) -> None:
+    w, people, other = WORDS[lang], practice.people[lang], "en" if lang == "nl" else "nl"
+    page = await coach_page(chromium, practice, lang, size)
+    # Their own language and zone, after the account was made (item 14); the zone by city.
+    await page.goto(f"{practice.url}/account")
+    await save_profile(page, lang, other, "Tokyo")
+    await expect(page.get_by_label(PROFILE[other][2])).to_have_value("Asia/Tokyo")
+    await save_profile(page, other, lang, "Amsterdam" if lang == "nl" else "London")
+    # The first time the reschedule page offers is one the server takes (item 13).
+    await page.goto(f"{practice.url}/sessions/bookings/{people.extra['booking_id']}/reschedule")
+    first = page.get_by_role("region").get_by_role("link", name=re.compile(r"\d\d:\d\d")).first
+    start = datetime.fromisoformat(await first.get_attribute("data-start") or "")
+    await first.click()
+    await page.get_by_role("button", name=w["move_confirm"]).click()
+    await expect(page.get_by_role("alert")).to_have_count(0)
+    assert "/reschedule" not in page.url
+    await page.goto(f"{practice.url}/sessions")
+    await expect(page.get_by_role("main")).to_contain_text(formats.clock(start, ZONES[lang], lang))
+    await page.context.close()
 
 
 @pytest.mark.parametrize("lang", LANGS)
