@@ -7,8 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from alembic import command
+from sqlalchemy import inspect
 
 from ecoach.core.passkey_origin import NoRelyingParty, relying_party
+from ecoach.logbook.db import alembic_config
 from tests.account_support import CODES, code_step, password_step
 from tests.audit_support import entries
 from tests.passkey_support import SoftAuthenticator
@@ -253,3 +256,14 @@ async def test_no_passkeys_where_the_server_has_no_host_name(db_url, clock) -> N
         refused = await post_json(client, "/account/2fa/passkeys/options", {"name": NAME, "password": PASSWORD},
                                   await csrf_of(client, "/account/2fa"))
         assert (refused.status, await error_code(refused)) == (404, "passkeys_unavailable")
+
+
+async def test_the_migration_goes_down_and_up_again(engine) -> None:  # type: ignore[no-untyped-def]
+    async def run(verb: str, revision: str) -> set[str]:
+        async with engine.begin() as conn:
+            await conn.run_sync(lambda c: getattr(command, verb)(alembic_config(c), revision))
+        async with engine.connect() as conn:
+            return set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+
+    assert not {"coach_passkey", "passkey_challenge"} & await run("downgrade", "0016")
+    assert {"coach_passkey", "passkey_challenge"} <= await run("upgrade", "1600")
