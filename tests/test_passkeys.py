@@ -19,6 +19,7 @@ from tests.support import PASSWORD, app_client, csrf_of, login, seed, settings_f
 
 ORIGIN, RP_ID = "https://coach.example", "coach.example"
 NAME = "MacBook Touch ID"
+ENGLISH = {"Accept-Language": "en"}  # half-way through a login, pages follow the browser's language
 
 
 def settings(db_url: str, **extra: Any):  # type: ignore[no-untyped-def]
@@ -92,7 +93,7 @@ async def test_register_then_log_in_with_password_and_passkey(db_url, clock, ses
         await log_out(client)
         step = await password_step(client, a["email"])
         assert step.headers["Location"].startswith("/login/2fa")
-        assert "Use a passkey" in await (await client.get("/login/2fa")).text()
+        assert "Use a passkey" in await (await client.get("/login/2fa", headers=ENGLISH)).text()
         done = await passkey_step(client, key)
         assert done.status == 200, await done.text()
         assert (await done.json())["next"] == "/x"
@@ -205,7 +206,7 @@ async def test_a_coach_with_only_passkeys_has_2fa_and_recovery_codes(db_url, clo
         assert made.status == 200 and len(codes) == 10
         await log_out(client)
         await password_step(client, a["email"])
-        assert "one of your recovery codes" in await (await client.get("/login/2fa")).text()
+        assert "one of your recovery codes" in await (await client.get("/login/2fa", headers=ENGLISH)).text()
         assert (await code_step(client, codes[0])).status == 303
         assert await logged_in(client)
 
