@@ -44,6 +44,7 @@ from ecoach.channels.chat import coach as coach_chat
 from ecoach.web import api, auth, coachee, errors, guard, health, inbox, mail_pages, security
 from ecoach.web import audit as audit_web
 from ecoach.web import account as account_web
+from ecoach.web import passkeys as passkeys_web
 from ecoach.web import admin as admin_web
 from ecoach.web import password as password_web
 from ecoach.web import metrics as metrics_web
@@ -133,7 +134,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
                    session_coach_web, session_forms_web, erasure_web,
                    data_export_web, retention_web, supervision_web,
                    billing_web, billing_engagement_web, billing_invoices_web,
-                   files_web, resources_web, shares_web):
+                   files_web, resources_web, shares_web, passkeys_web):
         module.register(app)
     app.router.add_static("/static/", STATIC, name="static")
     return app

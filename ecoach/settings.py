@@ -18,13 +18,15 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from ecoach.core.passkey_origin import NoRelyingParty, RelyingParty, relying_party
 
 DEFAULT_CONFIG = Path("config/ecoach.toml")
 
@@ -381,6 +383,14 @@ class AccountSettings(BaseModel):
         30, ge=5, le=24 * 60, description="Minutes a password-reset link keeps working"
     )
     invite_days: int = Field(7, ge=1, le=60, description="Days an invitation to a new coach keeps working")
+    passkeys: bool = Field(
+        True, description="Offer passkeys (WebAuthn) as a second factor; they need public_url to be https with a "
+        "host name (or http://localhost)"
+    )
+    passkey_rp_id: str = Field(
+        "", description="The passkeys' RP ID: empty means public_url's host name; or a domain that host belongs "
+        "to (coach.example.org -> example.org). Changing it later makes the passkeys made before unusable"
+    )
 
 
 class LimitSettings(BaseModel):
@@ -736,6 +746,25 @@ class Settings(BaseSettings):
     def proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
         return tuple(ipaddress.ip_network(p.strip(), strict=False) for p in self.trusted_proxies.split(",") if p.strip())
 
+    @model_validator(mode="after")
+    def _passkey_party(self) -> Settings:
+        if self.accounts.passkey_rp_id:  # named on purpose: it must fit public_url
+            try:
+                relying_party(self.base_url, self.accounts.passkey_rp_id)
+            except NoRelyingParty as exc:
+                raise ValueError(str(exc)) from None
+        return self
+
+    @property
+    def passkey_party(self) -> RelyingParty | None:
+        """Who passkeys are made for, or None when this server cannot offer them."""
+        if not self.accounts.passkeys:
+            return None
+        try:
+            return relying_party(self.base_url, self.accounts.passkey_rp_id)
+        except NoRelyingParty:
+            return None
+
     @field_validator("database_url")
     @classmethod
     def _supported_db(cls, value: str) -> str:
@@ -811,6 +840,8 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         first = exc.errors()[0]
+        if not first["loc"]:  # a check across keys: its message names them
+            raise SettingsError(str(first["msg"]).removeprefix("Value error, ")) from None
         key = ".".join(str(part) for part in first["loc"]) or "?"
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise SettingsError(

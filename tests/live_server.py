@@ -17,9 +17,10 @@ from tests.server_process import free_port
 
 
 @contextmanager
-def live_server(settings: Settings, clock: Clock) -> Iterator[str]:
-    """Yields the base URL while the server runs."""
-    port = free_port()
+def live_server(settings: Settings, clock: Clock, port: int | None = None) -> Iterator[str]:
+    """Yields the base URL while the server runs (on ``port`` when given: a test that must
+    know it in its settings, such as public_url, picks it first)."""
+    port = port or free_port()
     loop = asyncio.new_event_loop()
     started = threading.Event()
     runner = web.AppRunner(build_app(settings, clock=clock))

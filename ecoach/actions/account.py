@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ecoach.actions import account_links, totp
+from ecoach.actions import account_links, passkeys, totp
 from ecoach.actions.audit import record_audit
 from ecoach.actions.auth_sessions import do_end_sessions
 from ecoach.actions.errors import ActionError, Forbidden, N_, NotFound
@@ -36,7 +36,7 @@ async def do_change_password(sessions: async_sessionmaker[AsyncSession], workers
     if new != repeat:
         raise ActionError("password_mismatch", N_("The two new passwords are not the same."))
     check_new_password(new, email=coach.email)
-    await _check_current(sessions, workers, coach, current, client=client, now=now, limits=limits)
+    await check_current_password(sessions, workers, coach, current, client=client, now=now, limits=limits)
     new_hash = await workers.hash(new)
     async with unit_of_work(sessions) as session:
         ended = await _set_password(session, coach.id, new_hash, now=now, reason="password_changed")
@@ -44,7 +44,7 @@ async def do_change_password(sessions: async_sessionmaker[AsyncSession], workers
     return ended
 
 
-async def _check_current(sessions: async_sessionmaker[AsyncSession], workers: PasswordWorkers, coach: Coach,
+async def check_current_password(sessions: async_sessionmaker[AsyncSession], workers: PasswordWorkers, coach: Coach,
                          password: str, *, client: str, now: datetime, limits: LoginLimits) -> None:
     try:
         await do_check_password(sessions, workers, email=coach.email, password=password, client=client,
@@ -88,8 +88,9 @@ async def do_enable_2fa(session: AsyncSession, coach: Coach, code: str, *, now: 
 
 
 async def do_renew_recovery_codes(session: AsyncSession, coach_id: int, *, now: datetime) -> list[str] | None:
-    """Ten new recovery codes (the earlier ones stop working); None without 2FA."""
-    if await aq.get_totp(session, coach_id) is None:
+    """Ten new recovery codes (the earlier ones stop working); None without 2FA (an
+    authenticator app or a passkey)."""
+    if not await aq.has_second_factor(session, coach_id):
         return None
     codes = await totp.do_new_recovery_codes(session, coach_id, now=now)
     record_audit(session, "recovery_codes_renewed", coach_id=coach_id, now=now)
@@ -101,15 +102,17 @@ async def do_disable_2fa(sessions: async_sessionmaker[AsyncSession], workers: Pa
                          required: bool) -> list[int]:
     if required:
         raise Forbidden("2fa_required", N_("Two-factor authentication is required in this practice."))
-    await _check_current(sessions, workers, coach, password, client=client, now=now, limits=limits)
+    await check_current_password(sessions, workers, coach, password, client=client, now=now, limits=limits)
     async with unit_of_work(sessions) as session:
         return await do_reset_2fa(session, coach.id, now=now, reason="2fa_disabled")
 
 
 async def do_reset_2fa(session: AsyncSession, coach_id: int, *, now: datetime, reason: str) -> list[int]:
-    """Turn the coach's second factor off and end every session (also from the command
-    line, for a lost phone). Returns the ended session ids."""
+    """Turn the coach's second factors off (authenticator app, recovery codes, passkeys)
+    and end every session (also from the command line, for a lost phone). Returns the
+    ended session ids."""
     await totp.do_disable(session, coach_id)
+    await passkeys.do_remove_all(session, coach_id)
     ended = await do_end_sessions(session, coach_id, reason=reason, now=now)
     record_audit(session, "two_factor_disabled", coach_id=coach_id, now=now)
     return ended

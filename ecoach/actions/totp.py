@@ -125,12 +125,11 @@ def _normal_recovery(code: str) -> str:
 
 async def do_verify_second_factor(session: AsyncSession, coach_id: int, code: str, *, now: datetime,
                                   secret_key: str) -> str | None:
-    """"totp" or "recovery" when the code is accepted (and used up), else None."""
+    """"totp" or "recovery" when the code is accepted (and used up), else None. Recovery
+    codes also work for a coach whose second factors are passkeys only."""
     row = await aq.get_totp(session, coach_id)
-    if row is None or row.confirmed_at is None:
-        return None
     digits = _digits(code)
-    if digits is not None:
+    if digits is not None and row is not None and row.confirmed_at is not None:
         secret = _secret_of(row, secret_key)
         step = _matching_step(secret, digits, now) if secret else None
         if step is None or (row.last_step is not None and step <= row.last_step):

@@ -48,7 +48,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
               "api_token_created", "api_token_revoked", "webhook_changed", "reset_link_requested"),
     "login": ("login", "login_failed", "session_ended"),
     "account": ("password_changed", "password_reset", "two_factor_enabled", "two_factor_disabled",
-                "recovery_codes_renewed"),
+                "recovery_codes_renewed", "passkey_added", "passkey_removed"),
     "admin": ("coach_added", "coach_invited", "coach_deactivated", "coach_reactivated", "role_changed",
               "engagements_handed_over", "quarantine_handed"),
 }
@@ -96,6 +96,8 @@ KIND_LABELS = {
     "two_factor_enabled": N_("Turned on two-factor authentication"),
     "two_factor_disabled": N_("Turned off two-factor authentication"),
     "recovery_codes_renewed": N_("Made new recovery codes"),
+    "passkey_added": N_("Added a passkey"),
+    "passkey_removed": N_("Removed a passkey"),
     "coach_added": N_("Coach added"),
     "coach_invited": N_("Coach invited"),
     "coach_deactivated": N_("Coach deactivated"),

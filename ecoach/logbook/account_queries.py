@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoach.logbook.account_models import AccountLink, AuthSession, CoachTotp, LoginTry, RecoveryCode
 from ecoach.logbook.models import ApiToken, Coach, Engagement
+from ecoach.logbook.passkey_models import PasskeyChallenge
+from ecoach.logbook.passkey_queries import has_passkey_clause
 
 
 @dataclass(frozen=True)
@@ -22,9 +24,10 @@ class LiveSession:
 async def get_live_session(session: AsyncSession, token_hash: str, now: datetime,
                            idle_since: datetime) -> LiveSession | None:
     """The session with this digest if it has not ended, run out (absolute lifetime or
-    idle timeout), and its coach is active. One indexed lookup."""
+    idle timeout), and its coach is active. One indexed lookup. A coach has 2FA with a
+    confirmed authenticator app or at least one passkey."""
     stmt = (
-        select(AuthSession, Coach, CoachTotp.confirmed_at)
+        select(AuthSession, Coach, CoachTotp.confirmed_at, has_passkey_clause(Coach.id))
         .join(Coach, Coach.id == AuthSession.coach_id)
         .outerjoin(CoachTotp, CoachTotp.coach_id == Coach.id)
         .where(AuthSession.token_hash == token_hash, AuthSession.ended_at.is_(None),
@@ -34,7 +37,7 @@ async def get_live_session(session: AsyncSession, token_hash: str, now: datetime
     found = (await session.execute(stmt)).first()
     if found is None:
         return None
-    return LiveSession(found[0], found[1], found[2] is not None)
+    return LiveSession(found[0], found[1], found[2] is not None or bool(found[3]))
 
 
 async def get_open_sessions(session: AsyncSession, coach_id: int, now: datetime,
@@ -56,6 +59,13 @@ async def get_open_session_ids(session: AsyncSession, coach_id: int) -> list[int
 
 async def get_totp(session: AsyncSession, coach_id: int) -> CoachTotp | None:
     return await session.get(CoachTotp, coach_id)
+
+
+async def has_second_factor(session: AsyncSession, coach_id: int) -> bool:
+    """A confirmed authenticator app or a passkey: logging in asks for one of them."""
+    totp = await get_totp(session, coach_id)
+    return (totp is not None and totp.confirmed_at is not None) or bool(
+        await session.scalar(select(has_passkey_clause(coach_id))))
 
 
 async def get_unused_recovery_codes(session: AsyncSession, coach_id: int) -> list[RecoveryCode]:
@@ -98,13 +108,13 @@ async def get_coaches(session: AsyncSession) -> list[CoachRow]:
     counts = (select(Engagement.coach_id, func.count().label("n"))
               .group_by(Engagement.coach_id).subquery())
     stmt = (
-        select(Coach, CoachTotp.confirmed_at, func.coalesce(counts.c.n, 0))
+        select(Coach, CoachTotp.confirmed_at, has_passkey_clause(Coach.id), func.coalesce(counts.c.n, 0))
         .outerjoin(CoachTotp, CoachTotp.coach_id == Coach.id)
         .outerjoin(counts, counts.c.coach_id == Coach.id)
         .order_by(Coach.deactivated_at.is_not(None), Coach.name, Coach.id)
     )
-    return [CoachRow(coach, confirmed is not None, int(n), coach.password_hash == "")
-            for coach, confirmed, n in (await session.execute(stmt)).all()]
+    return [CoachRow(coach, confirmed is not None or bool(passkey), int(n), coach.password_hash == "")
+            for coach, confirmed, passkey, n in (await session.execute(stmt)).all()]
 
 
 async def count_admins(session: AsyncSession) -> int:
@@ -117,6 +127,7 @@ async def prune_accounts(session: AsyncSession, now: datetime, tries_before: dat
     (in the caller's transaction)."""
     removed = 0
     for stmt in (
+        delete(PasskeyChallenge).where(PasskeyChallenge.expires_at < now),
         delete(AuthSession).where(or_(AuthSession.ended_at.is_not(None), AuthSession.expires_at < now)),
         delete(AccountLink).where(or_(AccountLink.used_at.is_not(None), AccountLink.expires_at < now)),
         delete(LoginTry).where(LoginTry.at < tries_before),

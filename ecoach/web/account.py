@@ -15,6 +15,7 @@ from ecoach.actions.login_limits import LoginLimits
 from ecoach.actions.unit import unit_of_work
 from ecoach.core.devices import device_label
 from ecoach.logbook import account_queries as aq
+from ecoach.logbook import passkey_queries as pq
 from ecoach.keys import CLOCK, PASSWORD_WORKERS, SESSIONS, SETTINGS
 from ecoach.web.params import path_id
 from ecoach.web.webhooks import webhook_card
@@ -35,13 +36,16 @@ async def _page(request: web.Request, **extra: Any) -> web.Response:
         open_sessions = await aq.get_open_sessions(session, coach.id, now, now - policy.idle)
         tokens = await aq.get_api_tokens(session, coach.id)
         second = await aq.get_totp(session, coach.id)
+        passkey_count = len(await pq.get_passkeys(session, coach.id))
         codes_left = len(await aq.get_unused_recovery_codes(session, coach.id))
         hooks = await webhook_card(app, session, coach.id)
     done = request.query.get("done")
     context = {
         "sessions": open_sessions, "this_session": request[AUTH_SESSION].id, "tokens": tokens,
         "devices": {s.id: device_label(s.user_agent) for s in open_sessions},
-        "has_2fa": second is not None and second.confirmed_at is not None, "codes_left": codes_left,
+        "has_totp": second is not None and second.confirmed_at is not None, "passkey_count": passkey_count,
+        "has_2fa": (second is not None and second.confirmed_at is not None) or passkey_count > 0,
+        "codes_left": codes_left,
         "done": done if done in DONE else None, "error": None, "error_at": None, "new_token": None,
         "require_2fa": app[SETTINGS].accounts.require_2fa, **hooks,
     }
@@ -130,32 +134,41 @@ async def _coach_for_2fa(request: web.Request):  # type: ignore[no-untyped-def]
     return coach
 
 
+PASSKEY_DONE = {"passkey_added", "passkey_removed"}
+
+
 async def two_factor_page(request: web.Request) -> web.StreamResponse:
     coach = await _coach_for_2fa(request)
     app = request.app
     secret_key = app[SETTINGS].resolved_secret()
     async with unit_of_work(app[SESSIONS]) as session:  # the first visit stores a new secret
         row = await aq.get_totp(session, coach.id)
-        enabled = row is not None and row.confirmed_at is not None
-        if enabled:
-            left = len(await aq.get_unused_recovery_codes(session, coach.id))
-        else:
+        secret = None
+        if row is None or row.confirmed_at is None:
             secret = await totp.get_pending_secret(session, coach.id, secret_key)
             if secret is None:
                 secret = await totp.do_begin_setup(session, coach.id, now=app[CLOCK].now(), secret_key=secret_key)
-    if enabled:
-        return await render(request, "account_2fa.html", {"enabled": True, "codes_left": left,
-                                                          "require_2fa": app[SETTINGS].accounts.require_2fa})
-    return await _setup_page(request, coach, secret)
+    done = request.query.get("done")
+    return await _setup_page(request, coach, secret, done=done if done in PASSKEY_DONE else None)
 
 
-async def _setup_page(request: web.Request, coach: Any, secret: str, error: str | None = None,
-                      status: int = 200) -> web.Response:
-    uri = totp.provisioning_uri(secret, coach.email)
-    return await render(request, "account_2fa.html", {
-        "enabled": False, "qr": totp.qr_data_uri(uri), "secret": totp.grouped(secret), "error": error,
-        "required": request.app[SETTINGS].accounts.require_2fa,
-    }, status=status)
+async def _setup_page(request: web.Request, coach: Any, secret: str | None, error: str | None = None,
+                      status: int = 200, done: str | None = None) -> web.Response:
+    """The two-factor page: the authenticator app (its setup while it is off), passkeys,
+    recovery codes, and turning it all off."""
+    app = request.app
+    async with app[SESSIONS]() as session:
+        keys = await pq.get_passkeys(session, coach.id)
+        left = len(await aq.get_unused_recovery_codes(session, coach.id))
+    context: dict[str, Any] = {
+        "totp_on": secret is None, "passkeys": keys, "codes_left": left, "error": error, "done": done,
+        "enabled": secret is None or bool(keys), "require_2fa": app[SETTINGS].accounts.require_2fa,
+        "passkeys_available": app[SETTINGS].passkey_party is not None,
+    }
+    if secret is not None:
+        uri = totp.provisioning_uri(secret, coach.email)
+        context.update(qr=totp.qr_data_uri(uri), secret=totp.grouped(secret))
+    return await render(request, "account_2fa.html", context, status=status)
 
 
 async def enable_two_factor(request: web.Request) -> web.StreamResponse:

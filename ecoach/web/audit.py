@@ -35,7 +35,7 @@ DETAIL_LABELS = {
     "results": N_("results"), "count": N_("count"), "reason": N_("reason"), "method": N_("how"),
     "step": N_("step"), "scope": N_("scope"), "token": N_("token"), "role": N_("role"), "moved": N_("moved"),
     "intake": N_("intake page"), "active": N_("active"), "to_coach": N_("to coach"),
-    "from_coach": N_("from coach"), "added": N_("added"), "removed": N_("removed"),
+    "from_coach": N_("from coach"), "added": N_("added"), "removed": N_("removed"), "passkey": N_("passkey"),
 }
 
 # Codes in the details, in words (others are shown as they are).
@@ -48,7 +48,8 @@ DETAIL_VALUES = {
     "password_invite": N_("invitation accepted"), "2fa_enabled": N_("2FA turned on"),
     "2fa_disabled": N_("2FA turned off"), "deactivated": N_("deactivated"), "read": N_("read"),
     "read-write": N_("read and write"), "edited": N_("edited"), "skipped": N_("skipped"),
-    "coach": N_("coach"), "admin": N_("administrator"),
+    "coach": N_("coach"), "admin": N_("administrator"), "passkey": N_("passkey"),
+    "passkey_added": N_("passkey added"), "passkey_removed": N_("passkey removed"),
 }
 
 

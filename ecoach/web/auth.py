@@ -13,6 +13,7 @@ from ecoach.actions.errors import ActionError
 from ecoach.actions.login import do_check_password, do_check_second_factor
 from ecoach.actions.login_limits import LoginLimits
 from ecoach.logbook import account_queries as aq
+from ecoach.logbook import passkey_queries as pq
 from ecoach.logbook import queries
 from ecoach.keys import CLOCK, LOGIN_GATE, PASSWORD_WORKERS, SESSIONS, SETTINGS
 from ecoach.web.render import gettext_for, render
@@ -53,8 +54,8 @@ async def login(request: web.Request) -> web.StreamResponse:
             response.headers["Retry-After"] = str(retry)
         return response
     async with app[SESSIONS]() as session:
-        totp = await aq.get_totp(session, coach.id)
-    if totp is not None and totp.confirmed_at is not None:
+        second = await aq.has_second_factor(session, coach.id)
+    if second:
         redirect = web.HTTPSeeOther(f"/login/2fa?next={_quoted(target)}")
         await start_login(request, redirect, coach, stage=auth_sessions.PASSWORD_ONLY)
     else:
@@ -68,9 +69,20 @@ def _quoted(target: str) -> str:
 
 
 async def second_factor_form(request: web.Request) -> web.StreamResponse:
-    if await pending_second_factor(request) is None:
+    pending = await pending_second_factor(request)
+    if pending is None:
         raise web.HTTPSeeOther("/login")
-    return await render(request, "login_2fa.html", {"next": safe_next(request.query.get("next"))})
+    return await render(request, "login_2fa.html", {"next": safe_next(request.query.get("next")),
+                                                    **await _factors(request, pending.coach_id)})
+
+
+async def _factors(request: web.Request, coach_id: int) -> dict[str, bool]:
+    """Which second factors the page offers: a code (app or recovery) and/or a passkey."""
+    async with request.app[SESSIONS]() as session:
+        totp = await aq.get_totp(session, coach_id)
+        passkeys = await pq.has_passkeys(session, coach_id)
+    return {"has_totp": totp is not None and totp.confirmed_at is not None,
+            "has_passkey": passkeys and request.app[SETTINGS].passkey_party is not None}
 
 
 async def second_factor(request: web.Request) -> web.StreamResponse:
@@ -90,7 +102,8 @@ async def second_factor(request: web.Request) -> web.StreamResponse:
             secret_key=app[SETTINGS].resolved_secret(), gate=app[LOGIN_GATE],
         )
     except ActionError as exc:
-        context = {"next": target, "error": exc.translated(await gettext_for(request))}
+        context = {"next": target, "error": exc.translated(await gettext_for(request)),
+                   **await _factors(request, coach.id)}
         return await render(request, "login_2fa.html", context, status=exc.status)
     async with unit_of_work(app[SESSIONS]) as session:  # the half-way session ends; a new one starts
         await auth_sessions.do_end_session(session, pending.id, coach_id=coach.id, reason="second_factor",

@@ -72,6 +72,11 @@ CONFIRMATIONS: dict[str, Confirmation] = {
         N_("Cancel this session?"),
         N_("%(what)s on %(when)s is cancelled and your coach is told. To meet after all, book a new time."),
         N_("Cancel session"), N_("Keep the session")),
+    "remove_passkey": Confirmation(
+        N_("Remove the passkey “%(name)s”?"),
+        N_("It no longer works for logging in to ecoach (it stays on your device until you delete it there). "
+           "Every other login ends."),
+        N_("Remove passkey"), N_("Keep the passkey")),
     "coachee_withdraw": Confirmation(
         N_("Withdraw this request?"),
         N_("Your coach is told that you no longer ask for %(when)s."),
