@@ -211,3 +211,4 @@ from ecoach.logbook import key_models  # noqa: E402,F401
 from ecoach.logbook import contract_models  # noqa: E402,F401
 from ecoach.logbook import session_models  # noqa: E402,F401
 from ecoach.logbook import privacy_models  # noqa: E402,F401
+from ecoach.logbook import crisis_models  # noqa: E402,F401
