@@ -82,6 +82,7 @@ class Batch:
     held: list[tuple[int, Route]] = field(default_factory=list)  # for the quarantine
     placeable: list[tuple[int, Route]] = field(default_factory=list)  # for the logbook
     content_keys: list[str] = field(default_factory=list)  # per mail, by the dedupe step
+    variant_of: dict[int, int] = field(default_factory=dict)  # same Message-ID as that mail of the batch
     base_url: str = ""  # for links in the coach's crisis alert
 
     def __post_init__(self) -> None:
@@ -130,11 +131,13 @@ async def dedupe(batch: Batch) -> None:
             if "possible_duplicate" not in parsed.flags:
                 parsed.flags.append("possible_duplicate")
             parsed.duplicate_of = parsed.duplicate_of or first.exchange_id
+            if parsed.duplicate_of is None and first.position is not None:
+                batch.variant_of[i] = first.position  # its id is known once that one is recorded
         parsed.dedupe_key = key
         if key in stored:
             batch.outcomes[i] = Outcome("duplicate", parsed)
         else:
-            stored[key] = _Seen({content})
+            stored[key] = _Seen({content}, position=i)
             batch.todo.append(i)
 
 
@@ -145,6 +148,7 @@ class _Seen:
 
     contents: set[str | None] = field(default_factory=set)
     exchange_id: int | None = None
+    position: int | None = None  # a mail earlier in this batch
 
     def has(self, content: str) -> bool:
         return content in self.contents or None in self.contents
@@ -204,12 +208,24 @@ async def hold(batch: Batch) -> None:
 
 
 async def record(batch: Batch) -> None:
-    """Every placeable mail into its engagement's logbook: one ``record_exchanges``."""
-    items = [PlacedMail(batch.mails[i], batch.raws[i], r.engagement, r.coachee)
-             for i, r in batch.placeable]
+    """Every placeable mail into its engagement's logbook: one ``record_exchanges`` (two
+    when a mail has the Message-ID of another in the batch: that one first, for its id)."""
+    first = [(i, r) for i, r in batch.placeable if i not in batch.variant_of]
+    later = [(i, r) for i, r in batch.placeable if i in batch.variant_of]
+    await _record(batch, first)
+    for i, _ in later:
+        earlier = batch.outcomes[batch.variant_of[i]]
+        if earlier is not None and earlier.recorded is not None:
+            batch.mails[i].duplicate_of = earlier.recorded.exchange.id
+    await _record(batch, later)
+
+
+async def _record(batch: Batch, placeable: list[tuple[int, Route]]) -> None:
+    items = [PlacedMail(batch.mails[i], batch.raws[i], r.engagement, r.coachee)  # type: ignore[arg-type]
+             for i, r in placeable]
     recorded = await record_mails(batch.session, items, batch.now, limit=batch.mail.max_bytes,
                                   text_limit=batch.mail.max_text_chars)
-    for (i, r), result in zip(batch.placeable, recorded):
+    for (i, r), result in zip(placeable, recorded):
         batch.outcomes[i] = Outcome("exchange", batch.mails[i], recorded=result, engagement=r.engagement,
                                     coachee=r.coachee)
 
