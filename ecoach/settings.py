@@ -228,6 +228,31 @@ class BookingSettings(BaseModel):
         return parse_durations(self.reminders)
 
 
+class BillingSettings(BaseModel):
+    """Bundles, time spent and invoices (each coach sets their practice details in ecoach)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    refuse_booking_when_used_up: bool = Field(
+        False, description="Default for new practices: refuse a coachee's booking when their bundle's sessions "
+        "are used up (each coach can change it on the practice page)"
+    )
+    warn_coachee: bool = Field(
+        False, description="Default for new practices: also tell the coachee in the chat when their bundle "
+        "runs low or is used up"
+    )
+    low_sessions: int = Field(1, ge=0, le=100, description="A bundle is low with this many sessions left (or fewer)")
+    low_minutes: int = Field(
+        30, ge=0, le=6000, description="A bundle is low with this many minutes of written coaching left (or fewer)"
+    )
+    low_days: int = Field(14, ge=0, le=365, description="A subscription is low this many days before it ends")
+    words_per_minute: int = Field(
+        20, ge=1, le=500, description="Reply time estimate: words a coach writes per minute (the coach confirms it)"
+    )
+    minimum_reply_minutes: int = Field(5, ge=0, le=600, description="Reply time estimate: at least this many minutes")
+    payment_days: int = Field(14, ge=0, le=120, description="Default for new practices: days until an invoice is due")
+
+
 _UNITS = {"d": 1440, "h": 60, "m": 1}
 
 
@@ -490,6 +515,52 @@ class RetentionSettings(BaseModel):
     )
 
 
+class FilesSettings(BaseModel):
+    """Files sent in the chat and kept in the resource library."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Largest file accepted (chat and library), bytes")
+    allowed_types: str = Field(
+        "pdf, png, jpg, jpeg, gif, webp, docx, xlsx, pptx, odt, ods, odp, txt, csv",
+        description="Accepted file extensions, comma-separated; each file's content must match its "
+        "extension (known: pdf, png, jpg, jpeg, gif, webp, docx, xlsx, pptx, odt, ods, odp, txt, csv, md)",
+    )
+    max_unpacked_bytes: int = Field(
+        100 * 1024 * 1024, ge=1024, description="Office files (ZIP inside): the most they may unpack to, bytes"
+    )
+    max_ratio: int = Field(250, ge=2, description="Office files: the highest compression ratio of any part")
+    max_image_pixels: int = Field(40_000_000, ge=10_000, description="Largest image accepted, in pixels")
+    preview_size: int = Field(480, ge=64, le=2048, description="Image previews fit in a square this many pixels wide")
+    upload_timeout_seconds: float = Field(
+        300.0, gt=0, description="Seconds a file upload may take to arrive (slow phones get this long)"
+    )
+    mail_attach_max_bytes: int = Field(
+        5 * 1024 * 1024, ge=0, description="A file shared by mail goes as an attachment up to this size, bytes; "
+        "larger ones as a link to the coachee's chat"
+    )
+
+    @field_validator("allowed_types")
+    @classmethod
+    def _known_types(cls, value: str) -> str:
+        from ecoach.core.files import KNOWN
+
+        for part in filter(None, (p.strip().lower().lstrip(".") for p in value.split(","))):
+            if part not in KNOWN:
+                raise ValueError(f"unknown file type {part!r} (known: {', '.join(KNOWN)})")
+        return value
+
+    @property
+    def rules(self):  # type: ignore[no-untyped-def]
+        """The limits as ``ecoach.core.files.FileRules``."""
+        from ecoach.core.files import FileRules
+
+        allowed = tuple(p.strip().lower().lstrip(".") for p in self.allowed_types.split(",") if p.strip())
+        return FileRules(max_bytes=self.max_bytes, allowed=allowed, max_unpacked_bytes=self.max_unpacked_bytes,
+                         max_ratio=self.max_ratio, max_image_pixels=self.max_image_pixels,
+                         preview_size=self.preview_size)
+
+
 class ClockSettings(BaseModel):
     """For tests and demonstrations only: run as if it were another moment."""
 
@@ -636,6 +707,12 @@ class Settings(BaseSettings):
     )
     retention: RetentionSettings = Field(
         default_factory=RetentionSettings, description="Erasing closed engagements after a while"
+    )
+    billing: BillingSettings = Field(
+        default_factory=BillingSettings, description="Bundles, time spent and invoices"
+    )
+    files: FilesSettings = Field(
+        default_factory=FilesSettings, description="Files in the chat and the resource library: sizes and types"
     )
 
     _secret: str | None = PrivateAttr(None)

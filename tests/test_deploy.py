@@ -150,8 +150,9 @@ def test_nginx_accepts_the_shipped_configuration(tmp_path: Path) -> None:
 
 
 def test_nginx_allows_the_request_bodies_ecoach_reads() -> None:
-    [size] = re.findall(r"client_max_body_size (\d+)m;", SITE.read_text())
+    size, uploads = re.findall(r"client_max_body_size (\d+)m;", SITE.read_text())
     assert int(size) * 1024 * 1024 == Settings().max_request_bytes
+    assert int(uploads) * 1024 * 1024 == Settings().files.max_bytes  # the upload locations
 
 
 @pytest.fixture

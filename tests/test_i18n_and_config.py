@@ -1,12 +1,14 @@
-"""Every user-facing message has a Dutch translation; the example config documents every key."""
+"""Every user-facing message has a Dutch translation, the same in every area's catalogue;
+the example config documents every key."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
 
-from ecoach.core.i18n import read_catalogue
+from ecoach.core.i18n import catalogue_files, read_catalogue
 from ecoach.settings import Mailbox, MailSettings, Settings, example_toml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,6 +35,23 @@ def test_every_message_is_translated_to_dutch() -> None:
     nl = _catalog("nl")
     missing = sorted(m for m in msgids if not nl.get(m))
     assert not missing, f"no Dutch translation for: {missing}"
+
+
+def test_area_catalogues_agree_on_each_translation() -> None:
+    """The area catalogues are merged in name order and the first translation wins, so one
+    message translated two ways in two areas would silently show one area the other's words."""
+    for language in ("nl", "en"):
+        first: dict[str, tuple[str, str]] = {}
+        clashes = []
+        for po in catalogue_files(language):
+            with po.open("rb") as handle:
+                for message in read_po(handle, locale=language):
+                    if not message.id or not message.string:
+                        continue
+                    seen = first.setdefault(str(message.id), (po.name, str(message.string)))
+                    if seen[1] != str(message.string):
+                        clashes.append(f"{message.id!r}: {seen[0]} {seen[1]!r}, {po.name} {message.string!r}")
+        assert not clashes, f"{language}: one message, two translations: {clashes}"
 
 
 def test_english_catalogue_knows_every_message() -> None:

@@ -65,7 +65,7 @@ async def test_nginx_gzips_text_carries_websockets_and_limits_bodies(proxied) ->
 
         await wait_until(up)
         # /metrics through nginx: open to this (internal) network, checked again by ecoach.
-        async with http.get(nginx.https + "/metrics", ssl=tls) as response:
+        async with http.get(nginx.https + "/metrics", ssl=tls, headers={"Accept-Encoding": "identity"}) as response:
             assert response.status == 200 and b"ecoach_task_lag_seconds" in await response.read()
         for path, kind in (("/login", "text/html"), ("/static/style.css", "text/css"),
                            ("/static/chat.js", "javascript"), ("/api/openapi.json", "application/json"),

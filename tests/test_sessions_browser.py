@@ -84,9 +84,10 @@ async def test_a_session_from_check_in_to_evaluation(  # type: ignore[no-untyped
         phone_context = await browser.new_context(**PHONE)
         phone = await phone_context.new_page()
         await phone.goto(f"{base}/book/{p.booking_token}")
-        slot = phone.locator(".slot-day").nth(3).locator("button.slot").first
+        slot = phone.locator(".slot-day").nth(3).locator("a.slot").first
         start = datetime.fromisoformat(await slot.get_attribute("data-start"))
-        await slot.click()
+        await slot.click()  # the summary first; booked on the button
+        await phone.get_by_role("button", name="Book this time").click()
         await expect(phone.locator(".confirmation")).to_contain_text("Your session is booked", timeout=WAIT)
 
         # Two days before: the check-in, by mail and in the chat.
@@ -150,6 +151,7 @@ async def test_a_session_from_check_in_to_evaluation(  # type: ignore[no-untyped
         await phone.goto(f"{base}/c/{chat_token}")
         await expect(phone.locator("#timeline")).to_contain_text("We practised saying no")
         await phone_context.set_offline(True)
+        await phone.locator("#steps-info > summary").click()  # the phone chat folds the steps away
         tick = phone.get_by_role("button", name="Done: Say no to one meeting")
         await tick.click()
         await expect(tick).to_have_attribute("aria-pressed", "true")
@@ -158,11 +160,14 @@ async def test_a_session_from_check_in_to_evaluation(  # type: ignore[no-untyped
 
         async def ticked() -> bool:
             async with sessions() as session:
-                stmt = select(ActionStep).where(ActionStep.text == "Say no to one meeting")
-                return (await session.execute(stmt)).scalar_one().done_at is not None
+                # The text is sealed: compared once read, not in SQL.
+                stmt = select(ActionStep).where(ActionStep.engagement_id == p.engagement.id)
+                [step] = [s for s in (await session.execute(stmt)).scalars() if s.text == "Say no to one meeting"]
+                return step.done_at is not None
 
         await wait_until(ticked)
         await phone.reload()
+        await phone.locator("#steps-info > summary").click()
         await expect(phone.get_by_role("button", name="Done: Say no to one meeting")).to_have_attribute(
             "aria-pressed", "true")
         await expect(phone.get_by_role("button", name="Done: Walk at lunch twice")).to_have_attribute(

@@ -19,6 +19,7 @@ from ecoach.core import formats, notices, zones
 from ecoach.logbook.mail_models import Quarantine
 from ecoach.logbook.models import Coach, Coachee, Engagement
 from tests.booking_support import book, ctx, settings as booking_settings, setup
+from tests.conftest import fresh_keyring
 from tests.server_process import free_port
 from tests.support import app_client, csrf_of, login, settings_for
 
@@ -122,7 +123,7 @@ async def test_details_and_the_coachs_profile_change_after_creation(db_url, cloc
 
     engine = create_engine(db_url)
     try:
-        async with session_factory(engine)() as session:
+        async with session_factory(engine, None, fresh_keyring())() as session:
             engagement = await session.get(Engagement, a["engagement_id"])
             coachee = await session.get(Coachee, engagement.coachee_id)
             coach = await session.get(Coach, a["coach_id"])
@@ -162,7 +163,7 @@ async def test_a_discarded_mail_can_be_put_back(db_url, clock) -> None:  # type:
     a = await seed(db_url, clock.now(), email="a@example.org")
     engine = create_engine(db_url)
     try:
-        async with session_factory(engine)() as session:
+        async with session_factory(engine, None, fresh_keyring())() as session:
             entry = Quarantine(coach_id=a["coach_id"], reason_code="unknown_sender", reason_detail="unknown sender",
                                from_address="x@example.org", subject="Hi", snippet="Hi", raw=b"Subject: Hi\r\n\r\nHi",
                                received_at=clock.now(), status="held")
@@ -177,7 +178,7 @@ async def test_a_discarded_mail_can_be_put_back(db_url, clock) -> None:  # type:
             assert gone.headers["Location"] == "/quarantine?done=discarded"
             back = await client.post(f"/quarantine/{entry_id}/restore", data={"_csrf": token}, allow_redirects=False)
             assert back.headers["Location"] == "/quarantine?done=restored"
-        async with session_factory(engine)() as session:
+        async with session_factory(engine, None, fresh_keyring())() as session:
             status = (await session.execute(select(Quarantine.status).where(Quarantine.id == entry_id))).scalar_one()
             assert status == "held"
     finally:
@@ -225,3 +226,20 @@ def test_messages_pot_lists_every_message(tmp_path: Path) -> None:
     committed = (ROOT / "ecoach/locale/messages.pot").read_text()
     assert committed == out.read_text(), "run scripts/extract-messages and commit ecoach/locale/messages.pot"
     assert len(re.findall(r"^msgid ", committed, flags=re.M)) > 800
+
+
+async def test_the_coachs_preview_of_the_chat_page_posts_nothing(db_url, clock) -> None:  # type: ignore[no-untyped-def]
+    """The preview is built without the coachee's token: no form of the coachee's pages
+    (scores, data request, action steps) is offered, and it never fails for want of one."""
+    from tests.support import seed
+
+    a = await seed(db_url, clock.now(), email="a@example.org", language="en")
+    e = a["engagement_id"]
+    async with app_client(settings_for(db_url), clock) as client:
+        await login(client, a["email"])
+        preview = await client.get(f"/engagements/{e}/preview")
+        page = await preview.text()
+        assert preview.status == 200 and 'id="preview-banner"' in page
+        assert 'action="/c/' not in page and a["chat_token"] not in page
+        chat = await (await client.get(f"/c/{a['chat_token']}")).text()
+        assert f'action="/c/{a["chat_token"]}/data"' in chat  # the coachee's own page still has its forms

@@ -20,7 +20,7 @@ from ecoach.logbook.db import create_engine, session_factory
 from ecoach.logbook.task_models import Task
 from ecoach.logbook.webhook_models import WebhookDelivery
 from ecoach.settings import WebhookSettings
-from tests.conftest import START
+from tests.conftest import START, fresh_keyring
 from tests.dovecot import wait_until
 from tests.server_process import ServerProcess
 from tests.webhook_support import Receiver, receiver  # noqa: F401 - the fixture
@@ -35,7 +35,7 @@ async def test_two_processes_deliver_each_event_once(db_url: str, tmp_path: Path
     engine = create_engine(db_url)
     bus = EventBus(Hub())
     bus.add_stage_hook(stage_hook(FixedClock(START), lambda: None))  # as in a server process
-    sessions = session_factory(engine, bus)
+    sessions = session_factory(engine, bus, fresh_keyring())  # the servers' master key (tests/conftest.py)
     servers = []
     try:
         async with sessions() as session:

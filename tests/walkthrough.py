@@ -32,7 +32,7 @@ from ecoach.core.nudge_rules import make_pause_token
 from ecoach.logbook.db import create_engine, session_factory
 from ecoach.settings import Settings
 from tests.browser import ARGS, CHROMIUM
-from tests.conftest import PASSWORD, START, run_async
+from tests.conftest import PASSWORD, START, fresh_keyring, run_async
 from tests.server_process import ServerProcess
 
 SECRET = "browser-test-secret"  # ServerProcess's secret key: the links below must match it
@@ -170,7 +170,7 @@ async def seed(db_url: str, now: datetime = START) -> dict[str, People]:
               for lang, p in PEOPLE.items()}
     engine = create_engine(db_url)
     try:
-        async with session_factory(engine)() as session:
+        async with session_factory(engine, None, fresh_keyring())() as session:
             for side in people.values():
                 await _seed_side(session, side, now)
             await session.commit()

@@ -34,6 +34,7 @@ from ecoach.actions.booking_offer import (
     rules_for,
 )
 from ecoach.actions.booking_tasks import schedule_session_tasks
+from ecoach.actions.bundles import Rules, check_can_book
 from ecoach.actions.coaches import check_email, check_name, check_time_zone
 from ecoach.actions.errors import ActionError, Conflict, N_, NotFound
 from ecoach.actions.exchanges import Recorded, check_can_write, record_exchanges
@@ -192,6 +193,8 @@ async def do_book(session: AsyncSession, ctx: BookingContext, *, coach: Coach, e
     if engagement is not None:
         check_can_write(engagement, "in")
     await lock_agenda(session, coach.id)
+    if engagement is not None:  # under the agenda lock: bookings made meanwhile count as used
+        await check_can_book(session, engagement, ctx.now, Rules.of(ctx.settings.billing))
     item = await bookable_type(session, coach.id, type_id, intake=engagement is None)
     offer = await get_offer(session, item, now=ctx.now, step_minutes=ctx.settings.booking.slot_step_minutes,
                             around=start)

@@ -62,6 +62,12 @@ class ExchangeWriter:
             if not fut.done():
                 fut.set_exception(ActionError("shutting_down", N_("The server is restarting; try again.")))
 
+    async def after_record(self, session: AsyncSession, recorded: list[Recorded], now: datetime) -> None:
+        """What follows a recording (notification mails), for exchanges recorded outside
+        the writer (files in the chat), in the caller's transaction."""
+        if self._after_record is not None:
+            await self._after_record(session, [r for r in recorded if r.created], now)
+
     async def submit(self, item: NewExchange) -> Recorded:
         if self._task is None or self._task.done():
             raise RuntimeError("ExchangeWriter is not running")
@@ -92,6 +98,9 @@ class ExchangeWriter:
         async with unit_of_work(self._sessions) as session:
             now = self._clock.now()
             results = await record_exchanges(session, [item for item, _ in live], now)
+            for (item, _), result in zip(live, results):
+                if item.also is not None and isinstance(result, Recorded) and result.created:
+                    await item.also(session, result)
             if self._after_record is not None:
                 await self._after_record(session, [r for r in results if isinstance(r, Recorded)], now)
         for (_, fut), result in zip(live, results):

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -52,6 +53,9 @@ class NewExchange:
     # The connection that sent it: it has the exchange from its ack already, so the
     # broadcast skips it (not stored).
     origin: str | None = None
+    # Runs in the same transaction once the exchange is new (not a resend), e.g. storing a
+    # chat file with it (actions/chat_files.py); not stored.
+    also: Callable[[AsyncSession, Recorded], Awaitable[object]] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,10 @@ def exchange_dict(ex: Exchange) -> dict[str, Any]:
         # Rendered for each reader by its connection (core.notices.localise).
         "notice": (ex.meta or {}).get("notice"),
         "event": (ex.meta or {}).get("event"),
+        # A file in the chat (its name is the text) and a shared resource (actions/chat_files,
+        # actions/shares): what the timeline needs to offer them.
+        "file": (ex.meta or {}).get("file"),
+        "share": (ex.meta or {}).get("share"),
     }
 
 

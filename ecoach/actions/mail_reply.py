@@ -4,8 +4,10 @@ outbox dispatcher delivers afterwards (save first, deliver second)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -70,9 +72,14 @@ async def do_send_mail_reply(
     secret: str,
     now: datetime,
     origin: str | None = None,
+    attachments: Sequence[tuple[str, str, bytes]] = (),
+    extra_meta: dict[str, Any] | None = None,
+    external_id: str | None = None,
 ) -> Recorded:
     """Record the coach's mail answer and queue it, in the caller's transaction.
-    ``origin``: the connection that sent it (it gets the exchange in its ack)."""
+    ``origin``: the connection that sent it (it gets the exchange in its ack).
+    ``attachments`` (name, type, data) ride along; ``extra_meta`` joins the exchange's meta
+    (a shared resource); ``external_id`` replaces ``mail-out:<client_id>``."""
     address = check_can_mail(coachee, mail)
     check_can_write(engagement, "out")
     thread = await get_mail_thread(session, engagement, coach)
@@ -90,13 +97,14 @@ async def do_send_mail_reply(
         in_reply_to=thread.in_reply_to,
         references=thread.references,
         date=now,
+        attachments=attachments,
     )
     meta = {"subject": thread.subject, "message_id": message_id, "in_reply_to": thread.in_reply_to,
-            "references": thread.references[-20:], "to": address}
+            "references": thread.references[-20:], "to": address, **(extra_meta or {})}
     [result] = await record_exchanges(
         session,
         [NewExchange(engagement_id=engagement.id, channel="mail", direction="out", author="coach",
-                     author_name=coach.name, text=text, external_id=f"mail-out:{client_id}",
+                     author_name=coach.name, text=text, external_id=external_id or f"mail-out:{client_id}",
                      delivery_state="queued", meta=meta, origin=origin)],
         now,
     )

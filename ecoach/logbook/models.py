@@ -212,3 +212,5 @@ from ecoach.logbook import contract_models  # noqa: E402,F401
 from ecoach.logbook import session_models  # noqa: E402,F401
 from ecoach.logbook import privacy_models  # noqa: E402,F401
 from ecoach.logbook import crisis_models  # noqa: E402,F401
+from ecoach.logbook import billing_models  # noqa: E402,F401
+from ecoach.logbook import resource_models  # noqa: E402,F401

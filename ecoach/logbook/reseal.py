@@ -155,19 +155,25 @@ def _forbid_reseal(conn: Connection) -> None:
 
 
 def open_everything(conn: Connection) -> None:
-    """Every sealed value to its plaintext bytes (text as UTF-8), in place."""
+    """Every sealed value to its plaintext bytes (text as UTF-8), in place. Only the
+    tables and columns there now: a sibling branch's downgrade (tables made after 0400)
+    may have run first and dropped its own."""
     session = Session(bind=conn)
     keyring: Keyring | None = None
-    existing = set(sa.inspect(conn).get_table_names())
+    inspector = sa.inspect(conn)
+    tables = set(inspector.get_table_names())
     for model in sealed_models():
-        if model.__tablename__ not in existing:  # type: ignore[attr-defined]
-            continue  # a later revision's table, dropped already on the way down
-        raw, pk = _raw(model), _primary_key(model)
+        if model.__tablename__ not in tables:  # type: ignore[attr-defined]
+            continue
+        raw, present = _raw_present(inspector, model)
+        pk = _primary_key(model)
         for rows in _batches(conn, raw, pk):
             for row in rows:
                 values = {}
                 for spec in sealed_fields(model).values():
                     name = _column(model, spec).name
+                    if name not in present:
+                        continue
                     stored = row[name]
                     if stored is None:
                         continue
@@ -185,6 +191,13 @@ def open_everything(conn: Connection) -> None:
                     if conn.dialect.name == "postgresql":
                         conn.execute(sa.text("SET LOCAL ecoach.reseal = 'on'"))
                     conn.execute(sa.update(raw).where(raw.c[pk] == row[pk]).values(values))
+
+
+def _raw_present(inspector: Any, model: type) -> tuple[sa.TableClause, set[str]]:
+    """``_raw(model)`` with only the columns the table has now, and their names."""
+    table = model.__tablename__  # type: ignore[attr-defined]
+    present = {c["name"] for c in inspector.get_columns(table)}
+    return sa.table(table, *[sa.column(c.name, c.type) for c in _raw(model).c if c.name in present]), present
 
 
 def _batches(conn: Connection, raw: sa.TableClause, pk: str, size: int = 500) -> Iterator[list[Any]]:

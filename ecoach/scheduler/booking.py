@@ -12,6 +12,7 @@ from typing import Any
 
 from ecoach.actions.booking import BookingContext
 from ecoach.actions.booking_after import do_mark_held, do_send_reminder
+from ecoach.actions.bundles import Rules, do_record_session_held
 from ecoach.scheduler.registry import TaskContext, TaskRegistry
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,8 @@ async def remind(ctx: TaskContext, params: dict[str, Any]) -> None:
 
 async def held(ctx: TaskContext, params: dict[str, Any]) -> None:
     await do_mark_held(ctx.session, int(params["booking_id"]), ctx.now)
+    # In the same transaction: the session uses up its plan once (a retried run rolls back both).
+    await do_record_session_held(ctx.session, int(params["booking_id"]), ctx.now, Rules.of(ctx.settings.billing))
 
 
 def register_tasks(registry: TaskRegistry) -> None:

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from ecoach.actions.booking import BookingContext, do_book_from_link
 from ecoach.actions.booking_notices import coach_feed
+from ecoach.actions.bundles import Rules, booking_refused
 from ecoach.actions.booking_offer import Offer, get_offer
 from ecoach.actions.errors import ActionError
 from ecoach.actions.session_types import check_booking_link, check_feed_token
@@ -148,9 +149,13 @@ async def booking_page(request: web.Request, *, error: str | None = None, status
         types = bookable(await bq.get_session_types(session, coach.id, intake=True if engagement is None else None),
                          profile)
         default_zone = engagement.time_zone if engagement is not None else coach.time_zone
-        state = await page_state(request, session, coach, types, default_zone, query=query)
+        refused = engagement is not None and await booking_refused(
+            session, engagement, request.app[CLOCK].now(), Rules.of(request.app[SETTINGS].billing))
+        state = await page_state(request, session, coach, [] if refused else types, default_zone, query=query)
+    # A used-up package is said once, plainly (the include), instead of the free times.
     context = {**state, "coach_name": coach.name, "token": token, "intake": engagement is None,
-               "error": error, "form": form or {}, "mail_enabled": request.app[SETTINGS].mail.enabled}
+               "refused": refused, "error": None if refused else error, "form": form or {},
+               "mail_enabled": request.app[SETTINGS].mail.enabled}
     response = await render(request, "booking.html", context, status=status)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -158,7 +158,8 @@ async def _check_of(session: AsyncSession, request: web.Request, engagement: Eng
         raise NotFound("export_request_unknown", N_("This request does not exist."))
 
 
-async def coachee_panel(request: web.Request, session: AsyncSession, engagement: Engagement) -> dict[str, Any]:
+async def coachee_panel(request: web.Request, session: AsyncSession, engagement: Engagement,
+                        chat_token: str) -> dict[str, Any]:
     """What the chat page shows under "Your data": the form, the request, the link."""
     now, settings = request.app[CLOCK].now(), request.app[SETTINGS]
     latest = await pq.get_latest_export_request(session, engagement.id)
@@ -168,7 +169,7 @@ async def coachee_panel(request: web.Request, session: AsyncSession, engagement:
         "latest": latest,
         "link": f"/data/{token}" if works and token else None,
         "waiting": latest is not None and latest.status == "requested",
-        "action": f"/c/{request.match_info['token']}/data",
+        "action": f"/c/{chat_token}/data",
         "flash": await take_flash(request, engagement.id),
     }
 

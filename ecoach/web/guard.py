@@ -56,9 +56,21 @@ def _refuse_text() -> InputError:
 async def input_guard(request: web.Request, handler):  # type: ignore[no-untyped-def]
     if not text_ok(request.path) or not all(text_ok(k) and text_ok(v) for k, v in request.query.items()):
         raise _refuse_text()
-    if request.body_exists:
+    if request.body_exists and not _reads_own_body(request):
         await _read_body(request)
     return await handler(request)
+
+
+def streams_body(handler):  # type: ignore[no-untyped-def]
+    """Mark a handler that reads a large body itself (file uploads), within its own size
+    and time limits. The guard leaves the body to it only when the request carries the
+    CSRF header (a script sent it): a plain form post is read and checked as usual."""
+    handler.streams_body = True
+    return handler
+
+
+def _reads_own_body(request: web.Request) -> bool:
+    return getattr(request.match_info.handler, "streams_body", False) and "X-CSRF-Token" in request.headers
 
 
 async def _read_body(request: web.Request) -> None:

@@ -10,6 +10,8 @@ from aiohttp_session import get_session
 
 from ecoach.actions import engagements as eng_actions
 from ecoach.actions.audit import do_note_search, do_note_view
+from ecoach.actions.bundles import check_minutes
+from ecoach.actions.notes import do_add_note
 from ecoach.actions.errors import ActionError, N_, NotFound
 from ecoach.actions.exchanges import check_client_id, check_message, do_mark_read
 from ecoach.actions.replies import do_coach_reply
@@ -17,7 +19,9 @@ from ecoach.actions.unit import unit_of_work
 from ecoach.core import notices
 from ecoach.logbook import queries
 from ecoach.logbook.models import Engagement
-from ecoach.web import booking_coach, data_export, session_panels
+from ecoach.web import billing_engagement, booking_coach, data_export, session_panels
+from ecoach.web import files as files_web
+from ecoach.web import shares as shares_web
 from ecoach.web import crisis as crisis_web
 from ecoach.web import nudges as nudges_web
 from ecoach.keys import CLOCK, SESSIONS, SETTINGS, reply_context
@@ -146,6 +150,8 @@ async def engagement_page(request: web.Request) -> web.StreamResponse:
         coaching = await session_panels.coaching_panel(request, session, engagement, get_coach(request).time_zone,
                                                        await page_language(request))
         data_rights = await data_export.engagement_panel(request, session, engagement)
+        billing_panel = await billing_engagement.panel(request, session, engagement)
+        resources_panel = await shares_web.panel(request, session, engagement)
         crisis_flags = await crisis_web.engagement_panel(session, get_coach(request).id, engagement)
     older = len(timeline) > size
     timeline = timeline[-size:]
@@ -173,6 +179,10 @@ async def engagement_page(request: web.Request) -> web.StreamResponse:
         "changed": request.query.get("changed"),
         "coaching": coaching,
         "data_rights": data_rights,
+        "billing_panel": billing_panel,
+        "resources_panel": resources_panel,
+        **files_web.attach_context(request, upload=f"/engagements/{engagement.id}/files/",
+                                   download=f"/engagements/{engagement.id}/exchanges/", direction="out"),
         "crisis_flags": crisis_flags,
     }
     return await render(request, "engagement.html", context)
@@ -192,10 +202,16 @@ async def post_reply(request: web.Request) -> web.StreamResponse:
     engagement_id = _id(request)
     client_id = check_client_id(form.get("client_id"))
     text = check_message(form.get("text", ""), request.app[SETTINGS].max_message_chars)
+    if form.get("mode") == "note" and form.get("shared"):
+        # A note the coachee reads on their chat page (the Note tab's "share" box).
+        await do_add_note(reply_context(request.app), get_coach(request), engagement_id, text=text, shared=True,
+                          client_id=client_id)
+        raise web.HTTPSeeOther(f"/engagements/{engagement_id}#latest")
     channel = "note" if form.get("mode") == "note" else str(form.get("channel", "chat"))
     await do_coach_reply(
         reply_context(request.app), get_coach(request), engagement_id,
         channel=channel, text=text, client_id=client_id,
+        minutes=check_minutes(form.get("minutes")),
     )
     # Back to the reply tab after a note, as after a reply.
     raise web.HTTPSeeOther(f"/engagements/{engagement_id}#latest")

@@ -135,8 +135,11 @@ async def coaching_panel(request: web.Request, session: AsyncSession, engagement
     }
 
 
-async def coachee_panel(request: web.Request, session: AsyncSession, engagement: Engagement) -> dict[str, Any]:
-    """The chat page's part: the forms waiting for the coachee, and their progress."""
+async def coachee_panel(request: web.Request, session: AsyncSession, engagement: Engagement,
+                        chat_token: str | None) -> dict[str, Any]:
+    """The chat page's part: the forms waiting for the coachee, and their progress.
+    ``chat_token`` None: the coach's read-only preview (no form links, no scores form,
+    and the coachee's flash message is not taken)."""
     settings, now = request.app[SETTINGS], request.app[CLOCK].now()
     waiting = []
     for form in await session_queries.get_open_forms(session, engagement.id, now):
@@ -146,15 +149,15 @@ async def coachee_panel(request: web.Request, session: AsyncSession, engagement:
             continue  # a check-in closes with its session
         token = form_token_of(form, settings.secret)
         if token is not None:
-            waiting.append({"form": form, "title": TITLES[form.kind], "url": form_url(settings, token),
-                            "until": until})
-    shown = (await get_session(request)).pop(FLASH_SCORES, None)
+            waiting.append({"form": form, "title": TITLES[form.kind],
+                            "url": form_url(settings, token) if chat_token else None, "until": until})
+    shown = (await get_session(request)).pop(FLASH_SCORES, None) if chat_token else None
     goals = await session_goals.current_goals(session, engagement)
     return {
         "forms": waiting,
         "flash": shown if shown and shown.get("engagement_id") == engagement.id else None,
         "goals": goals,
-        "scores_action": f"/c/{request.match_info['token']}/scores",
+        "scores_action": f"/c/{chat_token}/scores" if chat_token else None,
         "chart": await progress_chart(request, session, engagement, language=engagement.language,
                                       zone=engagement.time_zone, id_prefix="my-progress", goals=goals),
     }

@@ -7,6 +7,7 @@ import logging
 
 from aiohttp import web
 
+from ecoach.actions.bundles import check_minutes
 from ecoach.actions.errors import ActionError, Forbidden, N_, NotFound
 from ecoach.actions.exchanges import check_client_id, check_message, exchange_dict
 from ecoach.actions.replies import do_coach_reply
@@ -69,6 +70,7 @@ async def coach_socket(request: web.Request) -> web.StreamResponse:
         recorded = await do_coach_reply(
             reply_context(app), coach, engagement_id,
             channel=frame.get("channel") or "chat", text=text, client_id=client_id, origin=conn.id,
+            minutes=check_minutes(frame.get("minutes")),
         )
         conn.send({"type": "ack", "client_id": client_id,
                    "exchange": exchange_dict(recorded.exchange), "duplicate": not recorded.created})

@@ -63,10 +63,9 @@
     form.querySelector("#reply-label").textContent = form.dataset["label" + (mode === "note" ? "Note" : "Reply")];
     form.elements.text.placeholder = form.dataset["placeholder" + (mode === "note" ? "Note" : "Reply")];
     form.querySelector("#reply-send").textContent = form.dataset["button" + (mode === "note" ? "Note" : "Reply")];
-    const channel = form.querySelector(".reply-only");
-    if (channel) channel.hidden = mode === "note";
-    const hint = form.querySelector(".note-only");
-    if (hint) hint.hidden = mode !== "note";
+    form.querySelectorAll(".reply-only").forEach((el) => { el.hidden = mode === "note"; });
+    form.querySelectorAll(".note-only").forEach((el) => { el.hidden = mode !== "note"; });
+    if (mode !== "note" && form.elements.shared) form.elements.shared.checked = false;
   }
   tabs.forEach((tab, i) => {
     tab.addEventListener("click", (ev) => { ev.preventDefault(); setMode(tab.dataset.mode, false); });
@@ -117,6 +116,7 @@
         if (sending === frame.client_id) {
           form.elements.text.value = "";
           form.elements.client_id.value = ecoach.newId();
+          form.dispatchEvent(new Event("ecoach:sent"));
           sending = null;
           showError("");
           if (sendingMode === "note") setMode("reply", false);  // a note is an aside: back to replying
@@ -132,6 +132,8 @@
   if (form) {
     form.addEventListener("submit", (ev) => {
       if (!socket.ready()) return; // plain form post still works
+      // A note shared with the coachee goes as a plain form post (POST /engagements/N/messages).
+      if (form.elements.mode.value === "note" && form.elements.shared && form.elements.shared.checked) return;
       ev.preventDefault();
       const text = form.elements.text.value.trim();
       if (!text) return;
@@ -140,6 +142,7 @@
       socket.send({
         type: "message", engagement_id: engagementId, client_id: sending, text: text,
         channel: sendingMode === "note" ? "note" : form.elements.channel.value,
+        minutes: form.elements.minutes ? form.elements.minutes.value : "",
       });
     });
     // Enter starts a new line; Ctrl+Enter (or Cmd+Enter) sends, as the page says.

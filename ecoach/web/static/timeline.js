@@ -2,6 +2,9 @@
 "use strict";
 
 window.ecoach = (function () {
+  // Functions (li, exchange) that add to an entry as it is built; other scripts push theirs.
+  const extras = [];
+
   function newId() {
     const bytes = new Uint8Array(16);
     crypto.getRandomValues(bytes);
@@ -92,6 +95,7 @@ window.ecoach = (function () {
     if (x.html) body.innerHTML = x.html; // sanitized by the server (nh3) or built from escaped text
     else body.textContent = x.text;
     li.append(body);
+    extras.forEach((extra) => extra(li, x));  // e.g. a file's link (chat_files.js)
     return li;
   };
 
@@ -216,5 +220,5 @@ window.ecoach = (function () {
     return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + path;
   }
 
-  return { newId, Timeline, Socket, wsUrl, formatWhen };
+  return { newId, Timeline, Socket, wsUrl, formatWhen, extras };
 })();
