@@ -15,9 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ecoach.actions import notify
 from ecoach.actions.exchange_writer import ExchangeWriter
+from ecoach.actions.crisis_chat import with_crisis_check
 from ecoach.actions.exchanges import exchange_event
 from ecoach.channels.chat import endpoint as chat_endpoint
 from ecoach.core import topics
+from ecoach.core.crisis import lexicon as crisis_lexicon
 from ecoach.channels.chat.protocol import socket_gate
 from ecoach.core.clock import Clock, make_clock
 from ecoach.core.events import EventBus
@@ -51,6 +53,7 @@ from ecoach.web import metrics as metrics_web
 from ecoach.web import webhooks as webhooks_web
 from ecoach.web import data_export as data_export_web
 from ecoach.web import retention as retention_web
+from ecoach.web import crisis as crisis_web
 from ecoach.web import supervision as supervision_web
 from ecoach.web import erasure as erasure_web
 from ecoach.web import nudges as nudges_web
@@ -134,7 +137,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
                    session_coach_web, session_forms_web, erasure_web,
                    data_export_web, retention_web, supervision_web,
                    billing_web, billing_engagement_web, billing_invoices_web,
-                   files_web, resources_web, shares_web, passkeys_web):
+                   files_web, resources_web, shares_web, passkeys_web, crisis_web):
         module.register(app)
     app.router.add_static("/static/", STATIC, name="static")
     return app
@@ -241,7 +244,8 @@ async def _writer(app: web.Application) -> AsyncIterator[None]:
         async def after_record(session, recorded, now):  # type: ignore[no-untyped-def]
             return await notify_after_record(session, recorded, settings=settings, now=now, online=online)
 
-    writer = ExchangeWriter(app[SESSIONS], app[CLOCK], after_record=after_record)
+    writer = ExchangeWriter(app[SESSIONS], app[CLOCK], after_record=with_crisis_check(settings, after_record))
+    await asyncio.to_thread(crisis_lexicon.load)  # compiled once per process, not on the first message
     writer.start()
     app[WRITER] = writer
     yield

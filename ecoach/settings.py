@@ -78,6 +78,10 @@ class MailSettings(BaseModel):
     )
     from_address: str = Field("", description="Sender address; empty means reply_local@domain")
     max_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Largest mail kept whole, bytes")
+    max_text_chars: int = Field(
+        100_000, ge=1000, description="Longest mail text shown in the logbook, characters (about 40 pages); a "
+        "longer text is cut there with a note, and the whole mail stays downloadable"
+    )
     notify_coach: Literal["immediate", "digest", "off"] = Field(
         "immediate", description="Mail the coach when a coachee writes"
     )

@@ -237,6 +237,8 @@ async def test_absence_reply_once_per_engagement_per_absence(db_url, clock, sess
     # Back on Monday 30 November (the 27th is a Friday), with the note and contacts.
     assert "back on Monday 30 November" in body and "Ik ben op cursus." in body
     assert "Piet (piet@example.org)" in body and "06-12345678" in body
+    # Always the coach's crisis resources (here the defaults for English-speaking coachees).
+    assert "113 Suicide Prevention (113 Zelfmoordpreventie): 113, 0800-0113, https://www.113.nl" in body
     assert "+" in parsed["Reply-To"]  # the engagement's reply address
     # No commitment for the auto-submitted mail; the two real ones have one each.
     assert len(await rows(db_url, Commitment)) == 2

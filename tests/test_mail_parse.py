@@ -340,7 +340,7 @@ async def test_charset_trouble_is_flagged(sessions, clock, hub, db_url) -> None:
 
 
 async def test_deep_nesting_keeps_headers_and_text(sessions, clock, hub, db_url) -> None:  # type: ignore[no-untyped-def]
-    world = await make_world(sessions, clock, db_url)
+    world = await make_world(sessions, clock, db_url, max_text_chars=1_000_000)  # its 200 kB of text, whole
     outcome = await take(world, sessions, hub, clock, HOSTILE["nested 3000 deep"])
     assert outcome.kind == "exchange" and outcome.mail.message_id == "<nested3000@x>"
     assert "unparseable" in outcome.mail.flags and "deep down" in outcome.recorded.exchange.body_text

@@ -31,7 +31,7 @@ async def rows(session, stmt) -> list[Any]:  # type: ignore[no-untyped-def]
 
 
 def test_the_steps_are_a_named_list_in_order() -> None:
-    assert [name for name, _ in STEPS] == ["dedupe", "bounce", "route", "hold", "record", "auto_replies",
+    assert [name for name, _ in STEPS] == ["dedupe", "bounce", "route", "hold", "record", "crisis", "auto_replies",
                                            "ledger", "announce"]
 
 

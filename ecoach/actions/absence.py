@@ -26,10 +26,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ecoach.actions.agreement_texts import (
     ABSENCE_BODY, ABSENCE_EMERGENCY, ABSENCE_SUBJECT, ABSENCE_SUBSTITUTE, format_day,
 )
+from ecoach.core.crisis.resources import CrisisResource
 from ecoach.core.i18n import translations
 from ecoach.core.working_time import WorkingCalendar
 from ecoach.logbook.availability_models import AbsenceReply, AvailabilityException
 from ecoach.logbook.availability_queries import get_working_calendars
+from ecoach.logbook.crisis_queries import get_resources_for
 from ecoach.logbook.models import Coach, Engagement
 from ecoach.settings import MailSettings
 
@@ -114,11 +116,14 @@ async def plan_absence_replies(
     coach_ids = {first[eid][1].engagement.coach_id for eid in claimed}
     coaches = {c.id: c for c in (await session.execute(select(Coach).where(Coach.id.in_(coach_ids)))).scalars()}
     calendars = await get_working_calendars(session, coach_ids, ["mail"], since=now - timedelta(days=1))
+    resources = await get_resources_for(session, {(first[eid][1].engagement.coach_id, first[eid][1].engagement.language)
+                                                  for eid in claimed})
     plan = {}
     for eid in sorted(claimed, key=lambda e: first[e][0]):
         i, ask = first[eid]
         coach, absence = coaches[ask.engagement.coach_id], absences[ask.engagement.coach_id]
-        text = absence_text(absence, coach, ask.engagement, calendars[(coach.id, "mail")], now)
+        text = absence_text(absence, coach, ask.engagement, calendars[(coach.id, "mail")], now,
+                            resources[(coach.id, ask.engagement.language)])
         plan[i] = PlannedReply(ask, absence.id, coach.name, text)
         log.info("absence reply claimed for engagement %s (exception %s)", eid, absence.id)
     return plan
@@ -182,10 +187,11 @@ async def do_absence_reply(
 
 
 def absence_text(
-    absence: AvailabilityException, coach: Coach, engagement: Engagement, calendar: WorkingCalendar, now: datetime
+    absence: AvailabilityException, coach: Coach, engagement: Engagement, calendar: WorkingCalendar, now: datetime,
+    resources: Sequence[CrisisResource] = (),
 ) -> str:
     """The reply: when the coach is back (the next working moment for mail), the note and
-    the contacts, in the engagement's language."""
+    the contacts, in the engagement's language; always the coach's crisis resources last."""
     back = calendar.next_open(max(absence.ends_at, now)) or absence.ends_at
     t = translations(engagement.language)
     parts = [t.gettext(ABSENCE_BODY) % {
@@ -196,4 +202,8 @@ def absence_text(
         parts.append(t.gettext(ABSENCE_SUBSTITUTE) % {"contact": absence.substitute.strip()})
     if absence.emergency_contact.strip():
         parts.append(t.gettext(ABSENCE_EMERGENCY) % {"contact": absence.emergency_contact.strip()})
+    if resources:
+        from ecoach.actions.crisis import resources_text
+
+        parts.append(resources_text(resources, engagement.language))
     return "\n\n".join(parts)

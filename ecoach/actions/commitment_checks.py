@@ -30,6 +30,7 @@ from ecoach.core import notices, topics
 from ecoach.core.i18n import translations
 from ecoach.logbook.availability_models import Commitment
 from ecoach.logbook.availability_queries import get_policy
+from ecoach.logbook.crisis_queries import get_flagged_exchanges, get_resources
 from ecoach.logbook.models import Coach, Coachee, Engagement, Exchange
 from ecoach.logbook.tasks import schedule_task
 from ecoach.settings import Settings
@@ -180,6 +181,11 @@ async def _mail_ack(session: AsyncSession, settings: Settings, now: datetime, en
     coach = await session.get(Coach, engagement.coach_id)
     coachee = await session.get(Coachee, engagement.coachee_id)
     subject = subject_for_reply(meta.get("subject") or "", engagement.language)
+    if exchange.id in await get_flagged_exchanges(session, [exchange.id]):  # a crisis signal: name where to get help
+        from ecoach.actions.crisis import resources_text
+
+        text += "\n\n" + resources_text(await get_resources(session, engagement.coach_id, engagement.language),
+                                          engagement.language)
     await queue_auto_reply(
         session, mail=settings.mail, secret=settings.secret, engagement=engagement,
         from_name=coach.name if coach else "ecoach", to_address=meta["from"],

@@ -84,7 +84,8 @@ async def _take(
         now = clock.now()
         outcomes = await do_ingest_mails(
             session, raws, source=source, mail=settings.mail, secret=settings.secret, now=now,
-            owner_coach_id=owner_coach_id, default_owner=owner_coach_id is None, parsed=mails)
+            owner_coach_id=owner_coach_id, default_owner=owner_coach_id is None, parsed=mails,
+            base_url=settings.base_url)
         placed = [o for o in outcomes if o.recorded is not None]
         counts = await do_notify_recorded(session, [o.recorded for o in placed],  # type: ignore[misc]
                                           settings=settings, now=now)
@@ -109,12 +110,12 @@ async def do_ingest_mail(
 async def do_ingest_mails(
     session: AsyncSession, raws: Sequence[bytes], *, source: str, mail: MailSettings, secret: str,
     now: datetime, owner_coach_id: int | None = None, default_owner: bool = False,
-    parsed: Sequence[ParsedMail] | None = None,
+    parsed: Sequence[ParsedMail] | None = None, base_url: str = "",
 ) -> list[Outcome]:
     """The pipeline for a batch, in the caller's transaction: one outcome per mail, in
     order. With ``default_owner`` and no ``owner_coach_id``, unclaimable mail is shown to
     the server's only coach (looked up only when there is such mail)."""
     mails = list(parsed) if parsed is not None else [parse_mail(raw, max_bytes=mail.max_bytes) for raw in raws]
     batch = Batch(session, list(raws), mails, mail, secret, now, source, owner_coach_id=owner_coach_id,
-                  default_owner=default_owner)
+                  default_owner=default_owner, base_url=base_url)
     return await run_pipeline(batch)

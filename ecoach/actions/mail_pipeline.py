@@ -1,7 +1,7 @@
 """Inbound mail, as a named list of batch steps (the shape of Mailman's
 ``pipelines/builtin.py``):
 
-    dedupe -> bounce -> route -> hold -> record -> auto_replies -> ledger -> announce
+    dedupe -> bounce -> route -> hold -> record -> crisis -> auto_replies -> ledger -> announce
 
 Every mail ends as exactly one ``inbound_mail`` row: an exchange in a logbook, a matched
 bounce, a quarantine entry with its reason, or nothing new for a duplicate. Nothing is
@@ -27,6 +27,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoach.actions.absence import ask_for, plan_absence_replies, queue_absence_reply
+from ecoach.actions.crisis import Signalled, check_crisis, do_flag_crisis
 from ecoach.actions.exchanges import Recorded
 from ecoach.actions.mail_held import count_held_by_coach, do_hold_mails, do_take_bounce, get_default_owner
 from ecoach.actions.mail_outbox import DeliveryChange
@@ -35,6 +36,7 @@ from ecoach.actions.mail_routing import Route, route_mails
 from ecoach.actions.notify import do_reply_oversized, recently_auto_replied
 from ecoach.actions.unit import emit
 from ecoach.core import topics
+from ecoach.core.crisis.resources import CrisisResource
 from ecoach.core.mail.parse import ParsedMail
 from ecoach.logbook.keyring import keyring_of
 from ecoach.logbook.mail_models import InboundMail, Quarantine
@@ -57,6 +59,7 @@ class Outcome:
     bounced: int = 0
     queued: int = 0  # mails queued in the outbox (auto-reply, notifications)
     changes: list[DeliveryChange] = field(default_factory=list)  # what a bounce changed
+    crisis: tuple[CrisisResource, ...] = ()  # flagged: the resources its automatic replies name
 
 
 @dataclass
@@ -78,6 +81,9 @@ class Batch:
     todo: list[int] = field(default_factory=list)  # positions still to be routed, in order
     held: list[tuple[int, Route]] = field(default_factory=list)  # for the quarantine
     placeable: list[tuple[int, Route]] = field(default_factory=list)  # for the logbook
+    content_keys: list[str] = field(default_factory=list)  # per mail, by the dedupe step
+    variant_of: dict[int, int] = field(default_factory=dict)  # same Message-ID as that mail of the batch
+    base_url: str = ""  # for links in the coach's crisis alert
 
     def __post_init__(self) -> None:
         if not self.outcomes:
@@ -98,24 +104,69 @@ async def dedupe(batch: Batch) -> None:
 
     A mail is known by a keyed hash of its Message-ID (or of its bytes), never the id
     itself (``dedupe_key`` becomes that hash); rows from before encryption hold the id as
-    it was, and are found by it."""
+    it was, and are found by it. A mail whose Message-ID was seen but whose content
+    (``ParsedMail.content_digest``) differs is no duplicate: it goes on under a key of its
+    own (id and content), flagged ``possible_duplicate`` for the coach to see."""
     blind = await keyring_of(batch.session).purpose_key(batch.session, "blind")
     given = {parsed.dedupe_key: parsed.dedupe_key if parsed.dedupe_key.startswith("b:")  # a batch run again
              else "b:" + blind.blind("dedupe", parsed.dedupe_key) for parsed in batch.mails}
-    keys = sorted({*given, *given.values()})
-    seen: set[str] = set()
-    for start in range(0, len(keys), CHUNK):
-        stmt = select(InboundMail.dedupe_key).where(InboundMail.dedupe_key.in_(keys[start:start + CHUNK]))
-        seen.update((await batch.session.execute(stmt)).scalars())
-    seen.update(old for old, new in given.items() if old in seen or new in seen)
+    batch.content_keys = ["b:" + blind.blind("content", parsed.content_digest()) for parsed in batch.mails]
+    stored = await _stored(batch, sorted({*given, *given.values()}))
+    for old, new in given.items():  # a key from before encryption and its hash are one mail
+        if old in stored or new in stored:
+            stored[old] = stored[new] = stored.get(old, _Seen()).merge(stored.get(new, _Seen()))
+
+    def variant(key: str, content: str) -> str:
+        return "b:" + blind.blind("dedupe", f"{key}#{content}")
+
+    stored.update(await _stored(batch, sorted(
+        {variant(given[p.dedupe_key], batch.content_keys[i]) for i, p in enumerate(batch.mails)
+         if given[p.dedupe_key] in stored and not stored[given[p.dedupe_key]].has(batch.content_keys[i])})))
     batch.todo = []
     for i, parsed in enumerate(batch.mails):
-        old, parsed.dedupe_key = parsed.dedupe_key, given[parsed.dedupe_key]
-        if old in seen:
+        key, content = given[parsed.dedupe_key], batch.content_keys[i]
+        first = stored.get(key)
+        if first is not None and not first.has(content):  # the same Message-ID, other content
+            key = variant(key, content)
+            if "possible_duplicate" not in parsed.flags:
+                parsed.flags.append("possible_duplicate")
+            parsed.duplicate_of = parsed.duplicate_of or first.exchange_id
+            if parsed.duplicate_of is None and first.position is not None:
+                batch.variant_of[i] = first.position  # its id is known once that one is recorded
+        parsed.dedupe_key = key
+        if key in stored:
             batch.outcomes[i] = Outcome("duplicate", parsed)
         else:
-            seen.add(old)
+            stored[key] = _Seen({content}, position=i)
             batch.todo.append(i)
+
+
+@dataclass
+class _Seen:
+    """What was stored under one dedupe key: the content keys (None: from before they
+    were kept, so any content counts as the same) and the first exchange."""
+
+    contents: set[str | None] = field(default_factory=set)
+    exchange_id: int | None = None
+    position: int | None = None  # a mail earlier in this batch
+
+    def has(self, content: str) -> bool:
+        return content in self.contents or None in self.contents
+
+    def merge(self, other: _Seen) -> _Seen:
+        return _Seen(self.contents | other.contents, self.exchange_id or other.exchange_id)
+
+
+async def _stored(batch: Batch, keys: list[str]) -> dict[str, _Seen]:
+    found: dict[str, _Seen] = {}
+    m = InboundMail
+    for start in range(0, len(keys), CHUNK):
+        stmt = select(m.dedupe_key, m.content_key, m.exchange_id).where(m.dedupe_key.in_(keys[start:start + CHUNK]))
+        for key, content, exchange_id in (await batch.session.execute(stmt)).all():
+            seen = found.setdefault(key, _Seen())
+            seen.contents.add(content)
+            seen.exchange_id = seen.exchange_id or exchange_id
+    return found
 
 
 async def bounce(batch: Batch) -> None:
@@ -157,13 +208,45 @@ async def hold(batch: Batch) -> None:
 
 
 async def record(batch: Batch) -> None:
-    """Every placeable mail into its engagement's logbook: one ``record_exchanges``."""
+    """Every placeable mail into its engagement's logbook: one ``record_exchanges`` (two
+    when a mail has the Message-ID of another in the batch: that one first, for its id)."""
+    first = [(i, r) for i, r in batch.placeable if i not in batch.variant_of]
+    later = [(i, r) for i, r in batch.placeable if i in batch.variant_of]
+    await _record(batch, first)
+    for i, _ in later:
+        earlier = batch.outcomes[batch.variant_of[i]]
+        if earlier is not None and earlier.recorded is not None:
+            batch.mails[i].duplicate_of = earlier.recorded.exchange.id
+    await _record(batch, later)
+
+
+async def _record(batch: Batch, placeable: list[tuple[int, Route]]) -> None:
     items = [PlacedMail(batch.mails[i], batch.raws[i], r.engagement, r.coachee)  # type: ignore[arg-type]
-             for i, r in batch.placeable]
-    recorded = await record_mails(batch.session, items, batch.now, limit=batch.mail.max_bytes)
-    for (i, r), result in zip(batch.placeable, recorded):
+             for i, r in placeable]
+    recorded = await record_mails(batch.session, items, batch.now, limit=batch.mail.max_bytes,
+                                  text_limit=batch.mail.max_text_chars)
+    for (i, r), result in zip(placeable, recorded):
         batch.outcomes[i] = Outcome("exchange", batch.mails[i], recorded=result, engagement=r.engagement,
                                     coachee=r.coachee)
+
+
+async def crisis(batch: Batch) -> None:
+    """Each new mail checked for crisis language (the writer's own words: quoted mail left
+    out) in its engagement's language; a match is flagged, the coach alerted at once, and
+    the automatic replies to it name the crisis resources (``ecoach.actions.crisis``)."""
+    found: list[tuple[Outcome, Signalled]] = []
+    for i, _ in batch.placeable:
+        outcome = batch.outcomes[i]
+        if outcome is None or outcome.recorded is None or not outcome.recorded.created or outcome.engagement is None:
+            continue
+        language = outcome.engagement.language
+        signals = check_crisis(outcome.recorded.exchange.body_text, language)
+        if signals:
+            found.append((outcome, Signalled(outcome.recorded, language, signals)))
+    flagged = await do_flag_crisis(batch.session, [item for _, item in found], now=batch.now, mail=batch.mail,
+                                   base_url=batch.base_url, in_chat=False)
+    for (outcome, _), result in zip(found, flagged):
+        outcome.crisis = result.resources
 
 
 async def auto_replies(batch: Batch) -> None:
@@ -171,7 +254,7 @@ async def auto_replies(batch: Batch) -> None:
     queries, then queued in mail order (as one by one would)."""
     placed: list[Outcome] = [batch.outcomes[i] for i, _ in batch.placeable]  # type: ignore[misc]
     senders = {o.mail.from_address for o in placed if o.mail.oversized and o.mail.from_address}
-    recent = await recently_auto_replied(batch.session, senders, batch.now)  # type: ignore[arg-type]
+    recent = await recently_auto_replied(batch.session, senders, batch.now)
     created = [o for o in placed if o.recorded is not None and o.recorded.created]
     asks = [ask_for(o.mail, o.engagement) for o in created]
     plans = await plan_absence_replies(batch.session, asks, batch.mail, batch.now)
@@ -181,7 +264,7 @@ async def auto_replies(batch: Batch) -> None:
         assert engagement is not None
         if outcome.mail.oversized:  # (not to automatic mail: do_reply_oversized checks)
             outcome.queued += await do_reply_oversized(batch.session, outcome.mail, engagement, batch.mail,
-                                                       batch.now, recent=recent)
+                                                       batch.now, recent=recent, crisis=outcome.crisis)
         if id(outcome) in replies:
             await queue_absence_reply(batch.session, replies[id(outcome)], mail=batch.mail, secret=batch.secret,
                                       now=batch.now)
@@ -193,8 +276,9 @@ async def ledger(batch: Batch) -> None:
     rows = [
         {"dedupe_key": o.mail.dedupe_key, "source": batch.source, "received_at": batch.now, "outcome": o.kind,
          "exchange_id": o.recorded.exchange.id if o.recorded else None,
-         "quarantine_id": o.quarantine.id if o.quarantine else None}
-        for o in batch.decided() if o.kind != "duplicate"
+         "quarantine_id": o.quarantine.id if o.quarantine else None,
+         "content_key": batch.content_keys[i] if i < len(batch.content_keys) else None}
+        for i, o in enumerate(batch.decided()) if o.kind != "duplicate"
     ]
     if rows:
         await batch.session.execute(insert(InboundMail), rows)
@@ -214,6 +298,7 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("route", route),
     ("hold", hold),
     ("record", record),
+    ("crisis", crisis),
     ("auto_replies", auto_replies),
     ("ledger", ledger),
     ("announce", announce),

@@ -42,6 +42,7 @@ def mail_meta(parsed: ParsedMail) -> dict[str, Any]:
         "folded": parsed.new_text != parsed.text,
         "size": parsed.size,
         "attachments_dropped": parsed.oversized and "attachments_dropped" in parsed.flags,
+        "duplicate_of": parsed.duplicate_of,
     }
 
 
@@ -61,26 +62,45 @@ def kept_original(parsed: ParsedMail, raw: bytes, limit: int) -> bytes:
     return head + b"\r\n\r\n" + note.encode() + b"\r\n\r\n" + parsed.text.encode("utf-8")
 
 
-def _new_exchange(item: PlacedMail) -> NewExchange:
+CAPPED_MARK = "\n\n[…]"
+
+
+def capped_text(text: str, limit: int | None) -> tuple[str, int | None]:
+    """The text the logbook keeps, and its original length when it was cut. A mail of
+    many megabytes of text would otherwise become an exchange row twice that size (text
+    and HTML) and an engagement page as large; the whole mail stays in its original."""
+    if limit is None or len(text) <= limit:
+        return text, None
+    return text[:limit].rstrip() + CAPPED_MARK, len(text)
+
+
+def _new_exchange(item: PlacedMail, text_limit: int | None) -> NewExchange:
     parsed, coachee = item.parsed, item.coachee
     from_coachee = (parsed.from_address or "").lower() == (coachee.email or "").lower()
     author_name = coachee.name if from_coachee else (parsed.from_name or parsed.from_address or coachee.name)
+    text, cut_from = capped_text(parsed.new_text or parsed.text or "", text_limit)
+    meta = mail_meta(parsed)
+    if cut_from is not None:
+        meta["text_capped"] = cut_from  # the timeline says so, and links the whole mail
     return NewExchange(
         engagement_id=item.engagement.id, channel="mail", direction="in", author="coachee",
-        author_name=author_name[:200], text=parsed.new_text or parsed.text or "",
-        external_id=external_id_for(parsed.dedupe_key), meta=mail_meta(parsed), force=True,
+        author_name=author_name[:200], text=text,
+        external_id=external_id_for(parsed.dedupe_key), meta=meta, force=True,
     )
 
 
 async def record_mails(
-    session: AsyncSession, items: Sequence[PlacedMail], now: datetime, *, limit: int | None = None
+    session: AsyncSession, items: Sequence[PlacedMail], now: datetime, *, limit: int | None = None,
+    text_limit: int | None = None,
 ) -> list[Recorded]:
     """Each mail as an exchange in its engagement's logbook, in order. A mail recorded
-    before (the same external id) gets its first exchange back and nothing new."""
+    before (the same external id) gets its first exchange back and nothing new. Its text
+    is cut at ``text_limit`` characters (``mail.max_text_chars``)."""
     if not items:
         return []
     loaded = {item.engagement.id: item.engagement for item in items}  # read by the routing step
-    results = await record_exchanges(session, [_new_exchange(item) for item in items], now, loaded=loaded)
+    results = await record_exchanges(session, [_new_exchange(item, text_limit) for item in items], now,
+                                     loaded=loaded)
     sources, files = [], []
     for item, result in zip(items, results):
         assert isinstance(result, Recorded)  # force=True: only a missing engagement refuses
@@ -99,7 +119,8 @@ async def record_mails(
 
 async def record_mail(
     session: AsyncSession, parsed: ParsedMail, raw: bytes, engagement: Engagement,
-    coachee: Coachee, now: datetime, *, limit: int | None = None,
+    coachee: Coachee, now: datetime, *, limit: int | None = None, text_limit: int | None = None,
 ) -> Recorded:
-    [result] = await record_mails(session, [PlacedMail(parsed, raw, engagement, coachee)], now, limit=limit)
+    [result] = await record_mails(session, [PlacedMail(parsed, raw, engagement, coachee)], now, limit=limit,
+                                  text_limit=text_limit)
     return result

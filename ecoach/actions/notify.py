@@ -11,7 +11,7 @@ They carry no coaching content, only who wrote and where to read it, and are mar
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -24,6 +24,7 @@ from ecoach.actions.engagements import chat_token_of
 from ecoach.actions.errors import N_
 from ecoach.actions.exchanges import Recorded
 from ecoach.actions.mail_outbox import do_enqueue_mail
+from ecoach.core.crisis.resources import CrisisResource
 from ecoach.core.mail.compose import compose_mail
 from ecoach.core.mail.parse import ParsedMail
 from ecoach.core.i18n import gettext_for
@@ -173,7 +174,7 @@ async def recently_auto_replied(session: AsyncSession, addresses: set[str], now:
 
 async def do_reply_oversized(
     session: AsyncSession, parsed: ParsedMail, engagement: Engagement, mail: MailSettings, now: datetime,
-    *, recent: set[str] | None = None,
+    *, recent: set[str] | None = None, crisis: Sequence[CrisisResource] = (),
 ) -> int:
     """One clear, loop-safe automatic answer (RFC 3834: ``Auto-Submitted: auto-replied``,
     in the same thread, never more than one an hour to an address). Returns 1 if queued.
@@ -189,6 +190,10 @@ async def do_reply_oversized(
     recent.add(address)
     _ = gettext_for(engagement.language)
     text = _(OVERSIZED_BODY) % {"subject": parsed.subject, "limit": round(mail.max_bytes / 1024**2, 1)}
+    if crisis:  # the mail was flagged: this reply names where to get help
+        from ecoach.actions.crisis import resources_text
+
+        text += "\n\n" + resources_text(crisis, engagement.language)
     message, message_id = compose_mail(
         from_name="ecoach", from_address=mail.sender, to_address=address,
         to_name=parsed.from_name, reply_to=mail.sender, subject=_(OVERSIZED_SUBJECT), text=text,

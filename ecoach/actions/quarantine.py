@@ -60,7 +60,8 @@ async def do_assign(
     coachee = await session.get(Coachee, engagement.coachee_id)
     assert coachee is not None
     parsed = parse_mail(entry.raw, max_bytes=mail.max_bytes)
-    recorded = await record_mail(session, parsed, entry.raw, engagement, coachee, now, limit=mail.max_bytes)
+    recorded = await record_mail(session, parsed, entry.raw, engagement, coachee, now, limit=mail.max_bytes,
+                                 text_limit=mail.max_text_chars)
     entry.status = "assigned" if engagement_id is not None else "released"
     entry.resolved_at = now
     entry.resolved_exchange_id = recorded.exchange.id

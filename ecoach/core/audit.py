@@ -49,6 +49,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "login": ("login", "login_failed", "session_ended"),
     "account": ("password_changed", "password_reset", "two_factor_enabled", "two_factor_disabled",
                 "recovery_codes_renewed", "passkey_added", "passkey_removed"),
+    "crisis": ("crisis_flagged", "crisis_false_alarm", "crisis_handled", "crisis_resources_changed"),
     "admin": ("coach_added", "coach_invited", "coach_deactivated", "coach_reactivated", "role_changed",
               "engagements_handed_over", "quarantine_handed"),
 }
@@ -58,7 +59,7 @@ KINDS = frozenset(GROUP_OF)
 GROUP_LABELS = {
     "view": N_("Viewed"), "search": N_("Searches"), "export": N_("Exports"), "erasure": N_("Erasures"),
     "agreement": N_("Agreements"), "token": N_("Links and tokens"), "login": N_("Logins"),
-    "account": N_("Password and 2FA"), "admin": N_("Administration"),
+    "account": N_("Password and 2FA"), "crisis": N_("Crisis signals"), "admin": N_("Administration"),
 }
 KIND_LABELS = {
     "engagement_viewed": N_("Opened an engagement"),
@@ -98,6 +99,10 @@ KIND_LABELS = {
     "recovery_codes_renewed": N_("Made new recovery codes"),
     "passkey_added": N_("Added a passkey"),
     "passkey_removed": N_("Removed a passkey"),
+    "crisis_flagged": N_("A crisis signal was recognised"),
+    "crisis_false_alarm": N_("Marked a crisis signal as a false alarm"),
+    "crisis_handled": N_("Marked a crisis signal as handled"),
+    "crisis_resources_changed": N_("Changed the crisis resources"),
     "coach_added": N_("Coach added"),
     "coach_invited": N_("Coach invited"),
     "coach_deactivated": N_("Coach deactivated"),

@@ -119,12 +119,18 @@ def of(meta: dict[str, Any] | None) -> Notice | None:
 
 
 BOOKING_EVENTS = ("requested", "booked", "rescheduled", "cancelled", "declined", "held")
+# Crisis signals (actions/crisis.py): the coach's flag and its marking, the coachee's panel.
+CRISIS_SHAPES = {"crisis_flag": "crisis-flag", "crisis_resolved": "crisis-flag", "crisis_resources": "crisis-panel"}
 
 
 def shape(direction: str, author: str, meta: dict[str, Any] | None, viewer: str) -> str:
     """How an exchange looks to its reader: ``note`` (the coach's private note),
     ``system-line`` (what ecoach records: bookings, deadlines, action steps), or a bubble
-    ``from-me`` / ``from-them`` (the reader's own side on the right)."""
+    ``from-me`` / ``from-them`` (the reader's own side on the right); a crisis signal's
+    entries have shapes of their own (``CRISIS_SHAPES``)."""
+    event = (meta or {}).get("event")
+    if event in CRISIS_SHAPES:
+        return CRISIS_SHAPES[event]
     if direction == "internal":
         return "note" if author == "coach" else "system-line"
     if (meta or {}).get("event") in BOOKING_EVENTS:

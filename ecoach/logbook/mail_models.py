@@ -65,6 +65,9 @@ class InboundMail(Base):
     outcome: Mapped[str] = mapped_column(String(16))  # exchange, quarantine, bounce
     exchange_id: Mapped[int | None] = mapped_column(ForeignKey("exchange.id"))
     quarantine_id: Mapped[int | None] = mapped_column(ForeignKey("quarantine.id"))
+    # A keyed hash of what the mail says (subject, text, attachments): a second mail with
+    # the same Message-ID and other content is kept; the same content again is a re-delivery.
+    content_key: Mapped[str | None] = mapped_column(String(80))
 
 
 class Quarantine(Base):

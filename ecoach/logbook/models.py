@@ -211,6 +211,7 @@ from ecoach.logbook import key_models  # noqa: E402,F401
 from ecoach.logbook import contract_models  # noqa: E402,F401
 from ecoach.logbook import session_models  # noqa: E402,F401
 from ecoach.logbook import privacy_models  # noqa: E402,F401
+from ecoach.logbook import crisis_models  # noqa: E402,F401
 from ecoach.logbook import billing_models  # noqa: E402,F401
 from ecoach.logbook import resource_models  # noqa: E402,F401
 from ecoach.logbook import passkey_models  # noqa: E402,F401

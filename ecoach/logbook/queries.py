@@ -3,6 +3,7 @@ coach's data is simply not found."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -67,9 +68,11 @@ def _inbox_order(stmt: Select) -> Select:  # type: ignore[type-arg]
 
 
 def inbox_statement(
-    coach_id: int, *, statuses: tuple[str, ...] = ("active", "paused"), limit: int = 50, offset: int = 0
+    coach_id: int, *, statuses: tuple[str, ...] = ("active", "paused"), limit: int = 50, offset: int = 0,
+    exclude: Collection[int] = (), only: Collection[int] | None = None,
 ) -> Select:  # type: ignore[type-arg]
-    """The inbox query (also explained by bench/inbox_query.py)."""
+    """The inbox query (also explained by bench/inbox_query.py). ``exclude``/``only``:
+    engagements shown apart (those with a crisis signal, on top) or alone."""
     from ecoach.logbook.availability_models import CoachAgreement, EngagementAgreement
 
     stmt = (
@@ -80,6 +83,10 @@ def inbox_statement(
         .outerjoin(CoachAgreement, CoachAgreement.coach_id == Engagement.coach_id)
         .where(Engagement.coach_id == coach_id, Engagement.status.in_(statuses))
     )
+    if exclude:
+        stmt = stmt.where(Engagement.id.not_in(sorted(exclude)))
+    if only is not None:
+        stmt = stmt.where(Engagement.id.in_(sorted(only)))
     return _inbox_order(stmt).limit(limit).offset(offset)
 
 
@@ -90,8 +97,10 @@ async def get_inbox(
     statuses: tuple[str, ...] = ("active", "paused"),
     limit: int = 50,
     offset: int = 0,
+    exclude: Collection[int] = (),
+    only: Collection[int] | None = None,
 ) -> list[InboxRow]:
-    stmt = inbox_statement(coach_id, statuses=statuses, limit=limit, offset=offset)
+    stmt = inbox_statement(coach_id, statuses=statuses, limit=limit, offset=offset, exclude=exclude, only=only)
     rows = (await session.execute(stmt)).all()
     return [InboxRow(engagement=row[0], coachee_name=row[1], remind_minutes=row[2]) for row in rows]
 

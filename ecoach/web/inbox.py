@@ -22,6 +22,7 @@ from ecoach.logbook.models import Engagement
 from ecoach.web import billing_engagement, booking_coach, data_export, session_panels
 from ecoach.web import files as files_web
 from ecoach.web import shares as shares_web
+from ecoach.web import crisis as crisis_web
 from ecoach.web import nudges as nudges_web
 from ecoach.keys import CLOCK, SESSIONS, SETTINGS, reply_context
 from ecoach.web.render import gettext_for, page_language, render
@@ -54,13 +55,17 @@ async def _inbox_rows(request: web.Request) -> dict[str, Any]:
     page = _page(request)
     coach = get_coach(request)
     async with request.app[SESSIONS]() as session:
-        rows = await queries.get_inbox(session, coach.id, statuses=statuses, limit=size + 1, offset=page * size)
-        alerted = await nudges_web.inbox_alerts(session, rows[:size])
-        found = await queries.get_notices(session, [r.engagement.last_exchange_id or 0 for r in rows[:size]])
+        # Engagements with an open crisis signal come first, above everything, on the first page.
+        crisis, top = await crisis_web.inbox_top(session, coach.id, statuses, first_page=page == 0)
+        rows = await queries.get_inbox(session, coach.id, statuses=statuses, limit=size + 1, offset=page * size,
+                                       exclude=crisis)
+        more, rows = len(rows) > size, top + rows[:size]
+        alerted = await nudges_web.inbox_alerts(session, rows)
+        found = await queries.get_notices(session, [r.engagement.last_exchange_id or 0 for r in rows])
     language = await page_language(request)
     notices_shown = {i: notices.first_line(n, language, coach.time_zone) for i, n in found.items()}
-    return {"rows": rows[:size], "tab": tab, "page": page, "more": len(rows) > size, "alerted": alerted,
-            "notices": notices_shown}
+    return {"rows": rows, "tab": tab, "page": page, "more": more, "alerted": alerted,
+            "notices": notices_shown, "crisis": crisis}
 
 
 @require_coach
@@ -147,6 +152,7 @@ async def engagement_page(request: web.Request) -> web.StreamResponse:
         data_rights = await data_export.engagement_panel(request, session, engagement)
         billing_panel = await billing_engagement.panel(request, session, engagement)
         resources_panel = await shares_web.panel(request, session, engagement)
+        crisis_flags = await crisis_web.engagement_panel(session, get_coach(request).id, engagement)
     older = len(timeline) > size
     timeline = timeline[-size:]
     web_session = await get_session(request)
@@ -177,6 +183,7 @@ async def engagement_page(request: web.Request) -> web.StreamResponse:
         "resources_panel": resources_panel,
         **files_web.attach_context(request, upload=f"/engagements/{engagement.id}/files/",
                                    download=f"/engagements/{engagement.id}/exchanges/", direction="out"),
+        "crisis_flags": crisis_flags,
     }
     return await render(request, "engagement.html", context)
 

@@ -28,6 +28,7 @@ from ecoach.core.crisis.lexicon import Category
 
 _PHONE = re.compile(r"\+?[0-9][0-9 \-]{1,19}")
 _URL = re.compile(r"https://[^\s<>\"']{1,300}")
+PHONE, URL = _PHONE, _URL  # what a configured phone number and address look like (the settings form)
 
 
 class ResourceError(ValueError):

@@ -64,6 +64,20 @@ class ParsedMail:
     bounce_action: str | None = None  # failed, delayed, delivered, relayed, expanded
     bounce_status: str | None = None
     bounce_original_message_ids: list[str] = field(default_factory=list)
+    # Set by the pipeline's dedupe step: a mail with the Message-ID of an earlier one but
+    # other content is kept, as a possible duplicate of that exchange (its id, if known).
+    duplicate_of: int | None = None
+
+    def content_digest(self) -> str:
+        """What the mail says (subject, text, attachments), hashed: the same mail delivered
+        again has the same digest whatever headers the way there added."""
+        digest = hashlib.sha256()
+        for part in (self.subject, self.text):
+            digest.update(part.encode("utf-8", "replace") + b"\x00")
+        for attachment in self.attachments:
+            digest.update(attachment.filename.encode("utf-8", "replace") + b"\x00")
+            digest.update(hashlib.sha256(attachment.data).digest())
+        return digest.hexdigest()
 
     @cached_property
     def html(self) -> str | None:

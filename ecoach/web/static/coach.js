@@ -22,6 +22,16 @@
     status.textContent = status.dataset.template.replace("{name}", frame.exchange.author_name || "");
   }
 
+  // A crisis signal: a red alert at the top of the page, at once, with a link to the message.
+  function crisisAlert(frame) {
+    const box = document.getElementById("crisis-alert");
+    if (!box || frame.resolved) return;
+    const link = box.querySelector("a");
+    link.textContent = box.dataset.template.replace("{name}", frame.name || "");
+    link.href = "/engagements/" + frame.engagement_id + "?signal=" + frame.flag_id + "#crisis";
+    box.hidden = false;
+  }
+
   const engagementId = page ? Number(page.dataset.engagement) : null;
   const timeline = page ? new ecoach.Timeline(document.getElementById("timeline")) : null;
   const form = document.getElementById("reply");
@@ -92,6 +102,7 @@
         return;
       }
       if (frame.type === "commitment") { if (inbox) refreshInbox(); return; }  // due states changed
+      if (frame.type === "crisis") { crisisAlert(frame); if (inbox) refreshInbox(); return; }
       if (frame.type === "exchange" || frame.type === "status") {
         if (inbox) { refreshInbox(); announce(frame); }
         if (page && frame.engagement_id === engagementId) {
