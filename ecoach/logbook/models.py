@@ -213,3 +213,4 @@ from ecoach.logbook import session_models  # noqa: E402,F401
 from ecoach.logbook import privacy_models  # noqa: E402,F401
 from ecoach.logbook import billing_models  # noqa: E402,F401
 from ecoach.logbook import resource_models  # noqa: E402,F401
+from ecoach.logbook import group_models  # noqa: E402,F401

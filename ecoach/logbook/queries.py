@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, column, func, or_, select, table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ecoach.logbook.access import coached_by
 from ecoach.logbook.models import (
     ApiToken,
     ChatLink,
@@ -78,7 +79,7 @@ def inbox_statement(
         .join(Coachee, Coachee.id == Engagement.coachee_id)
         .outerjoin(EngagementAgreement, EngagementAgreement.engagement_id == Engagement.id)
         .outerjoin(CoachAgreement, CoachAgreement.coach_id == Engagement.coach_id)
-        .where(Engagement.coach_id == coach_id, Engagement.status.in_(statuses))
+        .where(coached_by(coach_id), Engagement.status.in_(statuses))
     )
     return _inbox_order(stmt).limit(limit).offset(offset)
 
@@ -99,10 +100,9 @@ async def get_inbox(
 async def get_engagement(
     session: AsyncSession, coach_id: int, engagement_id: int
 ) -> Engagement | None:
-    """The engagement if it belongs to this coach, else None (callers answer 404)."""
-    stmt = select(Engagement).where(
-        Engagement.id == engagement_id, Engagement.coach_id == coach_id
-    )
+    """The engagement if this coach owns or co-coaches it (``ecoach.logbook.access``), else
+    None (callers answer 404)."""
+    stmt = select(Engagement).where(Engagement.id == engagement_id, coached_by(coach_id))
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
@@ -231,7 +231,7 @@ def _search_statement(session: AsyncSession, coach_id: int, tokens: list[str], b
     return (
         stmt.join(Engagement, Engagement.id == Exchange.engagement_id)
         .join(Coachee, Coachee.id == Engagement.coachee_id)
-        .where(Engagement.coach_id == coach_id)
+        .where(coached_by(coach_id))
         .limit(limit)
     )
 

@@ -23,6 +23,7 @@ from ecoach.web import billing_engagement, booking_coach, data_export, session_p
 from ecoach.web import files as files_web
 from ecoach.web import shares as shares_web
 from ecoach.web import nudges as nudges_web
+from ecoach.web import team as team_web
 from ecoach.keys import CLOCK, SESSIONS, SETTINGS, reply_context
 from ecoach.web.render import gettext_for, page_language, render
 from ecoach.web.params import lenient_int, path_id
@@ -147,6 +148,7 @@ async def engagement_page(request: web.Request) -> web.StreamResponse:
         data_rights = await data_export.engagement_panel(request, session, engagement)
         billing_panel = await billing_engagement.panel(request, session, engagement)
         resources_panel = await shares_web.panel(request, session, engagement)
+        team = await team_web.panel(request, session, engagement)
     older = len(timeline) > size
     timeline = timeline[-size:]
     web_session = await get_session(request)
@@ -175,6 +177,7 @@ async def engagement_page(request: web.Request) -> web.StreamResponse:
         "data_rights": data_rights,
         "billing_panel": billing_panel,
         "resources_panel": resources_panel,
+        "team": team,
         **files_web.attach_context(request, upload=f"/engagements/{engagement.id}/files/",
                                    download=f"/engagements/{engagement.id}/exchanges/", direction="out"),
     }
