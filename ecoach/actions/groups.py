@@ -17,7 +17,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -107,6 +107,18 @@ async def check_group_member(session: AsyncSession, group_id: object, engagement
     return group
 
 
+async def write_lock(session: AsyncSession) -> None:
+    """On SQLite, take the database's write lock now unless this transaction holds it
+    already: a transaction that read first and writes later would otherwise fail at once
+    ("database is locked") when the chat's writer committed meanwhile, instead of waiting
+    (busy_timeout). PostgreSQL needs nothing: the unique external id settles resends."""
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    raw = await (await session.connection()).get_raw_connection()
+    if not raw.driver_connection.in_transaction:
+        await session.execute(text("BEGIN IMMEDIATE"))
+
+
 def message_dict(message: GroupMessage) -> dict[str, Any]:
     """A group message as the group pages' sockets send it (chat.js's exchange shape)."""
     external = message.external_id
@@ -126,6 +138,7 @@ async def do_post_group_message(session: AsyncSession, group: CoachingGroup, *, 
                                 origin: str | None = None) -> tuple[GroupMessage, bool]:
     """Store one message (by a member, or by ``coach``); a resend with the same client id
     returns the first one (``created`` False)."""
+    await write_lock(session)  # before the membership check: a removal committed meanwhile wins
     if member is not None:
         await check_group_member(session, group.id, member)  # under this transaction: removal wins
         check_can_write(member, "in")

@@ -34,7 +34,7 @@ from ecoach.core.tokens import token_digest
 from ecoach.keys import CLOCK, HUB, I18N, SESSIONS, SETTINGS
 from ecoach.logbook import group_queries as gq
 from ecoach.logbook import queries
-from ecoach.web.params import path_id
+from ecoach.core.inputs import parse_int
 from ecoach.web.security import AUTH_SESSION, current_coach, same_origin
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,10 @@ async def coach_group_socket(request: web.Request) -> web.StreamResponse:
     if not same_origin(request):
         await conn.reject(Forbidden("origin_refused", N_("This connection did not come from this site.")))
         return ws
-    group_id = path_id(request)
+    group_id = parse_int(request.match_info["id"], low=1)
+    if group_id is None:  # a frame that says why, as for any refused socket
+        await conn.reject(NotFound("group_unknown", N_("This group does not exist.")))
+        return ws
 
     async def check(session) -> None:  # type: ignore[no-untyped-def]
         if await gq.get_group(session, coach.id, group_id) is None:
@@ -144,7 +147,11 @@ async def member_group_socket(request: web.Request) -> web.StreamResponse:
     await prepare(request, ws)
     token = request.match_info["token"]
     hub = app[HUB]
-    group_id = path_id(request, "group")
+    group_id = parse_int(request.match_info["group"], low=1)
+    if group_id is None:
+        await Connection(request, ws, app[I18N].gettext(app[SETTINGS].default_language)).reject(
+            NotFound("group_member_removed", NOT_MEMBER))
+        return ws
     # As the one-to-one socket: listen for the link's revocation and the member's removal
     # before checking them, so neither can slip by between check and subscription.
     sub = hub.subscribe(topics.chat_link(token_digest(token)), topics.group(group_id))
