@@ -31,6 +31,12 @@ def coached_by(coach_id: int) -> ColumnElement[bool]:
     return or_(Engagement.coach_id == coach_id, Engagement.id.in_(co_coached_ids(coach_id)))
 
 
+async def co_coaches_any(session: AsyncSession, coach_id: int) -> bool:
+    """Whether this coach co-coaches any engagement (one index lookup): the inbox keeps its
+    fast, index-ordered query for everyone else."""
+    return await session.scalar(co_coached_ids(coach_id).limit(1)) is not None
+
+
 async def get_owned_engagement(session: AsyncSession, coach_id: int, engagement_id: int) -> Engagement | None:
     """The engagement if this coach owns it (not as co-coach), else None."""
     stmt = select(Engagement).where(Engagement.id == engagement_id, Engagement.coach_id == coach_id)

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, column, func, or_, select, table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ecoach.logbook.access import coached_by
+from ecoach.logbook.access import co_coaches_any, coached_by
 from ecoach.logbook.models import (
     ApiToken,
     ChatLink,
@@ -68,9 +68,12 @@ def _inbox_order(stmt: Select) -> Select:  # type: ignore[type-arg]
 
 
 def inbox_statement(
-    coach_id: int, *, statuses: tuple[str, ...] = ("active", "paused"), limit: int = 50, offset: int = 0
+    coach_id: int, *, statuses: tuple[str, ...] = ("active", "paused"), limit: int = 50, offset: int = 0,
+    co_coaching: bool = False,
 ) -> Select:  # type: ignore[type-arg]
-    """The inbox query (also explained by bench/inbox_query.py)."""
+    """The inbox query (also explained by bench/inbox_query.py). ``co_coaching``: the coach
+    co-coaches engagements of others too (``access.coached_by``); without it the query
+    stays on the ordered index ``ix_engagement_due`` of the coach's own engagements."""
     from ecoach.logbook.availability_models import CoachAgreement, EngagementAgreement
 
     stmt = (
@@ -79,7 +82,8 @@ def inbox_statement(
         .join(Coachee, Coachee.id == Engagement.coachee_id)
         .outerjoin(EngagementAgreement, EngagementAgreement.engagement_id == Engagement.id)
         .outerjoin(CoachAgreement, CoachAgreement.coach_id == Engagement.coach_id)
-        .where(coached_by(coach_id), Engagement.status.in_(statuses))
+        .where(coached_by(coach_id) if co_coaching else Engagement.coach_id == coach_id,
+               Engagement.status.in_(statuses))
     )
     return _inbox_order(stmt).limit(limit).offset(offset)
 
@@ -92,7 +96,8 @@ async def get_inbox(
     limit: int = 50,
     offset: int = 0,
 ) -> list[InboxRow]:
-    stmt = inbox_statement(coach_id, statuses=statuses, limit=limit, offset=offset)
+    stmt = inbox_statement(coach_id, statuses=statuses, limit=limit, offset=offset,
+                           co_coaching=await co_coaches_any(session, coach_id))
     rows = (await session.execute(stmt)).all()
     return [InboxRow(engagement=row[0], coachee_name=row[1], remind_minutes=row[2]) for row in rows]
 
