@@ -76,6 +76,9 @@ from ecoach.web import billing_invoices as billing_invoices_web
 from ecoach.web import files as files_web
 from ecoach.web import resources as resources_web
 from ecoach.web import shares as shares_web
+from ecoach.web import groups as groups_web
+from ecoach.web import team as team_web
+from ecoach.channels.chat import groups as group_sockets
 from ecoach.web.i18n import I18n
 from ecoach.encryption import keyring_for
 from ecoach.logbook.keyring import Keyring
@@ -137,7 +140,8 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
                    session_coach_web, session_forms_web, erasure_web,
                    data_export_web, retention_web, supervision_web,
                    billing_web, billing_engagement_web, billing_invoices_web,
-                   files_web, resources_web, shares_web, passkeys_web, crisis_web):
+                   files_web, resources_web, shares_web, passkeys_web, crisis_web,
+                   groups_web, group_sockets, team_web):
         module.register(app)
     app.router.add_static("/static/", STATIC, name="static")
     return app

@@ -114,10 +114,12 @@ async def test_no_socket_writes_an_http_error_into_its_stream(db_url, clock) -> 
     async with app_client(settings_for(db_url, limits={"handshakes_per_minute": 10000}), clock) as client:
         await login(client, a["email"])
         sockets = [r for r in routes(client.app) if r[1].endswith("/ws")]
-        assert {r[1] for r in sockets} == {"/ws", "/c/{token}/ws"}
-        for value in HOSTILE_PATH:
+        assert {r[1] for r in sockets} == {"/ws", "/c/{token}/ws", "/groups/{id}/ws", "/c/{token}/groups/{group}/ws"}
+        token = a["chat_token"]
+        for value, shape in [(v, s) for v in HOSTILE_PATH for s in ("/c/{}/ws", "/groups/{}/ws",
+                                                                     f"/c/{token}/groups/{{}}/ws")]:
             try:
-                ws = await client.ws_connect(URL(f"/c/{value}/ws", encoded=True))
+                ws = await client.ws_connect(URL(shape.format(value), encoded=True))
             except WSServerHandshakeError as exc:
                 assert exc.status < 500
                 continue

@@ -37,7 +37,7 @@ VIAS = ("web", "api", "cli", "task", "system")
 # here too, so the page can name them: export and erasure (issue 9), webhooks.
 GROUPS: dict[str, tuple[str, ...]] = {
     "view": ("engagement_viewed", "timeline_viewed", "attachment_viewed", "original_viewed",
-             "quarantine_viewed", "quarantine_original_viewed"),
+             "quarantine_viewed", "quarantine_original_viewed", "supervision_viewed"),
     "search": ("search",),
     "export": ("export", "export_anonymised"),
     "erasure": ("erasure",),
@@ -52,6 +52,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "crisis": ("crisis_flagged", "crisis_false_alarm", "crisis_handled", "crisis_resources_changed"),
     "admin": ("coach_added", "coach_invited", "coach_deactivated", "coach_reactivated", "role_changed",
               "engagements_handed_over", "quarantine_handed"),
+    "team": ("co_coach_added", "co_coach_removed", "supervisor_added", "supervisor_removed", "supervision_shared",
+             "supervision_withdrawn", "group_member_added", "group_member_removed"),
 }
 GROUP_OF = {kind: group for group, kinds in GROUPS.items() for kind in kinds}
 KINDS = frozenset(GROUP_OF)
@@ -60,6 +62,7 @@ GROUP_LABELS = {
     "view": N_("Viewed"), "search": N_("Searches"), "export": N_("Exports"), "erasure": N_("Erasures"),
     "agreement": N_("Agreements"), "token": N_("Links and tokens"), "login": N_("Logins"),
     "account": N_("Password and 2FA"), "crisis": N_("Crisis signals"), "admin": N_("Administration"),
+    "team": N_("Co-coaches, supervision and groups"),
 }
 KIND_LABELS = {
     "engagement_viewed": N_("Opened an engagement"),
@@ -110,6 +113,15 @@ KIND_LABELS = {
     "role_changed": N_("Role changed"),
     "engagements_handed_over": N_("Engagements handed over"),
     "quarantine_handed": N_("Held mail handed to a coach"),
+    "supervision_viewed": N_("Read what was shared for supervision"),
+    "co_coach_added": N_("Added a co-coach"),
+    "co_coach_removed": N_("Removed a co-coach"),
+    "supervisor_added": N_("Added a supervisor"),
+    "supervisor_removed": N_("Removed a supervisor"),
+    "supervision_shared": N_("Shared exchanges with a supervisor"),
+    "supervision_withdrawn": N_("Stopped sharing with a supervisor"),
+    "group_member_added": N_("Added a coachee to a group"),
+    "group_member_removed": N_("Removed a coachee from a group"),
 }
 VIA_LABELS = {"web": N_("browser"), "api": N_("API"), "cli": N_("command line"), "task": N_("scheduled task"),
               "system": N_("system")}

@@ -35,6 +35,12 @@ def engagement(engagement_id: int) -> str:
     return f"engagement:{engagement_id}"
 
 
+def group(group_id: int) -> str:
+    """A coaching group's conversation (the group pages' sockets of the coach and of every
+    member): group messages, and ``member_removed`` which closes that member's sockets."""
+    return f"group:{group_id}"
+
+
 def chat_link(token_digest: str) -> str:
     """One chat link, by its token's digest: ``revoked`` closes every coachee socket opened
     with it when it is withdrawn or replaced. (A socket listens here before it checks the

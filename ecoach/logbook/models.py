@@ -215,3 +215,4 @@ from ecoach.logbook import crisis_models  # noqa: E402,F401
 from ecoach.logbook import billing_models  # noqa: E402,F401
 from ecoach.logbook import resource_models  # noqa: E402,F401
 from ecoach.logbook import passkey_models  # noqa: E402,F401
+from ecoach.logbook import group_models  # noqa: E402,F401

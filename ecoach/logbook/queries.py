@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, column, func, or_, select, table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ecoach.logbook.access import co_coaches_any, coached_by
 from ecoach.logbook.models import (
     ApiToken,
     ChatLink,
@@ -69,10 +70,12 @@ def _inbox_order(stmt: Select) -> Select:  # type: ignore[type-arg]
 
 def inbox_statement(
     coach_id: int, *, statuses: tuple[str, ...] = ("active", "paused"), limit: int = 50, offset: int = 0,
-    exclude: Collection[int] = (), only: Collection[int] | None = None,
+    exclude: Collection[int] = (), only: Collection[int] | None = None, co_coaching: bool = False,
 ) -> Select:  # type: ignore[type-arg]
     """The inbox query (also explained by bench/inbox_query.py). ``exclude``/``only``:
-    engagements shown apart (those with a crisis signal, on top) or alone."""
+    engagements shown apart (those with a crisis signal, on top) or alone. ``co_coaching``: the
+    coach co-coaches engagements of others too (``access.coached_by``); without it the query
+    stays on the ordered index ``ix_engagement_due`` of the coach's own engagements."""
     from ecoach.logbook.availability_models import CoachAgreement, EngagementAgreement
 
     stmt = (
@@ -81,7 +84,8 @@ def inbox_statement(
         .join(Coachee, Coachee.id == Engagement.coachee_id)
         .outerjoin(EngagementAgreement, EngagementAgreement.engagement_id == Engagement.id)
         .outerjoin(CoachAgreement, CoachAgreement.coach_id == Engagement.coach_id)
-        .where(Engagement.coach_id == coach_id, Engagement.status.in_(statuses))
+        .where(coached_by(coach_id) if co_coaching else Engagement.coach_id == coach_id,
+               Engagement.status.in_(statuses))
     )
     if exclude:
         stmt = stmt.where(Engagement.id.not_in(sorted(exclude)))
@@ -100,7 +104,8 @@ async def get_inbox(
     exclude: Collection[int] = (),
     only: Collection[int] | None = None,
 ) -> list[InboxRow]:
-    stmt = inbox_statement(coach_id, statuses=statuses, limit=limit, offset=offset, exclude=exclude, only=only)
+    stmt = inbox_statement(coach_id, statuses=statuses, limit=limit, offset=offset, exclude=exclude, only=only,
+                           co_coaching=await co_coaches_any(session, coach_id))
     rows = (await session.execute(stmt)).all()
     return [InboxRow(engagement=row[0], coachee_name=row[1], remind_minutes=row[2]) for row in rows]
 
@@ -108,10 +113,9 @@ async def get_inbox(
 async def get_engagement(
     session: AsyncSession, coach_id: int, engagement_id: int
 ) -> Engagement | None:
-    """The engagement if it belongs to this coach, else None (callers answer 404)."""
-    stmt = select(Engagement).where(
-        Engagement.id == engagement_id, Engagement.coach_id == coach_id
-    )
+    """The engagement if this coach owns or co-coaches it (``ecoach.logbook.access``), else
+    None (callers answer 404)."""
+    stmt = select(Engagement).where(Engagement.id == engagement_id, coached_by(coach_id))
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
@@ -240,7 +244,7 @@ def _search_statement(session: AsyncSession, coach_id: int, tokens: list[str], b
     return (
         stmt.join(Engagement, Engagement.id == Exchange.engagement_id)
         .join(Coachee, Coachee.id == Engagement.coachee_id)
-        .where(Engagement.coach_id == coach_id)
+        .where(coached_by(coach_id))
         .limit(limit)
     )
 

@@ -18,6 +18,7 @@ from ecoach.logbook.models import Engagement
 from ecoach.web import data_export, nudges_coachee, session_panels
 from ecoach.web import files as files_web
 from ecoach.web import shares as shares_web
+from ecoach.web import team as team_web
 from ecoach.keys import CLOCK, SESSIONS, SETTINGS
 from ecoach.web.params import path_id
 from ecoach.web.render import render, set_language
@@ -46,6 +47,7 @@ async def _context(request: web.Request, session, engagement: Engagement,  # typ
         "coaching": await session_panels.coachee_panel(request, session, engagement, token),
         "data_request": await data_export.coachee_panel(request, session, engagement, token) if token else None,
         "shared": await shares_web.coachee_list(session, engagement),
+        "team": await team_web.coachee_context(session, engagement, base),
         "preview": False,
         **files_web.attach_context(request, upload=f"{base}/files/", download=f"{base}/exchanges/", direction="in"),
     }

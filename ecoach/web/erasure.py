@@ -10,6 +10,7 @@ from ecoach.actions.errors import ActionError, N_, NotFound
 from ecoach.actions.unit import unit_of_work
 from ecoach.keys import CLOCK, SESSIONS
 from ecoach.logbook import queries
+from ecoach.logbook.access import get_owned_engagement
 from ecoach.logbook.erasure import get_erasure
 from ecoach.web.params import path_id
 from ecoach.web.render import gettext_for, render
@@ -17,7 +18,8 @@ from ecoach.web.security import get_coach, require_coach
 
 
 async def _owned(request: web.Request, session):  # type: ignore[no-untyped-def]
-    engagement = await queries.get_engagement(session, get_coach(request).id, path_id(request))
+    # Only the owner erases, not a co-coach (ecoach.logbook.access).
+    engagement = await get_owned_engagement(session, get_coach(request).id, path_id(request))
     if engagement is None:
         raise NotFound("engagement_unknown", N_("This engagement does not exist."))
     coachee = await queries.get_coachee(session, engagement.coachee_id)

@@ -24,6 +24,7 @@ from ecoach.web import files as files_web
 from ecoach.web import shares as shares_web
 from ecoach.web import crisis as crisis_web
 from ecoach.web import nudges as nudges_web
+from ecoach.web import team as team_web
 from ecoach.keys import CLOCK, SESSIONS, SETTINGS, reply_context
 from ecoach.web.render import gettext_for, page_language, render
 from ecoach.web.params import lenient_int, path_id
@@ -153,6 +154,7 @@ async def engagement_page(request: web.Request) -> web.StreamResponse:
         billing_panel = await billing_engagement.panel(request, session, engagement)
         resources_panel = await shares_web.panel(request, session, engagement)
         crisis_flags = await crisis_web.engagement_panel(session, get_coach(request).id, engagement)
+        team = await team_web.panel(request, session, engagement)
     older = len(timeline) > size
     timeline = timeline[-size:]
     web_session = await get_session(request)
@@ -181,6 +183,7 @@ async def engagement_page(request: web.Request) -> web.StreamResponse:
         "data_rights": data_rights,
         "billing_panel": billing_panel,
         "resources_panel": resources_panel,
+        "team": team,
         **files_web.attach_context(request, upload=f"/engagements/{engagement.id}/files/",
                                    download=f"/engagements/{engagement.id}/exchanges/", direction="out"),
         "crisis_flags": crisis_flags,

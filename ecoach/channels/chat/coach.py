@@ -11,6 +11,7 @@ from ecoach.actions.bundles import check_minutes
 from ecoach.actions.errors import ActionError, Forbidden, N_, NotFound
 from ecoach.actions.exchanges import check_client_id, check_message, exchange_dict
 from ecoach.actions.replies import do_coach_reply
+from ecoach.channels.chat import co_coaching
 from ecoach.channels.chat.endpoint import max_frame
 from ecoach.actions.auth_sessions import socket_event_filter
 from ecoach.channels.chat.protocol import HISTORY_LIMIT, Connection, Frame, FrameError, int_field, limited, prepare
@@ -79,7 +80,11 @@ async def coach_socket(request: web.Request) -> web.StreamResponse:
     sub = hub.subscribe(topics.coach(coach_id))
     ended = ActionError("login_required", N_("Please log in again."))
     on_event = socket_event_filter(request[AUTH_SESSION].id, lambda: conn.error(ended, fatal=True))
-    await conn.serve(hub, sub, on_event, on_frame)
+    co = await co_coaching.follow(app, coach_id, sub, owned)  # engagements this coach co-coaches
+    try:
+        await conn.serve(hub, sub, co.wrap(on_event), on_frame)
+    finally:
+        co.stop()
     return ws
 
 

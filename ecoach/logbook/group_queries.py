@@ -1,0 +1,98 @@
+"""Reading coaching groups: a coach's groups, members, the conversation, group sessions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ecoach.logbook.booking_models import Booking
+from ecoach.logbook.group_models import CoachingGroup, GroupMember, GroupMessage, GroupSession
+from ecoach.logbook.models import Coachee, Engagement
+
+
+@dataclass(frozen=True)
+class GroupRow:
+    group: CoachingGroup
+    members: int
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    engagement: Engagement
+    name: str
+
+
+async def get_groups(session: AsyncSession, coach_id: int) -> list[GroupRow]:
+    members = (select(GroupMember.group_id, func.count().label("n")).group_by(GroupMember.group_id)).subquery()
+    stmt = (select(CoachingGroup, func.coalesce(members.c.n, 0))
+            .outerjoin(members, members.c.group_id == CoachingGroup.id)
+            .where(CoachingGroup.coach_id == coach_id).order_by(CoachingGroup.id.desc()))
+    return [GroupRow(row[0], int(row[1])) for row in await session.execute(stmt)]
+
+
+async def get_group(session: AsyncSession, coach_id: int, group_id: int) -> CoachingGroup | None:
+    """The group if it is this coach's, else None."""
+    stmt = select(CoachingGroup).where(CoachingGroup.id == group_id, CoachingGroup.coach_id == coach_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def get_group_by_id(session: AsyncSession, group_id: int) -> CoachingGroup | None:
+    """Any group: only for a caller that proved membership (``get_membership``)."""
+    return await session.get(CoachingGroup, group_id)
+
+
+async def get_membership(session: AsyncSession, group_id: int, engagement_id: int) -> GroupMember | None:
+    stmt = select(GroupMember).where(GroupMember.group_id == group_id, GroupMember.engagement_id == engagement_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def count_members(session: AsyncSession, group_id: int) -> int:
+    return int(await session.scalar(select(func.count()).select_from(GroupMember)
+                                     .where(GroupMember.group_id == group_id)) or 0)
+
+
+async def get_members(session: AsyncSession, group_id: int) -> list[MemberRow]:
+    stmt = (select(Engagement, Coachee.name).join(GroupMember, GroupMember.engagement_id == Engagement.id)
+            .join(Coachee, Coachee.id == Engagement.coachee_id)
+            .where(GroupMember.group_id == group_id).order_by(GroupMember.id))
+    return [MemberRow(row[0], row[1]) for row in await session.execute(stmt)]
+
+
+async def get_member_engagements(session: AsyncSession, group_id: int) -> list[Engagement]:
+    stmt = (select(Engagement).join(GroupMember, GroupMember.engagement_id == Engagement.id)
+            .where(GroupMember.group_id == group_id).order_by(GroupMember.id))
+    return list((await session.execute(stmt)).scalars())
+
+
+async def get_groups_of(session: AsyncSession, engagement_id: int) -> list[CoachingGroup]:
+    """The groups this engagement's coachee is in."""
+    stmt = (select(CoachingGroup).join(GroupMember, GroupMember.group_id == CoachingGroup.id)
+            .where(GroupMember.engagement_id == engagement_id).order_by(CoachingGroup.id))
+    return list((await session.execute(stmt)).scalars())
+
+
+async def get_messages(session: AsyncSession, group_id: int, *, after_id: int | None = None,
+                       limit: int = 200) -> list[GroupMessage]:
+    """The conversation in order: the newest ``limit``, or those after ``after_id``."""
+    stmt = select(GroupMessage).where(GroupMessage.group_id == group_id)
+    if after_id is not None:
+        stmt = stmt.where(GroupMessage.id > after_id).order_by(GroupMessage.id.asc()).limit(limit)
+        return list((await session.execute(stmt)).scalars())
+    rows = list((await session.execute(stmt.order_by(GroupMessage.id.desc()).limit(limit))).scalars())
+    rows.reverse()
+    return rows
+
+
+async def get_message_by_external_id(session: AsyncSession, group_id: int, external_id: str) -> GroupMessage | None:
+    stmt = select(GroupMessage).where(GroupMessage.group_id == group_id, GroupMessage.external_id == external_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def get_group_sessions(session: AsyncSession, group_id: int, since: datetime) -> list[Booking]:
+    stmt = (select(Booking).join(GroupSession, GroupSession.booking_id == Booking.id)
+            .where(GroupSession.group_id == group_id, Booking.ends_at > since, Booking.status == "confirmed")
+            .order_by(Booking.starts_at))
+    return list((await session.execute(stmt)).scalars())
