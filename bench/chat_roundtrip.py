@@ -180,8 +180,12 @@ async def run_ecoach(clients: int, messages: int, database_url: str | None, inte
     server = ServerProcess(workdir, db_url, ECOACH_LOGIN_ATTEMPTS="1000", **LIFTED, **env)
     server.start()
     try:
+        spy = start_profile(server, f"saturated-{mode}")
         ours = await run_load(server.url, tokens, messages, login=True)
+        stop_profile(spy)
+        spy = start_profile(server, f"paced-{mode}")
         paced = await run_load(server.url, tokens, paced_messages, login=True, interval=interval)
+        stop_profile(spy)
     finally:
         server.stop()
     if db_url.startswith("sqlite"):
@@ -190,6 +194,26 @@ async def run_ecoach(clients: int, messages: int, database_url: str | None, inte
         sent = clients * (messages + paced_messages)
         print(f"  encryption {mode}: persisted {rows} exchanges ({distinct} distinct) for {sent} sent")
     return ours, paced, tokens
+
+
+PROFILE_DIR: Path | None = None
+
+
+def start_profile(server: ServerProcess, label: str) -> subprocess.Popen[bytes] | None:
+    """With ``--profile DIR``: py-spy samples the server during a run (collapsed stacks, one
+    line per stack, for reading or a flame graph)."""
+    if PROFILE_DIR is None or server.proc is None:
+        return None
+    out = PROFILE_DIR / f"chat-{label}-{server.proc.pid}.txt"
+    return subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw", "--rate", "200", "--nonblocking",
+                             "-o", str(out), "--pid", str(server.proc.pid)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_profile(spy: subprocess.Popen[bytes] | None) -> None:
+    if spy is not None:
+        spy.send_signal(2)
+        spy.wait(30)
 
 
 async def fresh_postgres(server_url: str, name: str) -> str:
@@ -250,7 +274,11 @@ def main() -> None:
                         help="run ecoach with personal data encrypted at rest, in plaintext mode, or both")
     parser.add_argument("--postgres", action="store_true", help="on a throwaway PostgreSQL cluster (as the tests)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per mode, taking turns; the median is shown")
+    parser.add_argument("--profile", type=Path, help="write py-spy samples of the server's saturated run "
+                        "(collapsed stacks) into this folder (pip install py-spy)")
     args = parser.parse_args()
+    global PROFILE_DIR
+    PROFILE_DIR = args.profile
     modes = ["on", "off"] if args.encryption == "both" else [args.encryption]
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
