@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, time
+from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoach.core.agreements import DEFAULT_POLICY, DEFAULT_WEEK, Policy
@@ -71,26 +72,32 @@ async def get_working_calendars(
     ids, wanted = sorted(set(coach_ids)), sorted(set(channels))
     if not ids:
         return {}
+    # Plain rows from statements built once (the compiled form is cached): this runs on
+    # the logbook's write path, once per batch of chat messages.
+    connection = await session.connection()
     if zones is None or not set(ids) <= set(zones):
-        stmt = select(Coach.id, Coach.time_zone).where(Coach.id.in_(ids))
-        zones = dict((await session.execute(stmt)).all())  # type: ignore[arg-type]
-    # Plain rows, not ORM objects: this runs on the logbook's write path.
+        zones = dict((await connection.execute(_ZONES, {"ids": ids})).all())  # type: ignore[arg-type]
     windows: dict[int, list[Any]] = {}
-    w = AvailabilityWindow
-    stmt = select(w.coach_id, w.channel, w.weekday, w.start_minute, w.end_minute).where(w.coach_id.in_(ids))
-    for row in await session.execute(stmt):
+    for row in await connection.execute(_WINDOWS, {"ids": ids}):
         windows.setdefault(row.coach_id, []).append(row)
     closed: dict[int, list[ClosedDays | ClosedSpan]] = {}
-    x = AvailabilityException
-    stmt = select(x.coach_id, x.first_day, x.last_day, x.starts_at, x.ends_at).where(x.coach_id.in_(ids))
-    if since is not None:
-        stmt = stmt.where(x.ends_at > since)
-    for row in await session.execute(stmt):
+    found = (await connection.execute(_EXCEPTIONS, {"ids": ids}) if since is None
+             else await connection.execute(_EXCEPTIONS_SINCE, {"ids": ids, "since": since}))
+    for row in found:
         closed.setdefault(row.coach_id, []).append(closed_period_of(row))
     return {
         (cid, channel): WorkingCalendar(zones[cid], pick_windows(windows.get(cid, ()), channel), closed.get(cid, ()))
         for cid in ids if cid in zones for channel in wanted
     }
+
+
+_IDS = bindparam("ids", expanding=True)
+_ZONES = select(Coach.__table__.c.id, Coach.__table__.c.time_zone).where(Coach.__table__.c.id.in_(_IDS))
+_w = AvailabilityWindow.__table__.c
+_WINDOWS = select(_w.coach_id, _w.channel, _w.weekday, _w.start_minute, _w.end_minute).where(_w.coach_id.in_(_IDS))
+_x = AvailabilityException.__table__.c
+_EXCEPTIONS = select(_x.coach_id, _x.first_day, _x.last_day, _x.starts_at, _x.ends_at).where(_x.coach_id.in_(_IDS))
+_EXCEPTIONS_SINCE = _EXCEPTIONS.where(_x.ends_at > bindparam("since", type_=_x.ends_at.type))
 
 
 async def get_windows(session: AsyncSession, coach_id: int) -> list[AvailabilityWindow]:
@@ -139,13 +146,9 @@ def _policy(coach: Any, own: Any) -> Policy:
     return policy
 
 
-def _columns(model: Any) -> list[Any]:
-    return [getattr(model, f).label(f"{model.__tablename__}_{f}") for f in FIELDS]
-
-
 def _split(row: Any, model: Any) -> Any:
     values = {f: getattr(row, f"{model.__tablename__}_{f}") for f in FIELDS}
-    return None if all(v is None for v in values.values()) else type("Agreement", (), values)
+    return None if all(v is None for v in values.values()) else SimpleNamespace(**values)
 
 
 async def get_coach_policy(session: AsyncSession, coach_id: int) -> Policy:
@@ -173,19 +176,28 @@ async def get_policies_and_zones(
     ids = sorted(set(engagement_ids))
     if not ids:
         return {}, {}
-    stmt = (
-        select(Engagement.id, Coach.id.label("coach_id"), Coach.time_zone,
-               *_columns(CoachAgreement), *_columns(EngagementAgreement))
-        .join(Coach, Coach.id == Engagement.coach_id)
-        .outerjoin(CoachAgreement, CoachAgreement.coach_id == Engagement.coach_id)
-        .outerjoin(EngagementAgreement, EngagementAgreement.engagement_id == Engagement.id)
-        .where(Engagement.id.in_(ids))
-    )
     policies, zones = {}, {}
-    for row in await session.execute(stmt):
+    for row in await (await session.connection()).execute(_POLICIES_AND_ZONES, {"ids": ids}):
         policies[row.id] = _policy(_split(row, CoachAgreement), _split(row, EngagementAgreement))
         zones[row.coach_id] = row.time_zone
     return policies, zones
+
+
+def _table_columns(model: Any) -> list[Any]:
+    table = model.__table__
+    return [table.c[f].label(f"{table.name}_{f}") for f in FIELDS]
+
+
+# Built once, on tables (no ORM entities): on the chat's write path, once per batch.
+_e, _coach = Engagement.__table__, Coach.__table__
+_POLICIES_AND_ZONES = (
+    select(_e.c.id, _coach.c.id.label("coach_id"), _coach.c.time_zone,
+           *_table_columns(CoachAgreement), *_table_columns(EngagementAgreement))
+    .select_from(_e.join(_coach, _coach.c.id == _e.c.coach_id)
+                 .outerjoin(CoachAgreement.__table__, CoachAgreement.__table__.c.coach_id == _e.c.coach_id)
+                 .outerjoin(EngagementAgreement.__table__, EngagementAgreement.__table__.c.engagement_id == _e.c.id))
+    .where(_e.c.id.in_(_IDS))
+)
 
 
 async def get_policy(session: AsyncSession, engagement_id: int) -> Policy:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ecoach.core.events import EventBus
 from ecoach.logbook import sealing  # noqa: F401  (sessions seal and open sealed fields)
+from ecoach.logbook import sqlite_driver
 from ecoach.logbook.keyring import Keyring
 from ecoach.logbook.sealed import KEYRING
 from ecoach.logbook.transactions import BUS, EventSession
@@ -24,7 +25,8 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        # One trip to aiosqlite's thread per statement, not four (see sqlite_driver.py).
+        engine = create_async_engine(url, connect_args={"timeout": 30}, module=sqlite_driver.dbapi())
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
