@@ -60,16 +60,30 @@ async def tamper(engine: AsyncEngine, *statements: str) -> None:
             await conn.execute(text(sql))
 
 
-async def append_many(url: str, name: str, count: int) -> None:
+async def append_many(url: str, name: str, count: int, folder: Path | None = None) -> None:
+    """Append ``count`` entries. With ``folder``, half-way this writer waits for the other
+    one to be half-way too: the two runs then overlap whatever the machine's load (a
+    writer that started late cannot find the other one finished)."""
     engine = create_engine(url)
     sessions = session_factory(engine)
     try:
         with acting(Origin(via="cli", client=name)):
             for i in range(count):
+                if folder is not None and i == count // 2:
+                    await _halfway(folder, name)
                 async with unit_of_work(sessions) as session:
                     record_audit(session, "search", coach_id=None, now=AT, results=i)
     finally:
         await engine.dispose()
+
+
+async def _halfway(folder: Path, name: str) -> None:
+    (folder / f"half-{name}").touch()
+    deadline = time.monotonic() + 120
+    while not all((folder / f"half-{n}").exists() for n in ("a", "b")):
+        if time.monotonic() > deadline:
+            raise SystemExit("the other writer never got half-way")
+        await asyncio.sleep(0.01)
 
 
 def main(url: str, name: str, count: str, folder: str) -> None:
@@ -80,7 +94,7 @@ def main(url: str, name: str, count: str, folder: str) -> None:
         if time.monotonic() > deadline:
             raise SystemExit("no start signal")
         time.sleep(0.01)
-    asyncio.run(append_many(url, name, int(count)))
+    asyncio.run(append_many(url, name, int(count), where))
 
 
 if __name__ == "__main__":
