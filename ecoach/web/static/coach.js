@@ -66,7 +66,14 @@
     form.querySelectorAll(".reply-only").forEach((el) => { el.hidden = mode === "note"; });
     form.querySelectorAll(".note-only").forEach((el) => { el.hidden = mode !== "note"; });
     if (mode !== "note" && form.elements.shared) form.elements.shared.checked = false;
+    privateHint();
   }
+  // "Only you see private notes" is not true of a note shared with the coachee.
+  function privateHint() {
+    const hint = document.getElementById("note-private-hint");
+    if (hint) hint.hidden = form.elements.mode.value !== "note" || !!(form.elements.shared && form.elements.shared.checked);
+  }
+  if (form && form.elements.shared) form.elements.shared.addEventListener("change", privateHint);
   tabs.forEach((tab, i) => {
     tab.addEventListener("click", (ev) => { ev.preventDefault(); setMode(tab.dataset.mode, false); });
     tab.addEventListener("keydown", (ev) => {
