@@ -30,7 +30,7 @@ from ecoach.core import topics
 from ecoach.core.inputs import parse_int
 from ecoach.logbook import group_queries as gq
 from ecoach.logbook.access import get_owned_engagement
-from ecoach.logbook.group_models import CoachingGroup, GroupMember, GroupMessage
+from ecoach.logbook.group_models import CoachingGroup, GroupMember, GroupMemberLeft, GroupMessage
 from ecoach.logbook.models import Coach, Engagement
 
 log = logging.getLogger(__name__)
@@ -87,6 +87,9 @@ async def do_remove_group_member(session: AsyncSession, coach: Coach, group: Coa
     if member is None:
         raise NotFound("member_unknown", N_("This coachee is not in the group (any more)."))
     await session.execute(delete(GroupMember).where(GroupMember.id == member.id))
+    # Kept for the member's right of access: what they could read while in the group.
+    session.add(GroupMemberLeft(group_id=group.id, engagement_id=member.engagement_id,
+                                joined_at=member.joined_at, left_at=now))
     record_audit(session, "group_member_removed", coach_id=coach.id, engagement_id=member.engagement_id, now=now,
                  group=group.id)
     emit(session, topics.group(group.id), {"type": "member_removed", "group_id": group.id,

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoach.logbook.booking_models import Booking
-from ecoach.logbook.group_models import CoachingGroup, GroupMember, GroupMessage, GroupSession
+from ecoach.logbook.group_models import CoachingGroup, GroupMember, GroupMemberLeft, GroupMessage, GroupSession
 from ecoach.logbook.models import Coachee, Engagement
 
 
@@ -17,6 +17,17 @@ from ecoach.logbook.models import Coachee, Engagement
 class GroupRow:
     group: CoachingGroup
     members: int
+
+
+@dataclass(frozen=True)
+class Membership:
+    """One engagement's time in one group, now or before (``left_at`` None: still in it)."""
+    group: CoachingGroup
+    periods: tuple[tuple[datetime, datetime | None], ...]
+
+    @property
+    def current(self) -> bool:
+        return any(end is None for _start, end in self.periods)
 
 
 @dataclass(frozen=True)
@@ -95,4 +106,34 @@ async def get_group_sessions(session: AsyncSession, group_id: int, since: dateti
     stmt = (select(Booking).join(GroupSession, GroupSession.booking_id == Booking.id)
             .where(GroupSession.group_id == group_id, Booking.ends_at > since, Booking.status == "confirmed")
             .order_by(Booking.starts_at))
+    return list((await session.execute(stmt)).scalars())
+
+
+async def get_memberships(session: AsyncSession, engagement_id: int) -> list[Membership]:
+    """Every group this engagement is or was in, with its periods (the data package)."""
+    periods: dict[int, list[tuple[datetime, datetime | None]]] = {}
+    now_in = select(GroupMember.group_id, GroupMember.joined_at).where(GroupMember.engagement_id == engagement_id)
+    for group_id, joined in await session.execute(now_in):
+        periods.setdefault(group_id, []).append((joined, None))
+    left = select(GroupMemberLeft.group_id, GroupMemberLeft.joined_at, GroupMemberLeft.left_at).where(
+        GroupMemberLeft.engagement_id == engagement_id)
+    for group_id, joined, ended in await session.execute(left):
+        periods.setdefault(group_id, []).append((joined, ended))
+    if not periods:
+        return []
+    groups = (await session.execute(select(CoachingGroup).where(CoachingGroup.id.in_(periods))
+                                    .order_by(CoachingGroup.id))).scalars()
+    return [Membership(g, tuple(sorted(periods[g.id], key=lambda p: p[0]))) for g in groups]
+
+
+async def get_readable_page(session: AsyncSession, membership: Membership, engagement_id: int, *,
+                            after_id: int, up_to: datetime, limit: int) -> list[GroupMessage]:
+    """The group's messages this member could read: their own, and everyone's written while
+    they were in the group; in order, after ``after_id``, not after ``up_to``."""
+    during = [and_(GroupMessage.created_at >= start, GroupMessage.created_at <= (end or up_to))
+              for start, end in membership.periods]
+    stmt = (select(GroupMessage)
+            .where(GroupMessage.group_id == membership.group.id, GroupMessage.id > after_id,
+                   GroupMessage.created_at <= up_to, or_(GroupMessage.engagement_id == engagement_id, *during))
+            .order_by(GroupMessage.id).limit(limit))
     return list((await session.execute(stmt)).scalars())
