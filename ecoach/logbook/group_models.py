@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ecoach.logbook.models import Base, BigId, UtcDateTime
@@ -59,6 +59,9 @@ class CoachingGroup(Base):
     time_zone: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     last_message_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # Members' messages the coach has not read yet (the group page resets it): the inbox's
+    # "new in the group" and the coach's notification mail.
+    coach_unread: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class GroupMember(Base):

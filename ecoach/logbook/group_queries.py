@@ -44,6 +44,17 @@ async def get_groups(session: AsyncSession, coach_id: int) -> list[GroupRow]:
     return [GroupRow(row[0], int(row[1])) for row in await session.execute(stmt)]
 
 
+async def get_unread_groups(session: AsyncSession, coach_id: int, *,
+                            since: datetime | None = None) -> list[CoachingGroup]:
+    """The coach's groups with members' messages not read yet, newest first (the inbox; the
+    digest with ``since``). One probe of ``ix_coaching_group_coach`` for a coach without groups."""
+    stmt = select(CoachingGroup).where(CoachingGroup.coach_id == coach_id, CoachingGroup.coach_unread > 0)
+    if since is not None:
+        stmt = stmt.where(CoachingGroup.last_message_at > since)
+    rows = list((await session.execute(stmt)).scalars())
+    return sorted(rows, key=lambda g: (g.last_message_at is not None, g.last_message_at), reverse=True)
+
+
 async def get_group(session: AsyncSession, coach_id: int, group_id: int) -> CoachingGroup | None:
     """The group if it is this coach's, else None."""
     stmt = select(CoachingGroup).where(CoachingGroup.id == group_id, CoachingGroup.coach_id == coach_id)

@@ -1,5 +1,6 @@
 """Ended group memberships (``group_member_left``): a removed member's data package holds
-the group messages they could read while a member.
+the group messages they could read while a member. ``coaching_group.coach_unread``: the
+members' messages the coach has not read (inbox, notification mail).
 
 Revision ID: 1410
 Revises: 0019
@@ -31,8 +32,12 @@ def upgrade() -> None:
         sa.Column("left_at", UtcDateTime(), nullable=False),
     )
     op.create_index("ix_group_member_left_engagement", "group_member_left", ["engagement_id", "group_id"])
+    with op.batch_alter_table("coaching_group") as batch:
+        batch.add_column(sa.Column("coach_unread", sa.Integer(), nullable=False, server_default="0"))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("coaching_group") as batch:
+        batch.drop_column("coach_unread")
     op.drop_index("ix_group_member_left_engagement", table_name="group_member_left")
     op.drop_table("group_member_left")
