@@ -89,6 +89,14 @@ async def get_member_engagements(session: AsyncSession, group_id: int) -> list[E
     return list((await session.execute(stmt)).scalars())
 
 
+async def get_member_coachees(session: AsyncSession, coachee_ids: list[int]) -> dict[int, Coachee]:
+    """The members' coachees in one query (a group session's invites)."""
+    if not coachee_ids:
+        return {}
+    rows = await session.execute(select(Coachee).where(Coachee.id.in_(sorted(set(coachee_ids)))))
+    return {c.id: c for c in rows.scalars()}
+
+
 async def get_groups_of(session: AsyncSession, engagement_id: int) -> list[CoachingGroup]:
     """The groups this engagement's coachee is in."""
     stmt = (select(CoachingGroup).join(GroupMember, GroupMember.group_id == CoachingGroup.id)
