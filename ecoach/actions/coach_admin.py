@@ -118,10 +118,11 @@ async def do_hand_over(session: AsyncSession, from_id: int, to_id: int, *, now: 
                           .values(coach_id=new.id))
     groups = await _hand_over_groups_and_team(session, old, new, ids, now=now)
     log.info("%d engagement(s) of coach %s handed to coach %s", len(ids), old.id, new.id)
+    extra = {"groups": groups} if groups else {}  # the trail names the groups only when there were any
     record_audit(session, "engagements_handed_over", coach_id=old.id, now=now, moved=len(ids), to_coach=new.id,
-                 groups=groups)
+                 **extra)
     record_audit(session, "engagements_handed_over", coach_id=new.id, now=now, moved=len(ids), from_coach=old.id,
-                 groups=groups)
+                 **extra)
     return len(ids)
 
 
