@@ -1,13 +1,19 @@
 """A group member's data package on both databases: the group messages they could read
 while a member (their own and others', under the names the group page shows, never
 another member's e-mail address), in data.json (valid against the schema) and in a
-"Group" part of timeline.html; a removed member's package stops where they left."""
+"Group" part of timeline.html; a removed member's package stops where they left, and
+erasing them erases the record of their membership."""
 
 from __future__ import annotations
 
+from sqlalchemy import func, select
+
+from ecoach.actions.erasure import do_erase_engagement
 from ecoach.actions.groups import do_post_group_message
 from ecoach.logbook import group_queries as gq
 from ecoach.logbook import queries
+from ecoach.logbook.group_models import GroupMemberLeft
+from ecoach.logbook.models import Engagement
 from tests.data_rights_support import read_package
 from tests.group_support import add_engagement, group_id_of, post
 from tests.support import app_client, login, seed, settings_for
@@ -94,3 +100,25 @@ async def test_package_without_groups_has_an_empty_group_list(db_url, clock) -> 
         await login(owner, a["email"])
         archive, data = await _package(owner, a["engagement_id"])
     assert data["groups"] == [] and "Group:" not in archive.read("timeline.html").decode()
+
+
+async def test_erasing_a_removed_member_erases_their_ended_membership(db_url, clock) -> None:  # type: ignore[no-untyped-def]
+    async with app_client(settings_for(db_url), clock) as owner:
+        a = await seed(db_url, clock.now(), email="coach-erase@example.org", coachee="Sanne")
+        await login(owner, a["email"])
+        gid = group_id_of((await post(owner, "/groups", "/groups", name="Voorjaar", language="nl")).headers["Location"])
+        await post(owner, f"/groups/{gid}/members", f"/groups/{gid}", engagement_id=str(a["engagement_id"]))
+        await _say(db_url, clock, gid, a["engagement_id"], "Sanne", "Tot ziens")
+        await post(owner, f"/groups/{gid}/members/{a['engagement_id']}/remove", f"/groups/{gid}")
+
+    async def count(session):  # type: ignore[no-untyped-def]
+        return await session.scalar(select(func.count()).select_from(GroupMemberLeft))
+
+    assert await _db(db_url, count) == 1
+
+    async def erase(session):  # type: ignore[no-untyped-def]
+        engagement = await session.get(Engagement, a["engagement_id"])
+        await do_erase_engagement(session, engagement, by="coach", coach_id=a["coach_id"], now=clock.now())
+
+    await _db(db_url, erase)
+    assert await _db(db_url, count) == 0
