@@ -26,7 +26,7 @@ from sqlalchemy import insert, text
 
 from common import bench_database, summary  # type: ignore[import-not-found]
 from ecoach.core.crypto import PLAIN_KEY, DataKey, MasterKeys, new_master_key, text_tokens
-from ecoach.logbook import queries
+from ecoach.logbook import group_queries, queries
 from ecoach.logbook.db import create_engine, migrate, session_factory
 from ecoach.logbook.key_models import DataKeyRecord, DataKeyWrap, PracticeKey
 from ecoach.logbook.keyring import Keyring
@@ -158,7 +158,8 @@ async def measure(url: str, engagements: int, rounds: int, masters: MasterKeys |
     rnd = random.Random(3)
     timings: dict[str, list[float]] = {"inbox (coach with 50% of engagements)": [], "timeline page (100)": [],
                                        "inbox page 5 (offset 250)": [], "inbox, no key in memory yet": [],
-                                       "search 'gesprek'": [], "search 'feedback' (checked in the text)": []}
+                                       "search 'gesprek'": [], "search 'feedback' (checked in the text)": [],
+                                       "unread groups (a coach without groups)": []}
     async with sessions() as session:
         for _ in range(5):  # warm the caches
             await queries.get_inbox(session, 1, limit=50)
@@ -176,6 +177,9 @@ async def measure(url: str, engagements: int, rounds: int, masters: MasterKeys |
             shown = [(x.author_name, x.body_text, x.body_html) for x in page]  # what the page shows
             timings["timeline page (100)"].append((time.perf_counter() - t) * 1000)
             assert len(shown) == len(page)
+            t = time.perf_counter()  # the inbox's second query (web/inbox.py): groups with unread messages
+            assert await group_queries.get_unread_groups(session, 1) == []
+            timings["unread groups (a coach without groups)"].append((time.perf_counter() - t) * 1000)
         for _ in range(max(10, rounds // 10)):
             t = time.perf_counter()
             await queries.search_logbook(session, 1, rnd.choice(["gesprek", "energie", "focus"]))
@@ -198,6 +202,9 @@ async def measure(url: str, engagements: int, rounds: int, masters: MasterKeys |
         compiled = "SELECT id FROM exchange WHERE engagement_id = 42 ORDER BY id DESC LIMIT 100"
         plan = (await session.execute(text(explain + compiled))).all()
         print("  timeline plan: " + " | ".join(str(row[-1]) for row in plan))
+        compiled = "SELECT id FROM coaching_group WHERE coach_id = 1 AND coach_unread > 0"
+        plan = (await session.execute(text(explain + compiled))).all()
+        print("  unread groups plan: " + " | ".join(str(row[-1]) for row in plan))
     await engine.dispose()
 
 

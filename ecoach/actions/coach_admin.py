@@ -3,8 +3,12 @@ deactivated coach's engagements to another coach, change roles.
 
 A deactivated coach cannot log in, their sessions end at once and their API tokens stop
 working; their logbooks stay. Handing over moves the engagements (with their coachees,
-open commitments, booking links and held mail) to the new coach in one transaction;
-booked sessions stay in the old coach's calendar for the new coach to rebook.
+open commitments, booking links and held mail), the coach's groups (with their
+conversations) and the other coaches on those engagements to the new coach in one
+transaction: a co-coach role the old coach held elsewhere ends, and an engagement handed to
+its own co-coach (or supervisor) no longer lists them besides the owner. Booked sessions
+stay in the old coach's calendar for the new coach to rebook. Values sealed with the old
+coach's key (a group's name, the coach's group messages) name that key and stay readable.
 
 Every change is in the audit trail of the coach it concerns, with the administrator as
 the actor (None from the command line).
@@ -15,7 +19,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoach.actions import account_links
@@ -26,6 +30,7 @@ from ecoach.actions.errors import ActionError, Conflict, Forbidden, N_, NotFound
 from ecoach.logbook import queries
 from ecoach.logbook.availability_models import Commitment
 from ecoach.logbook.booking_models import BookingLink
+from ecoach.logbook.group_models import CO_COACH, CoachingGroup, EngagementMember, GroupMessage, SupervisionItem
 from ecoach.logbook.mail_models import Quarantine
 from ecoach.logbook.models import Coach, Coachee, Engagement
 from ecoach.settings import Settings
@@ -111,8 +116,38 @@ async def do_hand_over(session: AsyncSession, from_id: int, to_id: int, *, now: 
                               .values(coach_id=new.id))
     await session.execute(update(Quarantine).where(Quarantine.coach_id == old.id, Quarantine.status == "held")
                           .values(coach_id=new.id))
+    groups = await _hand_over_groups_and_team(session, old, new, ids, now=now)
     log.info("%d engagement(s) of coach %s handed to coach %s", len(ids), old.id, new.id)
-    record_audit(session, "engagements_handed_over", coach_id=old.id, now=now, moved=len(ids), to_coach=new.id)
-    record_audit(session, "engagements_handed_over", coach_id=new.id, now=now, moved=len(ids), from_coach=old.id)
+    extra = {"groups": groups} if groups else {}  # the trail names the groups only when there were any
+    record_audit(session, "engagements_handed_over", coach_id=old.id, now=now, moved=len(ids), to_coach=new.id,
+                 **extra)
+    record_audit(session, "engagements_handed_over", coach_id=new.id, now=now, moved=len(ids), from_coach=old.id,
+                 **extra)
     return len(ids)
 
+
+async def _hand_over_groups_and_team(session: AsyncSession, old: Coach, new: Coach, ids: list[int], *,
+                                     now: datetime) -> int:
+    """The groups go with their members (returns how many); the old coach's co-coach roles
+    end; the new coach is no longer listed as co-coach or supervisor of what they now own."""
+    groups = list((await session.execute(select(CoachingGroup.id).where(CoachingGroup.coach_id == old.id))).scalars())
+    if groups:
+        await session.execute(update(CoachingGroup).where(CoachingGroup.id.in_(groups)).values(coach_id=new.id))
+        # group_message.coach_id names the group's coach (the author stays author_coach_id).
+        await session.execute(update(GroupMessage).where(GroupMessage.group_id.in_(groups)).values(coach_id=new.id))
+    ended = list(await session.execute(
+        select(EngagementMember.engagement_id, Engagement.coach_id)
+        .join(Engagement, Engagement.id == EngagementMember.engagement_id)
+        .where(EngagementMember.coach_id == old.id, EngagementMember.role == CO_COACH)))
+    if ended:
+        await session.execute(delete(EngagementMember).where(EngagementMember.coach_id == old.id,
+                                                             EngagementMember.role == CO_COACH))
+    if ids:
+        await session.execute(delete(SupervisionItem).where(SupervisionItem.supervisor_id == new.id,
+                                                            SupervisionItem.engagement_id.in_(ids)))
+        await session.execute(delete(EngagementMember).where(EngagementMember.coach_id == new.id,
+                                                             EngagementMember.engagement_id.in_(ids)))
+    for engagement_id, owner_id in ended:  # in the owner's trail, as when the owner removes one
+        record_audit(session, "co_coach_removed", coach_id=owner_id, engagement_id=engagement_id, now=now,
+                     member=old.id, hand_over=True)
+    return len(groups)

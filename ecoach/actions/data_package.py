@@ -3,9 +3,11 @@
 What it holds (README "Privacy"; the JSON's schema: ``ecoach/schemas/data-package-1.schema.json``):
 - ``readme.txt``: what each file is, in the engagement's language;
 - ``data.json``: everything machine-readable (the coachee, the engagement, action steps,
-  sessions, every exchange with its attachments' names and places in the ZIP);
+  sessions, every exchange with its attachments' names and places in the ZIP, and the
+  group conversations the coachee could read while a member);
 - ``timeline.html``: the whole logbook to read in a browser, one self-contained file (no
-  script, no outside resource: its Content-Security-Policy allows none);
+  script, no outside resource: its Content-Security-Policy allows none), then a "Group"
+  part per group the coachee is or was in (``data_package_groups``);
 - ``sessions.ics``: the sessions not cancelled, for any calendar program;
 - ``attachments/<exchange>/<id>-<name>``: every file that came or went with an exchange;
 - ``schema.json``: the schema of data.json.
@@ -29,11 +31,13 @@ from typing import Any
 import nh3
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ecoach.actions import data_package_groups as groups_part
 from ecoach.actions.booking_notices import calendar_event, place_line
 from ecoach.actions.errors import N_
 from ecoach.core.i18n import gettext_for
 from ecoach.core.ics import feed
 from ecoach.core.zipstream import DEFLATED, ZipStream
+from ecoach.logbook import group_queries as gq
 from ecoach.logbook import privacy_queries as pq
 from ecoach.logbook import queries
 from ecoach.logbook.booking_models import ACTIVE
@@ -74,6 +78,7 @@ class _Context:
     coachee: Coachee
     coach: Coach
     last_id: int
+    groups: list[gq.Membership]  # the groups the coachee is or was in
 
 
 def schema_text() -> bytes:
@@ -125,7 +130,8 @@ async def _context(session: AsyncSession, engagement_id: int) -> _Context:
     coachee = await queries.get_coachee(session, engagement.coachee_id)
     coach = await queries.get_coach(session, engagement.coach_id)
     assert coachee is not None and coach is not None  # foreign keys
-    return _Context(engagement, coachee, coach, await pq.get_last_exchange_id(session, engagement_id))
+    return _Context(engagement, coachee, coach, await pq.get_last_exchange_id(session, engagement_id),
+                    await groups_part.memberships(session, engagement_id))
 
 
 async def _pages(sessions: async_sessionmaker[AsyncSession], context: _Context,
@@ -201,8 +207,16 @@ async def _json(sessions: async_sessionmaker[AsyncSession], archive: ZipStream, 
             handle.write(((',' if count else '') + ",".join(items)).encode())
             count += len(items)
             yield archive.take()
-        handle.write(f'],"exchange_count":{count}}}'.encode())
+        handle.write(f'],"exchange_count":{count}'.encode())
+        async for piece in groups_part.json_chunks(sessions, archive, handle, context.groups, spec.engagement_id,
+                                                   spec.now, _member_label(context)):
+            yield piece
+        handle.write(b'}')
     yield archive.take()
+
+
+def _member_label(context: _Context) -> str:
+    return gettext_for(context.engagement.language)(groups_part.A_MEMBER)
 
 
 # --- timeline.html ------------------------------------------------------------------------
@@ -226,6 +240,10 @@ async def _html(sessions: async_sessionmaker[AsyncSession], archive: ZipStream, 
             handle.write(render("package/timeline_page.html", {**base, "rows": rows}).encode())
             count += len(page)
             yield archive.take()
+        handle.write(render("package/timeline_foot.html", {**base, "count": count, "part": "timeline"}).encode())
+        async for piece in groups_part.html_chunks(sessions, archive, handle, context.groups, spec.engagement_id,
+                                                   spec.now, render, base, _member_label(context)):
+            yield piece
         handle.write(render("package/timeline_foot.html", {**base, "count": count}).encode())
     yield archive.take()
 

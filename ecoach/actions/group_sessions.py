@@ -4,9 +4,10 @@ One slot in the coach's agenda (the same lock, free-slot check and database guar
 booking: ``actions.booking``), one meeting room or place. The booking belongs to no single
 engagement (``engagement_id`` NULL, like an intake request, but confirmed): the group
 session row ties it to the group. Every member whose engagement is active gets the
-session in their own timeline (in their language and time zone, with the meeting link),
-and the group's conversation says it too. Members get no calendar mail and no reminder
-task (those are per booking and per coachee address): the timeline entry is the notice.
+session in their own timeline (in their language and time zone, with the meeting link)
+and, with an e-mail address, its calendar invite (``group_invites``); the group's
+conversation says it too. Members get no reminder task (those are per booking and per
+coachee address).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from ecoach.actions.booking_notices import Party, timeline_entry
 from ecoach.actions.booking_offer import check_slot, get_offer, lock_agenda, parse_start
 from ecoach.actions.errors import ActionError
 from ecoach.actions.exchanges import record_exchanges
+from ecoach.actions.group_invites import queue_group_invites
 from ecoach.actions.groups import do_post_group_message
 from ecoach.logbook import group_queries as gq
 from ecoach.logbook.booking_models import Booking
@@ -51,6 +53,8 @@ async def do_book_group_session(session: AsyncSession, ctx: BookingContext, coac
     for result in await record_exchanges(session, entries, ctx.now, loaded={m.id: m for m in members}) if entries else []:
         if isinstance(result, ActionError):
             raise result
+    await queue_group_invites(session, ctx.settings, ctx.now, coach=coach, group=group, booking=booking,
+                              type_name=item.name, members=members)
     said = timeline_entry(booking, item.name, "booked", reader=Party("", None, group.language, group.time_zone),
                           author="coach", author_name=coach.name, direction="out", external_id="")
     await do_post_group_message(session, group, text=said.text, client_id=f"session-{booking.id}", now=ctx.now,

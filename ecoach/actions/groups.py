@@ -6,6 +6,11 @@ writes the group's conversation (``group_message``, a logbook of its own). A mes
 stored once, in the caller's unit of work, and reaches every open group page (the coach's
 and every member's, in every server process) after the commit, on ``topics.group``.
 
+A member's message counts as unread for the coach (``coaching_group.coach_unread``, shown
+in the inbox, live through ``group_unread`` on the coach's topic) until the coach opens the
+group page or writes in the group; the first one also mails the coach when the practice
+notifies immediately (``group_notify``).
+
 Removing a member closes their open group pages at once (``member_removed``); erasing a
 member's engagement deletes their group messages with it (``ecoach.logbook.erasure``
 follows ``group_message.engagement_id``; the key that sealed them is destroyed too).
@@ -17,21 +22,24 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, text
+from sqlalchemy import delete, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ecoach.actions.audit import record_audit
 from ecoach.actions.coaches import check_time_zone
 from ecoach.actions.errors import ActionError, Conflict, N_, NotFound
 from ecoach.actions.exchanges import NewExchange, check_can_write, record_exchanges
+from ecoach.actions.group_notify import do_notify_group_message
 from ecoach.actions.unit import emit
 from ecoach.core import topics
 from ecoach.core.inputs import parse_int
 from ecoach.logbook import group_queries as gq
 from ecoach.logbook.access import get_owned_engagement
-from ecoach.logbook.group_models import CoachingGroup, GroupMember, GroupMessage
+from ecoach.logbook.group_models import CoachingGroup, GroupMember, GroupMemberLeft, GroupMessage
 from ecoach.logbook.models import Coach, Engagement
+from ecoach.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +95,9 @@ async def do_remove_group_member(session: AsyncSession, coach: Coach, group: Coa
     if member is None:
         raise NotFound("member_unknown", N_("This coachee is not in the group (any more)."))
     await session.execute(delete(GroupMember).where(GroupMember.id == member.id))
+    # Kept for the member's right of access: what they could read while in the group.
+    session.add(GroupMemberLeft(group_id=group.id, engagement_id=member.engagement_id,
+                                joined_at=member.joined_at, left_at=now))
     record_audit(session, "group_member_removed", coach_id=coach.id, engagement_id=member.engagement_id, now=now,
                  group=group.id)
     emit(session, topics.group(group.id), {"type": "member_removed", "group_id": group.id,
@@ -135,9 +146,10 @@ def message_dict(message: GroupMessage) -> dict[str, Any]:
 async def do_post_group_message(session: AsyncSession, group: CoachingGroup, *, text: str, client_id: str,
                                 now: datetime, member: Engagement | None = None, member_name: str = "",
                                 coach: Coach | None = None, kind: str = "message",
-                                origin: str | None = None) -> tuple[GroupMessage, bool]:
+                                origin: str | None = None, settings: Settings | None = None) -> tuple[GroupMessage, bool]:
     """Store one message (by a member, or by ``coach``); a resend with the same client id
-    returns the first one (``created`` False)."""
+    returns the first one (``created`` False). With ``settings``, a member's first unread
+    message mails the coach (``group_notify``)."""
     await write_lock(session)  # before the membership check: a removal committed meanwhile wins
     if member is not None:
         await check_group_member(session, group.id, member)  # under this transaction: removal wins
@@ -165,7 +177,36 @@ async def do_post_group_message(session: AsyncSession, group: CoachingGroup, *, 
     group.last_message_at = now
     emit(session, topics.group(group.id), {"type": "group_message", "group_id": group.id,
                                            "message": message_dict(message), "origin": origin})
+    if member is not None:
+        await _count_unread(session, group)
+        if settings is not None:
+            await do_notify_group_message(session, group, message, settings=settings, now=now)
+    else:
+        await do_mark_group_read(session, group)  # the coach wrote: they have read the group
     return message, True
+
+
+def _unread_event(session: AsyncSession, group: CoachingGroup) -> None:
+    """The coach's inbox pages redraw (as for a one-to-one message)."""
+    emit(session, topics.coach(group.coach_id), {"type": "group_unread", "group_id": group.id,
+                                                 "unread": group.coach_unread})
+
+
+async def _count_unread(session: AsyncSession, group: CoachingGroup) -> None:
+    # One atomic increment: members write at the same time.
+    stmt = (update(CoachingGroup).where(CoachingGroup.id == group.id)
+            .values(coach_unread=CoachingGroup.coach_unread + 1).returning(CoachingGroup.coach_unread)
+            .execution_options(synchronize_session=False))
+    set_committed_value(group, "coach_unread", (await session.execute(stmt)).scalar_one())
+    _unread_event(session, group)
+
+
+async def do_mark_group_read(session: AsyncSession, group: CoachingGroup) -> None:
+    if group.coach_unread:
+        await session.execute(update(CoachingGroup).where(CoachingGroup.id == group.id).values(coach_unread=0)
+                              .execution_options(synchronize_session=False))
+        set_committed_value(group, "coach_unread", 0)
+        _unread_event(session, group)
 
 
 async def do_group_nudge(session: AsyncSession, coach: Coach, group: CoachingGroup, *, text: str, client_id: str,

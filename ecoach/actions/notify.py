@@ -1,6 +1,7 @@
 """Short notification mails, queued in the same transaction as what caused them:
 - the coach hears that a coachee started waiting for an answer (setting notify_coach:
-  ``immediate``; ``digest`` sends one daily list instead, ``off`` nothing);
+  ``immediate``; ``digest`` sends one daily list instead, ``off`` nothing), or wrote in a
+  group (``group_notify``; the digest lists groups with unread messages);
 - a coachee who is not in the chat hears that the coach answered there (with the link);
 - a coachee whose mail was too large hears so (an RFC 3834 automatic reply).
 
@@ -28,7 +29,7 @@ from ecoach.core.crisis.resources import CrisisResource
 from ecoach.core.mail.compose import compose_mail
 from ecoach.core.mail.parse import ParsedMail
 from ecoach.core.i18n import gettext_for
-from ecoach.logbook import queries
+from ecoach.logbook import group_queries, queries
 from ecoach.logbook.keyring import keyring_of
 from ecoach.logbook.mail_models import MailOutbox
 from ecoach.logbook.models import Coach, Coachee, Engagement, Exchange
@@ -159,6 +160,9 @@ async def _queue(session: AsyncSession, settings: Settings, now: datetime, *, to
                           recipient=to_address, kind=kind, engagement_id=engagement_id, now=now)
 
 
+queue_notification = _queue  # for the other notifications (``group_notify``)
+
+
 async def recently_auto_replied(session: AsyncSession, addresses: set[str], now: datetime) -> set[str]:
     """Which of these addresses had an automatic reply within the period (one query)."""
     if not addresses:
@@ -213,6 +217,7 @@ DIGEST_SUBJECT = N_("Coachees waiting for your answer")
 DIGEST_INTRO = N_("Hello %(name)s,\n\nThese coachees wrote to you and are waiting for your answer:")
 DIGEST_LINE = N_("%(name)s, waiting since %(since)s: %(url)s")
 DIGEST_OUTRO = N_("Your inbox: %(url)s")
+DIGEST_GROUP_LINE = N_("Group %(name)s, unread messages: %(count)s: %(url)s")
 
 
 def register_tasks(registry: TaskRegistry) -> None:
@@ -269,7 +274,8 @@ async def _digest_for(session: AsyncSession, settings: Settings, coach: Coach, *
         .order_by(Engagement.waiting_since, Engagement.id)
     )
     rows = (await session.execute(wrote)).all()
-    if not rows:
+    groups = await group_queries.get_unread_groups(session, coach.id, since=since)
+    if not rows and not groups:
         return 0
     _ = gettext_for(coach.language)
     zone = coach.time_zone if coach.time_zone else "UTC"
@@ -278,6 +284,8 @@ async def _digest_for(session: AsyncSession, settings: Settings, coach: Coach, *
         when = format_datetime(waiting.astimezone(ZoneInfo(zone)), "d MMM y, HH:mm", locale=coach.language)
         lines.append("- " + _(DIGEST_LINE) % {"name": name, "since": when,
                                                "url": f"{settings.base_url}/engagements/{engagement_id}"})
+    lines += ["- " + _(DIGEST_GROUP_LINE) % {"name": g.name, "count": g.coach_unread,
+                                              "url": f"{settings.base_url}/groups/{g.id}"} for g in groups]
     lines += ["", _(DIGEST_OUTRO) % {"url": f"{settings.base_url}/"}]
     await _queue(session, settings, now, to_address=coach.email, to_name=coach.name,
                  subject=_(DIGEST_SUBJECT), text="\n".join(lines), engagement_id=None, kind="digest")

@@ -6,6 +6,8 @@
   ``ecoach.logbook.access``.
 - ``coaching_group``: a coach's group; ``group_member`` names the member engagements (each
   member keeps their own one-to-one engagement, logbook and chat link).
+- ``group_member_left``: a membership that ended (the member was removed): what the
+  member's data package needs to hold the messages they could read while a member.
 - ``group_message``: the group conversation, a logbook of its own. A member's message is
   sealed with *their* engagement's key and refers to that engagement, so erasing the
   member removes their messages from the group (the row is deleted and its key is
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ecoach.logbook.models import Base, BigId, UtcDateTime
@@ -57,6 +59,9 @@ class CoachingGroup(Base):
     time_zone: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     last_message_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # Members' messages the coach has not read yet (the group page resets it): the inbox's
+    # "new in the group" and the coach's notification mail.
+    coach_unread: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class GroupMember(Base):
@@ -70,6 +75,20 @@ class GroupMember(Base):
     group_id: Mapped[int] = mapped_column(ForeignKey("coaching_group.id"))
     engagement_id: Mapped[int] = mapped_column(ForeignKey("engagement.id"))
     joined_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class GroupMemberLeft(Base):
+    """One ended membership: the group's messages from ``joined_at`` to ``left_at`` were
+    the member's to read (right of access). Erased with the member's engagement."""
+
+    __tablename__ = "group_member_left"
+    __table_args__ = (Index("ix_group_member_left_engagement", "engagement_id", "group_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("coaching_group.id"))
+    engagement_id: Mapped[int] = mapped_column(ForeignKey("engagement.id"))
+    joined_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    left_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class GroupMessage(Base):

@@ -80,8 +80,9 @@ async def _slots(request: web.Request, session, coach_id: int) -> dict[str, Any]
 @require_coach
 async def group_page(request: web.Request) -> web.StreamResponse:
     coach = get_coach(request)
-    async with request.app[SESSIONS]() as session:
+    async with unit_of_work(request.app[SESSIONS]) as session:  # reading the page marks the group read
         group = await _group(request, session)
+        await group_actions.do_mark_group_read(session, group)
         members = await gq.get_members(session, group.id)
         inside = {m.engagement.id for m in members}
         candidates = [r for r in await queries.get_inbox(session, coach.id, limit=500)

@@ -17,6 +17,7 @@ from ecoach.actions.exchanges import check_client_id, check_message, do_mark_rea
 from ecoach.actions.replies import do_coach_reply
 from ecoach.actions.unit import unit_of_work
 from ecoach.core import notices
+from ecoach.logbook import group_queries as gq
 from ecoach.logbook import queries
 from ecoach.logbook.models import Engagement
 from ecoach.web import billing_engagement, booking_coach, data_export, session_panels
@@ -63,10 +64,11 @@ async def _inbox_rows(request: web.Request) -> dict[str, Any]:
         more, rows = len(rows) > size, top + rows[:size]
         alerted = await nudges_web.inbox_alerts(session, rows)
         found = await queries.get_notices(session, [r.engagement.last_exchange_id or 0 for r in rows])
+        groups = await gq.get_unread_groups(session, coach.id) if page == 0 and tab == "open" else []
     language = await page_language(request)
     notices_shown = {i: notices.first_line(n, language, coach.time_zone) for i, n in found.items()}
     return {"rows": rows, "tab": tab, "page": page, "more": more, "alerted": alerted,
-            "notices": notices_shown, "crisis": crisis}
+            "notices": notices_shown, "crisis": crisis, "unread_groups": groups}
 
 
 @require_coach

@@ -188,7 +188,7 @@ async def member_group_socket(request: web.Request) -> web.StreamResponse:
         if member is None or group is None:
             raise NotFound("group_member_removed", NOT_MEMBER)
         return await do_post_group_message(session, group, text=text, client_id=client_id, now=app[CLOCK].now(),
-                                           member=member, member_name=name, origin=conn.id)
+                                           member=member, member_name=name, origin=conn.id, settings=app[SETTINGS])
 
     def handle(event: Frame) -> Frame | None:
         kind = event.get("type")

@@ -109,6 +109,7 @@
         return;
       }
       if (frame.type === "commitment") { if (inbox) refreshInbox(); return; }  // due states changed
+      if (frame.type === "group_unread") { if (inbox) refreshInbox(); return; }  // a group's unread count
       if (frame.type === "crisis") { crisisAlert(frame); if (inbox) refreshInbox(); return; }
       if (frame.type === "exchange" || frame.type === "status") {
         if (inbox) { refreshInbox(); announce(frame); }
