@@ -80,7 +80,7 @@ async def test_coach_shares_an_exercise_the_coachee_answers_on_a_phone(browser: 
         await accessible(coach, NARROW["width"])
 
         await coach.goto(f"{base}/engagements/{data['engagement_id']}")
-        await coach.get_by_role("button", name="Share “Energy audit”").click()
+        await coach.get_by_role("button", name="Share Energy audit", exact=True).click()
         await expect(coach.locator("#timeline")).to_contain_text("Energy audit", timeout=WAIT)
         await accessible(coach, NARROW["width"])
 
