@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
+
 import pytest
 from openapi_spec_validator import validate
 
+from ecoach.keys import ENGINE
 from tests.support import app_client, seed, settings_for
 
 
@@ -120,3 +123,16 @@ async def test_healthz(world) -> None:  # type: ignore[no-untyped-def]
     client, _, _ = world
     response = await client.get("/healthz")
     assert response.status == 200 and await response.json() == {"status": "ok"}
+
+
+async def test_healthz_answers_while_every_pooled_connection_is_busy(world) -> None:  # type: ignore[no-untyped-def]
+    """A burst of handshakes or requests holding the whole pool does not queue the health
+    check behind it (it has its own connection)."""
+    client, _, _ = world
+    engine = client.server.app[ENGINE]
+    pool = engine.sync_engine.pool
+    async with AsyncExitStack() as held:
+        for _ in range(pool.size() + pool._max_overflow):  # type: ignore[attr-defined]
+            await held.enter_async_context(engine.connect())
+        response = await client.get("/healthz")
+        assert response.status == 200 and await response.json() == {"status": "ok"}
