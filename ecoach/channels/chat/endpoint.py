@@ -45,7 +45,7 @@ async def coachee_socket(request: web.Request) -> web.StreamResponse:
     async with app[HANDSHAKE_READS], app[SESSIONS]() as session:
         try:
             link, engagement = await check_chat_token(session, token, app[CLOCK].now())
-            coachee = await queries.get_coachee(session, engagement.coachee_id)
+            coachee = engagement.coachee  # read with the link (one statement per handshake)
         except ActionError as exc:
             hub.unsubscribe(sub)
             conn = Connection(request, ws, app[I18N].gettext(exc.language or app[SETTINGS].default_language))
