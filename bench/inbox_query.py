@@ -38,20 +38,18 @@ WORDS = ("doel", "stap", "gesprek", "werk", "energie", "grens", "feedback", "rus
 
 
 def generate(engagements: int, exchanges: int, coaches: int, seed: int = 7):  # type: ignore[no-untyped-def]
+    """Yields each engagement's (coachee, engagement, exchanges) rows, one engagement at a
+    time (10,000,000 exchanges do not fit in memory); the same seed yields the same rows."""
     rnd = random.Random(seed)
     per = exchanges // engagements
-    coach_rows = [dict(id=c + 1, name=f"Coach {c}", email=f"coach{c}@bench.local", password_hash="x",
-                       language="nl", time_zone="Europe/Amsterdam", created_at=T0) for c in range(coaches)]
     # Coach 1 owns half of everything (the heavy inbox); the rest spread over the others.
     owner = [1 if e % 2 == 0 or coaches == 1 else 2 + e % (coaches - 1) for e in range(engagements)]
-    coachee_rows, engagement_rows, exchange_rows = [], [], []
     next_id = 1
     for e in range(engagements):
         eid = e + 1
-        coachee_rows.append(dict(id=eid, coach_id=owner[e], name=f"Coachee {eid}", email=None,
-                                 language="nl", created_at=T0))
+        coachee_row = dict(id=eid, coach_id=owner[e], name=f"Coachee {eid}", email=None, language="nl", created_at=T0)
         at = T0 + timedelta(minutes=rnd.randint(0, 60 * 24 * 300))
-        waiting, unread, last = None, 0, None
+        waiting, unread, last, exchange_rows = None, 0, None, []
         for n in range(per):
             at += timedelta(minutes=rnd.randint(5, 600))
             direction = "in" if rnd.random() < 0.55 else "out"
@@ -66,68 +64,97 @@ def generate(engagements: int, exchanges: int, coaches: int, seed: int = 7):  # 
                 waiting, unread = None, 0
             last = (next_id, at, direction, body)
             next_id += 1
-        engagement_rows.append(dict(
+        engagement_row = dict(
             id=eid, coach_id=owner[e], coachee_id=eid, language="nl", time_zone="Europe/Amsterdam",
             status="active", created_at=T0, last_exchange_id=last[0], last_exchange_at=last[1],
             last_channel="chat", last_direction=last[2], last_snippet=last[3][:200],
-            last_inbound_channel="chat", waiting_since=waiting, unread_count=unread))
-    return coach_rows, coachee_rows, engagement_rows, exchange_rows
+            last_inbound_channel="chat", waiting_since=waiting, unread_count=unread)
+        yield coachee_row, engagement_row, exchange_rows
 
 
-def seal(data, masters: MasterKeys | None):  # type: ignore[no-untyped-def]
+def coach_rows(coaches: int) -> list[dict]:  # type: ignore[type-arg]
+    return [dict(id=c + 1, name=f"Coach {c}", email=f"coach{c}@bench.local", password_hash="x",
+                 language="nl", time_zone="Europe/Amsterdam", created_at=T0) for c in range(coaches)]
+
+
+class Sealed:
     """The rows as ecoach stores them (database column names): personal fields sealed with a
     data key per engagement and per coachee (or plaintext mode's form), search tokens, and
-    the keyring's own rows."""
-    coach_rows, coachee_rows, engagement_rows, exchange_rows = data
-    count = len(engagement_rows)
-    keys: dict[int, DataKey] = {}
-    key_rows, wrap_rows, practice_rows = [], [], []
+    the keyring's own rows. The coachees, engagements and keys are kept (100,000s of rows);
+    the exchanges are sealed as they stream past (``exchanges()``), generated a second time."""
 
-    def key(key_id: int, kind: str) -> DataKey:
-        if masters is None:
+    def __init__(self, args: argparse.Namespace, masters: MasterKeys | None) -> None:
+        self.args, self.masters = args, masters
+        count = args.engagements
+        self.key_rows: list[dict] = []  # type: ignore[type-arg]
+        self.wrap_rows: list[dict] = []  # type: ignore[type-arg]
+        self.practice_rows: list[dict] = []  # type: ignore[type-arg]
+        self.by_engagement: dict[int, DataKey] = {}
+        self.search = self._key(2 * count + 1, "search")
+        if masters is not None:
+            self.practice_rows.append(dict(purpose="search", data_key_id=2 * count + 1))
+        self.coachees, self.engagements = [], []
+        for coachee, engagement, _ in self._rows():
+            k = self._key(count + coachee["id"], "coachee")
+            self.coachees.append({**coachee, "name": k.seal("coachee.name", "text", coachee["name"]),
+                                  "data_key_id": k.id or None})
+            k = self.by_engagement[engagement["id"]] = self._key(engagement["id"], "engagement")
+            self.engagements.append({**engagement, "data_key_id": k.id or None,
+                                     "last_snippet": k.seal("engagement.last_snippet", "text", engagement["last_snippet"])})
+
+    def _rows(self):  # type: ignore[no-untyped-def]
+        return generate(self.args.engagements, self.args.exchanges, self.args.coaches)
+
+    def _key(self, key_id: int, kind: str) -> DataKey:
+        if self.masters is None:
             return PLAIN_KEY
         secret = os.urandom(32)
-        master, wrapped = masters.wrap(key_id, secret)
-        key_rows.append(dict(id=key_id, kind=kind, created_at=T0))
-        wrap_rows.append(dict(data_key_id=key_id, master_key_id=master, wrapped=wrapped, created_at=T0))
-        return keys.setdefault(key_id, DataKey(key_id, secret))
+        master, wrapped = self.masters.wrap(key_id, secret)
+        self.key_rows.append(dict(id=key_id, kind=kind, created_at=T0))
+        self.wrap_rows.append(dict(data_key_id=key_id, master_key_id=master, wrapped=wrapped, created_at=T0))
+        return DataKey(key_id, secret)
 
-    search = key(2 * count + 1, "search")
-    if masters is not None:
-        practice_rows.append(dict(purpose="search", data_key_id=2 * count + 1))
-    coachees = []
-    for row in coachee_rows:
-        k = key(count + row["id"], "coachee")
-        coachees.append({**row, "name": k.seal("coachee.name", "text", row["name"]),
-                         "data_key_id": k.id or None})
-    engagements, by_engagement = [], {}
-    for row in engagement_rows:
-        k = by_engagement[row["id"]] = key(row["id"], "engagement")
-        engagements.append({**row, "last_snippet": k.seal("engagement.last_snippet", "text", row["last_snippet"]),
-                            "data_key_id": k.id or None})
-    exchanges = []
-    for row in exchange_rows:
-        k = by_engagement[row["engagement_id"]]
-        exchanges.append({**row, **{f: k.seal(f"exchange.{f}", "text", row[f])
-                                    for f in ("author_name", "body_text", "body_html")},
-                          "search_tokens": text_tokens(search, row["body_text"])})
-    keyring_rows = ((DataKeyRecord, key_rows), (DataKeyWrap, wrap_rows), (PracticeKey, practice_rows))
-    return keyring_rows, ((Coach, coach_rows), (Coachee, coachees), (Engagement, engagements), (Exchange, exchanges))
+    def exchanges(self):  # type: ignore[no-untyped-def]
+        for _, _, rows in self._rows():
+            for row in rows:
+                k = self.by_engagement[row["engagement_id"]]
+                yield {**row, **{f: k.seal(f"exchange.{f}", "text", row[f]) for f in ("author_name", "body_text", "body_html")},
+                       "search_tokens": text_tokens(self.search, row["body_text"])}
+
+    def tables(self):  # type: ignore[no-untyped-def]
+        """(model, rows) in foreign-key order; the exchanges last, as a generator."""
+        return [(DataKeyRecord, self.key_rows), (Coach, coach_rows(self.args.coaches)), (DataKeyWrap, self.wrap_rows),
+                (PracticeKey, self.practice_rows), (Coachee, self.coachees), (Engagement, self.engagements),
+                (Exchange, self.exchanges())]
 
 
-async def load(url: str, sealed) -> float:  # type: ignore[no-untyped-def]
+def _chunks(rows, size: int):  # type: ignore[no-untyped-def]
+    chunk = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+async def load(url: str, sealed: Sealed) -> float:
     started = time.perf_counter()
     engine = create_engine(url)
     await migrate(engine)
-    keyring_rows, data = sealed
-    tables = [(m, rows) for m, rows in (*keyring_rows[:1], *data[:1], *keyring_rows[1:], *data[1:]) if rows]
+    tables = sealed.tables()
     if url.startswith("postgresql"):
         await engine.dispose()
         conn = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
         for model, rows in tables:
-            columns = list(rows[0])
-            await conn.copy_records_to_table(model.__tablename__, records=[tuple(r[c] for c in columns) for r in rows],
-                                             columns=columns)
+            records = _records(rows)
+            first = await anext(records, None)
+            if first is None:
+                continue
+            names, row = first
+            # Streamed: COPY takes the records as they are sealed, never a list of them all.
+            await conn.copy_records_to_table(model.__tablename__, records=_prepend(row, records), columns=names)
         for model, _ in tables:
             if "id" in model.__table__.c:
                 await conn.execute(f"SELECT setval(pg_get_serial_sequence('{model.__tablename__}', 'id'), "
@@ -137,14 +164,30 @@ async def load(url: str, sealed) -> float:  # type: ignore[no-untyped-def]
     else:
         async with engine.begin() as conn:
             for model, rows in tables:
-                keyed = [{model.__table__.c[name].key if name in model.__table__.c else _key(model, name): v
-                          for name, v in row.items()} for row in rows]
-                for start in range(0, len(keyed), 50_000):
-                    await conn.execute(insert(model.__table__), keyed[start:start + 50_000])
+                for chunk in _chunks(rows, 50_000):
+                    keyed = [{model.__table__.c[name].key if name in model.__table__.c else _key(model, name): v
+                              for name, v in row.items()} for row in chunk]
+                    await conn.execute(insert(model.__table__), keyed)
         async with engine.begin() as conn:
             await conn.execute(text("ANALYZE"))
         await engine.dispose()
     return time.perf_counter() - started
+
+
+async def _records(rows):  # type: ignore[no-untyped-def]
+    """(column names, tuple) per row; the names are the first row's keys."""
+    names = None
+    for n, row in enumerate(rows):
+        names = names or list(row)
+        yield names, tuple(row[c] for c in names)
+        if n % 10_000 == 9_999:
+            await asyncio.sleep(0)
+
+
+async def _prepend(row, records):  # type: ignore[no-untyped-def]
+    yield row
+    async for _, rest in records:
+        yield rest
 
 
 def _key(model, name: str) -> str:  # type: ignore[no-untyped-def]
@@ -252,16 +295,17 @@ async def measure_http(url: str, master_line: str | None, rounds: int) -> None:
 
 
 async def run(args: argparse.Namespace) -> None:
-    print(f"generating {args.engagements:,} engagements, {args.exchanges:,} exchanges ...", flush=True)
-    data = generate(args.engagements, args.exchanges, args.coaches)
+    print(f"{args.engagements:,} engagements, {args.exchanges:,} exchanges (generated and sealed while they load)",
+          flush=True)
     backends = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     modes = ["on", "off"] if args.encryption == "both" else [args.encryption]
     for mode in modes:
         master = new_master_key("bench") if mode == "on" else None
         masters = MasterKeys([master]) if master else None
         started = time.perf_counter()
-        sealed = seal(data, masters)
-        print(f"\nencryption {mode}: rows sealed and tokens made in {time.perf_counter() - started:.1f} s", flush=True)
+        sealed = Sealed(args, masters)
+        print(f"\nencryption {mode}: keys, coachees and engagements sealed in {time.perf_counter() - started:.1f} s",
+              flush=True)
         for backend in backends:
             async with bench_database(backend, f"ecoach_bench_{mode}", args.database_url) as url:
                 seconds = await load(url, sealed)

@@ -84,7 +84,7 @@ from ecoach.encryption import keyring_for
 from ecoach.logbook.keyring import Keyring
 from ecoach.logbook.reseal import has_unsealed_coachees
 from ecoach.keys import (
-    BUS, CLOCK, ENGINE, HUB, I18N, KEYRING, LOGIN_GATE, MAIL_READERS, OUTBOX, PASSWORD_WORKERS, SESSIONS, SETTINGS,
+    BUS, CLOCK, ENGINE, HANDSHAKE_READS, HEALTH_ENGINE, HUB, I18N, KEYRING, LOGIN_GATE, MAIL_READERS, OUTBOX, PASSWORD_WORKERS, SESSIONS, SETTINGS,
     SOCKET_LIMITS, SOCKETS, TASK_RUNNER, WRITER,
 )
 
@@ -175,12 +175,18 @@ def event_bus(settings: Settings, hub: Hub) -> EventBus:
                       backoff_max=settings.events.reconnect_max_seconds)
 
 
+# A third of the engine's pool (create_engine: 10, plus 10 overflow on PostgreSQL; SQLite's 5 + 10).
+HANDSHAKE_READ_SLOTS = 5
+
+
 async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     engine = create_engine(settings.database_url)
     if settings.auto_migrate:
         await migrate(engine)
     app[ENGINE] = engine
+    app[HEALTH_ENGINE] = create_engine(settings.database_url, pool_size=1)
+    app[HANDSHAKE_READS] = asyncio.Semaphore(HANDSHAKE_READ_SLOTS)
     app[SESSIONS] = session_factory(engine, app[BUS], app[KEYRING])
     await check_keyring(app[SESSIONS], app[KEYRING])
     scrubbing: set[asyncio.Task[None]] = set()
@@ -197,6 +203,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     yield
     for task in list(scrubbing):
         await task
+    await app[HEALTH_ENGINE].dispose()
     await engine.dispose()
 
 

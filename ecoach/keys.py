@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -23,6 +25,12 @@ SETTINGS = web.AppKey("settings", Settings)
 # Data keys for personal data at rest (ecoach.logbook.keyring); every session carries it.
 KEYRING = web.AppKey("keyring", Keyring)
 ENGINE = web.AppKey("engine", AsyncEngine)
+# /healthz's own one-connection pool: it answers while a burst of requests or websocket
+# handshakes holds every connection of ENGINE's pool.
+HEALTH_ENGINE = web.AppKey("health_engine", AsyncEngine)
+# How many websocket handshakes read the database at once (the chat link check): a burst of
+# thousands leaves the rest of the pool to the chat's writes and the pages.
+HANDSHAKE_READS = web.AppKey("handshake_reads", asyncio.Semaphore)
 SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
 HUB = web.AppKey("hub", Hub)  # this process's subscribers (sockets); events arrive after commit
 # Delivers committed events to the hub, and on PostgreSQL to and from the other processes.

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
+
+import asyncpg
 import pytest
 from openapi_spec_validator import validate
 
+from ecoach.keys import ENGINE
+from ecoach.logbook import db
+from ecoach.logbook.pg_events import asyncpg_dsn
 from tests.support import app_client, seed, settings_for
 
 
@@ -120,3 +126,40 @@ async def test_healthz(world) -> None:  # type: ignore[no-untyped-def]
     client, _, _ = world
     response = await client.get("/healthz")
     assert response.status == 200 and await response.json() == {"status": "ok"}
+
+
+async def test_healthz_answers_while_every_pooled_connection_is_busy(world) -> None:  # type: ignore[no-untyped-def]
+    """A burst of handshakes or requests holding the whole pool does not queue the health
+    check behind it (it has its own connection)."""
+    client, _, _ = world
+    engine = client.server.app[ENGINE]
+    pool = engine.sync_engine.pool
+    async with AsyncExitStack() as held:
+        for _ in range(pool.size() + pool._max_overflow):  # type: ignore[attr-defined]
+            await held.enter_async_context(engine.connect())
+        response = await client.get("/healthz")
+        assert response.status == 200 and await response.json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+async def test_a_database_restart_under_a_request_is_a_clear_503_then_works_again(  # type: ignore[no-untyped-def]
+    world, db_url, monkeypatch
+) -> None:
+    """No ping per checkout: a connection cut while it waited briefly in the pool fails the
+    request that gets it with a clear 503 (never a 500), and the next request reconnects."""
+    monkeypatch.setattr(db, "IDLE_PING_SECONDS", float("inf"))
+    client, a, _ = world
+    assert (await client.get("/api/v1/engagements", headers=auth(a["api_token"]))).status == 200
+    conn = await asyncpg.connect(asyncpg_dsn(db_url))
+    try:
+        await conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                           "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    finally:
+        await conn.close()
+    response = await client.get("/api/v1/engagements", headers=auth(a["api_token"]))
+    assert response.status in (200, 503)  # 200 when the request got a connection it had not used
+    if response.status == 503:
+        assert (await response.json())["error"] == {  # the coach's language
+            "code": "database_interrupted",
+            "message": "De verbinding met de database werd onderbroken. Probeer het opnieuw."}
+    assert (await client.get("/api/v1/engagements", headers=auth(a["api_token"]))).status == 200

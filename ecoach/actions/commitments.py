@@ -8,8 +8,9 @@ batch of new exchanges. Set-based, whatever the batch size:
   chat; then one multi-row INSERT);
 - the coach's answer on any channel (out, by the coach: not a note, not a system message)
   fulfils the engagement's open commitments received before it (one UPDATE);
-- ``engagement.next_due_at`` becomes the earliest open due time (one UPDATE), which the
-  inbox sorts by.
+- ``engagement.next_due_at`` becomes the earliest open due time, which the inbox sorts
+  by: the engagements whose due time may have moved are returned, and the caller's
+  inbox-summary UPDATE recomputes it (``NEXT_DUE``) in the same statement.
 When an engagement's earliest due time moves earlier (usually: a wait begins), its check
 (reminder, then breach) is scheduled through the task runner, and with acknowledgements
 on, the coachee is told the promised time once per wait. Fulfilled commitments leave
@@ -82,7 +83,7 @@ def _fulfil(answers: dict[int, Exchange]):  # type: ignore[no-untyped-def]
 
 
 # The earliest open due time: one lookup in the partial index ix_commitment_open.
-_NEXT_DUE = (
+NEXT_DUE = (
     select(func.min(_c.c.due_at))
     .where(and_(_c.c.engagement_id == Engagement.__table__.c.id, _c.c.state == "open"))
     .scalar_subquery()
@@ -97,16 +98,18 @@ class _Context:
 
 async def do_track_commitments(
     session: AsyncSession, created: list[Exchange], engagements: dict[int, Engagement], now: datetime
-) -> None:
+) -> set[int]:
     """See the module docstring. ``created``: the batch's new exchanges in logbook order;
-    ``engagements``: their engagements as loaded at the start of the batch."""
+    ``engagements``: their engagements as loaded at the start of the batch. Returns the
+    engagements whose ``next_due_at`` the caller must set to ``NEXT_DUE`` (before commit;
+    folded into its own UPDATE, one round trip fewer per batch)."""
     asks = [ex for ex in created if needs_answer(ex)]
     answers: dict[int, Exchange] = {}
     for ex in created:
         if is_answer(ex):
             answers[ex.engagement_id] = ex  # the last answer in the batch counts
     if not asks and not answers:
-        return
+        return set()
     context = await _load(session, asks, engagements, now) if asks else _Context({}, {})
     rows = _rows(asks, engagements, context)
     connection = await session.connection()
@@ -114,11 +117,16 @@ async def do_track_commitments(
         await connection.execute(insert(_c), rows)
     if answers:
         await connection.execute(_fulfil(answers))
-    touched = sorted({row["engagement_id"] for row in rows} | set(answers))
-    await connection.execute(
-        update(Engagement.__table__).where(Engagement.__table__.c.id.in_(touched)).values(next_due_at=_NEXT_DUE)
-    )
     await _schedule(session, rows, answers, engagements, context.policies, now)
+    return {row["engagement_id"] for row in rows} | set(answers)
+
+
+async def update_next_due(session: AsyncSession, engagement_ids: set[int]) -> None:
+    """``next_due_at`` recomputed on its own (engagements no summary UPDATE touches)."""
+    if engagement_ids:
+        await session.execute(update(Engagement.__table__)
+                              .where(Engagement.__table__.c.id.in_(sorted(engagement_ids)))
+                              .values(next_due_at=NEXT_DUE))
 
 
 async def _load(

@@ -30,7 +30,8 @@ async def check_chat_crisis(session: AsyncSession, recorded: list[Recorded], *, 
             and r.exchange.author == "coachee"]
     if not asks:
         return 0
-    languages = await _languages(session, {r.exchange.engagement_id for r in asks})
+    languages = {r.exchange.engagement_id: r.language for r in asks if r.language is not None}
+    languages.update(await _languages(session, {r.exchange.engagement_id for r in asks} - languages.keys()))
     found = []
     for item in asks:
         language = languages.get(item.exchange.engagement_id, "nl")

@@ -120,11 +120,10 @@ async def _revoke_chat_links(session: AsyncSession, engagement: Engagement, *, n
 
 async def check_chat_token(session: AsyncSession, token: str, now: datetime) -> tuple[ChatLink, Engagement]:
     """The link and its engagement, or a clear reason why the link does not work."""
-    link = await queries.get_chat_link(session, token_digest(token)) if looks_like_token(token) else None
-    if link is None:
+    found = await queries.get_chat_link(session, token_digest(token)) if looks_like_token(token) else None
+    if found is None:
         raise NotFound("chat_link_unknown", N_("This chat link is not valid. Ask your coach for a new link."))
-    engagement = await session.get(Engagement, link.engagement_id)
-    assert engagement is not None  # foreign key
+    link, engagement = found
     error = None
     if link.revoked_at is not None:
         error = NotFound(

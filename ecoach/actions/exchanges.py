@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, tuple_, update
+from sqlalchemy import Boolean, bindparam, case, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ecoach.actions.commitments import do_track_commitments
+from ecoach.actions.commitments import NEXT_DUE, do_track_commitments, update_next_due
 from ecoach.actions.errors import ActionError, N_, NotFound
 from ecoach.actions.unit import emit
 from ecoach.core import topics
@@ -64,6 +64,9 @@ class Recorded:
     created: bool  # False when the external id was recorded before (a resend)
     coach_id: int
     was_waiting: bool = False  # the coachee was already waiting for an answer before this
+    # The engagement's language, for what follows in the batch (the crisis check) without
+    # reading the engagement again.
+    language: str | None = None
 
 
 def check_message(text: Any, max_chars: int) -> str:
@@ -171,9 +174,10 @@ async def record_exchanges(
     inserted = await _insert_new(session, list(accepted.values()), keys)
     existing = await _existing(session, [key for key in accepted if key not in inserted])
     created = [inserted[k] for k in accepted if k in inserted]
-    await _update_summaries(session, created, keys)
-    # Response-time commitments: set-based, in this transaction (actions/commitments.py).
-    await do_track_commitments(session, created, engagements, now)
+    # Response-time commitments: set-based, in this transaction (actions/commitments.py);
+    # the due times they move are set by the inbox-summary UPDATE that follows.
+    due_moved = await do_track_commitments(session, created, engagements, now)
+    await update_next_due(session, due_moved - await _update_summaries(session, created, keys, due_moved))
     seen: set[tuple[int, str]] = set()
     final: list[Recorded | ActionError] = []
     for item, result in zip(items, results):
@@ -186,11 +190,12 @@ async def record_exchanges(
         if key in inserted and key not in seen:
             seen.add(key)
             recorded = Recorded(inserted[key], created=True, coach_id=coach_id,
-                                was_waiting=engagement.waiting_since is not None)
+                                was_waiting=engagement.waiting_since is not None, language=engagement.language)
             emit_recorded(session, recorded, origin=item.origin)
             final.append(recorded)
         else:
-            final.append(Recorded(inserted.get(key) or existing[key], created=False, coach_id=coach_id))
+            final.append(Recorded(inserted.get(key) or existing[key], created=False, coach_id=coach_id,
+                                  language=engagement.language))
     return final
 
 
@@ -267,6 +272,8 @@ _COMMON = dict(
     last_direction=bindparam("p_last_direction"),
     last_snippet_sealed=bindparam("p_last_snippet", type_=Engagement.last_snippet.type),
     last_inbound_channel=func.coalesce(bindparam("p_inbound_channel"), _table.c.last_inbound_channel),
+    # The earliest open commitment, when this batch's commitments moved it (else as it was).
+    next_due_at=case((bindparam("p_due_moved", type_=Boolean), NEXT_DUE), else_=_table.c.next_due_at),
 )
 _WAITING = bindparam("p_waiting", type_=Engagement.waiting_since.type)
 # No answer in the run: keep an older wait, add to unread (atomic under concurrency).
@@ -284,7 +291,10 @@ _RESET = (
 )
 
 
-async def _update_summaries(session: AsyncSession, created: list[Exchange], keys: dict[int, SealingKey]) -> None:
+async def _update_summaries(
+    session: AsyncSession, created: list[Exchange], keys: dict[int, SealingKey], due_moved: set[int]
+) -> set[int]:
+    """One executemany UPDATE per kind of change; returns the engagements it updated."""
     runs: dict[int, list[Exchange]] = {}
     for ex in created:
         if ex.direction != Direction.internal.value:
@@ -304,12 +314,14 @@ async def _update_summaries(session: AsyncSession, created: list[Exchange], keys
                 p_inbound_channel=change.last_inbound_channel,
                 p_waiting=change.first_waiting_at,
                 p_unread=change.unread,
+                p_due_moved=engagement_id in due_moved,
             )
         )
     connection = await session.connection()
     for reset, batch in params.items():
         if batch:
             await connection.execute(_RESET if reset else _ADD, batch)
+    return set(runs)
 
 
 def recorded_event(ex: Exchange, origin: str | None = None) -> dict[str, Any]:

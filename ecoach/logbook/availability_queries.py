@@ -14,7 +14,7 @@ from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoach.core.agreements import DEFAULT_POLICY, DEFAULT_WEEK, Policy
@@ -78,13 +78,15 @@ async def get_working_calendars(
     if zones is None or not set(ids) <= set(zones):
         zones = dict((await connection.execute(_ZONES, {"ids": ids})).all())  # type: ignore[arg-type]
     windows: dict[int, list[Any]] = {}
-    for row in await connection.execute(_WINDOWS, {"ids": ids}):
-        windows.setdefault(row.coach_id, []).append(row)
     closed: dict[int, list[ClosedDays | ClosedSpan]] = {}
-    found = (await connection.execute(_EXCEPTIONS, {"ids": ids}) if since is None
-             else await connection.execute(_EXCEPTIONS_SINCE, {"ids": ids, "since": since}))
+    # Windows and exceptions in one statement (one round trip: this is on the write path).
+    found = (await connection.execute(_CALENDAR, {"ids": ids}) if since is None
+             else await connection.execute(_CALENDAR_SINCE, {"ids": ids, "since": since}))
     for row in found:
-        closed.setdefault(row.coach_id, []).append(closed_period_of(row))
+        if row.weekday is not None:
+            windows.setdefault(row.coach_id, []).append(row)
+        else:
+            closed.setdefault(row.coach_id, []).append(closed_period_of(row))
     return {
         (cid, channel): WorkingCalendar(zones[cid], pick_windows(windows.get(cid, ()), channel), closed.get(cid, ()))
         for cid in ids if cid in zones for channel in wanted
@@ -98,6 +100,23 @@ _WINDOWS = select(_w.coach_id, _w.channel, _w.weekday, _w.start_minute, _w.end_m
 _x = AvailabilityException.__table__.c
 _EXCEPTIONS = select(_x.coach_id, _x.first_day, _x.last_day, _x.starts_at, _x.ends_at).where(_x.coach_id.in_(_IDS))
 _EXCEPTIONS_SINCE = _EXCEPTIONS.where(_x.ends_at > bindparam("since", type_=_x.ends_at.type))
+
+
+
+def _none(column: Any) -> Any:
+    return literal(None, column.type).label(column.name)
+
+
+# A window row has a weekday; an exception row has none (typed NULLs: the first SELECT
+# gives the UNION its result types).
+_CALENDAR_WINDOWS = select(_w.coach_id, _w.channel, _w.weekday, _w.start_minute, _w.end_minute,
+                           _none(_x.first_day), _none(_x.last_day), _none(_x.starts_at),
+                           _none(_x.ends_at)).where(_w.coach_id.in_(_IDS))
+_NO_WINDOW = (_none(_w.channel), _none(_w.weekday), _none(_w.start_minute), _none(_w.end_minute))
+_CALENDAR = union_all(_CALENDAR_WINDOWS, select(_x.coach_id, *_NO_WINDOW, _x.first_day, _x.last_day, _x.starts_at,
+                                                _x.ends_at).where(_x.coach_id.in_(_IDS)))
+_CALENDAR_SINCE = union_all(_CALENDAR_WINDOWS, _EXCEPTIONS_SINCE.with_only_columns(
+    _x.coach_id, *_NO_WINDOW, _x.first_day, _x.last_day, _x.starts_at, _x.ends_at))
 
 
 async def get_windows(session: AsyncSession, coach_id: int) -> list[AvailabilityWindow]:

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Select, column, func, or_, select, table, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from ecoach.logbook.access import co_coaches_any, coached_by
 from ecoach.logbook.models import (
@@ -167,9 +168,17 @@ async def get_exchange_by_external_id(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def get_chat_link(session: AsyncSession, digest: str) -> ChatLink | None:
-    stmt = select(ChatLink).where(ChatLink.token_hash == digest)
-    return (await session.execute(stmt)).scalar_one_or_none()
+async def get_chat_link(session: AsyncSession, digest: str) -> tuple[ChatLink, Engagement] | None:
+    """A chat link with its engagement and the engagement's coachee (``engagement.coachee``),
+    in one statement: every chat handshake and coachee page starts here."""
+    stmt = (
+        select(ChatLink, Engagement)
+        .join(Engagement, Engagement.id == ChatLink.engagement_id)
+        .options(joinedload(Engagement.coachee))
+        .where(ChatLink.token_hash == digest)
+    )
+    row = (await session.execute(stmt)).unique().first()
+    return (row[0], row[1]) if row is not None else None
 
 
 async def get_active_chat_link(session: AsyncSession, engagement_id: int, now: datetime) -> ChatLink | None:

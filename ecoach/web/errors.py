@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
+from sqlalchemy.exc import DBAPIError
 
 from ecoach.actions.errors import ActionError
 from ecoach.keys import I18N, OPEN_SOCKET
@@ -53,6 +54,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if (socket := request.get(OPEN_SOCKET)) is not None:
             return await _close_socket(request, socket, exc)
         gettext = request.app[I18N].gettext(await page_language(request))
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            # The database went away under this request (a restart): the pool reconnects, so
+            # trying again works; nothing of this request was committed.
+            return await _error(request, 503, "database_interrupted", gettext(
+                "The connection to the database was interrupted. Please try again."))
         return await _error(request, 500, "internal", gettext("Something went wrong on our side. Please try again."))
 
 

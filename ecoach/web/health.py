@@ -13,11 +13,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from ecoach.logbook.db import ping
-from ecoach.keys import BUS, ENGINE, MAIL_READERS
+from ecoach.keys import BUS, HEALTH_ENGINE, MAIL_READERS
 
 
 async def healthz(request: web.Request) -> web.Response:
-    if not await ping(request.app[ENGINE]):
+    # Its own pool: never queued behind the requests and handshakes that hold the main one.
+    if not await ping(request.app[HEALTH_ENGINE]):
         return web.json_response({"status": "unavailable", "database": "unreachable"}, status=503)
     readers = request.app.get(MAIL_READERS, [])
     problems = {reader.box.name: reader.problem for reader in readers if reader.problem}

@@ -19,7 +19,7 @@ from ecoach.channels.chat.protocol import (
 from ecoach.core import topics
 from ecoach.core.tokens import token_digest
 from ecoach.logbook import queries
-from ecoach.keys import CLOCK, HUB, I18N, SESSIONS, SETTINGS, WRITER
+from ecoach.keys import CLOCK, HANDSHAKE_READS, HUB, I18N, SESSIONS, SETTINGS, WRITER
 from ecoach.web.security import same_origin
 
 log = logging.getLogger(__name__)
@@ -40,10 +40,12 @@ async def coachee_socket(request: web.Request) -> web.StreamResponse:
     # Listen for this link's revocation before checking it: one committed after the check
     # read the link still reaches this socket.
     sub = hub.subscribe(topics.chat_link(token_digest(token)))
-    async with app[SESSIONS]() as session:
+    # Few handshakes read at once, each briefly (three reads, then the session is closed):
+    # a burst of thousands must not hold the pool that messages and pages need.
+    async with app[HANDSHAKE_READS], app[SESSIONS]() as session:
         try:
             link, engagement = await check_chat_token(session, token, app[CLOCK].now())
-            coachee = await queries.get_coachee(session, engagement.coachee_id)
+            coachee = engagement.coachee  # read with the link (one statement per handshake)
         except ActionError as exc:
             hub.unsubscribe(sub)
             conn = Connection(request, ws, app[I18N].gettext(exc.language or app[SETTINGS].default_language))

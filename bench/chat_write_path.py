@@ -1,0 +1,88 @@
+"""The chat's write path alone: one message per transaction (the paced case).
+
+    .venv/bin/python bench/chat_write_path.py --db both [--messages 400]
+
+At a paced rate (100 clients, one message a second each) messages rarely arrive together,
+so each is its own group-commit batch. This times the exchange writer in-process (no
+websockets), one message after another, and prints per message: the statements the
+transaction sends, the process CPU (main thread plus aiosqlite's thread) and the main
+thread's CPU, and the wall time. Encryption on (a master key), as in production.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import event
+
+from common import bench_database  # type: ignore[import-not-found]
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ecoach.actions.coaches import do_add_coach  # noqa: E402
+from ecoach.actions.crisis_chat import with_crisis_check  # noqa: E402
+from ecoach.actions.engagements import do_create_engagement  # noqa: E402
+from ecoach.actions.exchange_writer import ExchangeWriter  # noqa: E402
+from ecoach.actions.exchanges import NewExchange  # noqa: E402
+from ecoach.core.clock import FixedClock  # noqa: E402
+from ecoach.core.crypto import MasterKeys, new_master_key  # noqa: E402
+from ecoach.logbook.db import create_engine, migrate, session_factory  # noqa: E402
+from ecoach.logbook.keyring import Keyring  # noqa: E402
+from ecoach.settings import Settings  # noqa: E402
+
+
+async def measure(url: str, messages: int) -> None:
+    engine = create_engine(url)
+    await migrate(engine)
+    sessions = session_factory(engine, None, Keyring(MasterKeys([new_master_key("bench")])))
+    clock = FixedClock(datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc))  # a Monday morning: working time
+    async with sessions() as session:
+        coach = await do_add_coach(session, name="Bench Coach", email="bench@example.org", password="bench password 1",
+                                   language="nl", time_zone="Europe/Amsterdam", now=clock.now())
+        engagement_id = (await do_create_engagement(session, coach, coachee_name="Sanne", now=clock.now())).engagement.id
+        await session.commit()
+    statements = [0]
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *_: statements.__setitem__(0, statements[0] + 1))
+    writer = ExchangeWriter(sessions, clock, after_record=with_crisis_check(Settings(database_url=url), None))
+    writer.start()
+
+    async def one(i: int) -> None:
+        await writer.submit(NewExchange(engagement_id, "chat", "in", "coachee", "Sanne", f"Hallo, bericht {i}",
+                                        f"chat:bench-{i:08d}"))
+
+    for i in range(20):  # warm: keys cached, statements compiled and prepared
+        await one(i)
+    statements[0] = 0
+    cpu, main, wall = time.process_time(), time.thread_time(), time.perf_counter()
+    for i in range(20, 20 + messages):
+        await one(i)
+    cpu, main, wall = (time.process_time() - cpu, time.thread_time() - main, time.perf_counter() - wall)
+    await writer.stop()
+    await engine.dispose()
+    ms = 1000 / messages
+    print(f"  {url.split('+')[0]:<10}  statements {statements[0] / messages:.1f} per message (plus BEGIN/COMMIT)   "
+          f"CPU {cpu * ms:.2f} ms/msg (main thread {main * ms:.2f})   wall {wall * ms:.2f} ms/msg", flush=True)
+
+
+async def run(args: argparse.Namespace) -> None:
+    print(f"{args.messages} chat messages, one per transaction (encryption on):")
+    for backend in (["sqlite", "postgresql"] if args.db == "both" else [args.db]):
+        async with bench_database(backend, "ecoach_bench_write_path", args.database_url) as url:
+            await measure(url, args.messages)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--database-url", help="an existing PostgreSQL server (postgresql+asyncpg://.../postgres)")
+    parser.add_argument("--messages", type=int, default=400)
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
