@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import signal
 import socket
@@ -62,14 +63,23 @@ class ServerProcess:
     def here(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
         """``ecoach ARGS`` run in this interpreter with this server's environment (plus
         ``env``) and working directory: the code path of ``cli`` without a new interpreter's
-        start-up (about a second each on a busy machine). Use ``cli`` where the separate
-        process is the point, and once per command family to prove it works as installed."""
+        start-up (about two seconds each on a busy machine). Log records go to its stderr as
+        in a process of its own (pytest's handlers step aside meanwhile). Use ``cli`` where
+        the separate process is the point, and once per command family to prove it works as
+        installed."""
         from ecoach import cli
 
         out, err = io.StringIO(), io.StringIO()
-        with mock.patch.dict(os.environ, {**self.env, **env}, clear=True), contextlib.chdir(self.workdir), \
-                contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = cli.main(list(args))
+        root = logging.getLogger()
+        handlers, level = root.handlers[:], root.level
+        root.handlers.clear()  # so that the command's own logging set-up takes effect
+        try:
+            with mock.patch.dict(os.environ, {**self.env, **env}, clear=True), contextlib.chdir(self.workdir), \
+                    contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                code = cli.main(list(args))
+        finally:
+            root.handlers[:] = handlers
+            root.setLevel(level)
         return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
 
     def cli_here(self, *args: str) -> str:
