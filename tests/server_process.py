@@ -66,7 +66,7 @@ class ServerProcess:
         start-up (about two seconds each on a busy machine). Log records go to its stderr as
         in a process of its own (pytest's handlers step aside meanwhile). Use ``cli`` where
         the separate process is the point, and once per command family to prove it works as
-        installed."""
+        installed. From an async test: ``await asyncio.to_thread(server.here, ...)``."""
         from ecoach import cli
 
         out, err = io.StringIO(), io.StringIO()
@@ -75,7 +75,8 @@ class ServerProcess:
         root.handlers.clear()  # so that the command's own logging set-up takes effect
         try:
             with mock.patch.dict(os.environ, {**self.env, **env}, clear=True), contextlib.chdir(self.workdir), \
-                    contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                    contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+                    mock.patch("sys.stdin", io.StringIO()):  # as from /dev/null: not a terminal
                 code = cli.main(list(args))
         finally:
             root.handlers[:] = handlers
