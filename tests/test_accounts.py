@@ -207,20 +207,23 @@ def test_cli_manages_accounts(db_url, tmp_path) -> None:  # type: ignore[no-unty
     from tests.server_process import ServerProcess
 
     server = ServerProcess(tmp_path, db_url)
+    # One real ``python -m ecoach`` proves the command works as installed; the rest run in
+    # this interpreter (the same code, without a second of start-up each).
     server.cli("coach", "add", "--name", "Anna", "--email", "anna@example.org", "--password", PASSWORD)
-    server.cli("coach", "add", "--name", "Bram", "--email", "bram@example.org", "--password", PASSWORD)
-    listed = server.cli("coach", "list")
+    server.cli_here("coach", "add", "--name", "Bram", "--email", "bram@example.org", "--password", PASSWORD)
+    listed = server.cli_here("coach", "list")
     assert "anna@example.org  Anna  role=admin  active" in listed and "role=coach" in listed
-    token = server.cli("coach", "token", "--email", "bram@example.org", "--name", "sync", "--scope", "read").strip()
+    token = server.cli_here("coach", "token", "--email", "bram@example.org", "--name", "sync",
+                            "--scope", "read").strip()
     assert len(token) > 20
-    tokens = server.cli("coach", "tokens", "--email", "bram@example.org")
+    tokens = server.cli_here("coach", "tokens", "--email", "bram@example.org")
     assert "sync  scope=read" in tokens and "last_used=never" in tokens
     token_id = tokens.split()[0]
-    assert "revoked" in server.cli("coach", "revoke-token", "--email", "bram@example.org", token_id)
-    assert "deactivated" in server.cli("coach", "deactivate", "--email", "bram@example.org")
-    assert "0 engagement(s)" in server.cli("coach", "hand-over", "--from", "bram@example.org",
-                                           "--to", "anna@example.org")
-    assert "off" in server.cli("coach", "reset-2fa", "--email", "anna@example.org")
+    assert "revoked" in server.cli_here("coach", "revoke-token", "--email", "bram@example.org", token_id)
+    assert "deactivated" in server.cli_here("coach", "deactivate", "--email", "bram@example.org")
+    assert "0 engagement(s)" in server.cli_here("coach", "hand-over", "--from", "bram@example.org",
+                                                "--to", "anna@example.org")
+    assert "off" in server.cli_here("coach", "reset-2fa", "--email", "anna@example.org")
 
 
 @pytest.mark.parametrize("password", ["short", "x" * 129, "passwordpassword"])

@@ -9,6 +9,7 @@ are exactly the first N of the source's); a server started on it shows them all.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import re
 import sqlite3
@@ -150,10 +151,13 @@ async def test_backup_while_a_server_writes_then_restore_into_a_fresh_place(
 async def test_restore_refuses_a_database_a_running_server_uses_unless_forced(
     served: ServerProcess, db_url: str, tmp_path: Path,
 ) -> None:
-    new_engagement(served, "Sanne")
+    # The refused restore runs as a real process; the other commands in this interpreter.
+    here = functools.partial(asyncio.to_thread, served.here)
+    await here("engagement", "add", "--coach", "marieke@example.org", "--name", "Sanne")
     backup = tmp_path / "before.backup"
-    assert ecoach(served.workdir, served.env, "backup", str(backup)).returncode == 0
-    new_engagement(served, "Joris")  # made after the backup: the restore takes it away
+    assert (await here("backup", str(backup))).returncode == 0
+    # Made after the backup: the restore takes it away.
+    await here("engagement", "add", "--coach", "marieke@example.org", "--name", "Joris")
 
     refused = ecoach(served.workdir, served.env, "restore", str(backup), "--yes")
     assert refused.returncode == 1
@@ -161,11 +165,11 @@ async def test_restore_refuses_a_database_a_running_server_uses_unless_forced(
     assert "--force" in refused.stderr
     assert (await count(db_url, "engagement")) == 2, "nothing was changed"
 
-    unasked = ecoach(served.workdir, served.env, "restore", str(backup), "--force")
+    unasked = await here("restore", str(backup), "--force")
     assert unasked.returncode == 1 and "add --yes" in unasked.stderr, unasked.stderr
     assert "2 engagements" in unasked.stderr
 
-    forced = ecoach(served.workdir, served.env, "restore", str(backup), "--force", "--yes")
+    forced = await here("restore", str(backup), "--force", "--yes")
     assert forced.returncode == 0, forced.stderr
     assert (await count(db_url, "engagement")) == 1
     async with aiohttp.ClientSession() as http, http.get(served.url + "/healthz") as response:

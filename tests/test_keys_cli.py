@@ -34,7 +34,7 @@ def api(server: ServerProcess, token: str, path: str, payload: dict[str, Any] | 
 
 
 def start_engagement(server: ServerProcess, name: str) -> int:
-    out = server.cli("engagement", "add", "--coach", EMAIL, "--name", name, "--email",
+    out = server.cli_here("engagement", "add", "--coach", EMAIL, "--name", name, "--email",
                      f"{name.split()[0].lower()}@example.test", "--language", "en")
     return int(out.split()[1])
 
@@ -62,31 +62,31 @@ def server(db_url: str, tmp_path: Path) -> ServerProcess:
     """A server (not started) whose master keys come from a file only: key ``a`` at first."""
     keys = key_file(tmp_path / "master.key", new_master_key("a"))
     made = ServerProcess(tmp_path, db_url, ECOACH_MASTER_KEYS="", ECOACH_MASTER_KEY_FILE=str(keys))
-    made.cli("coach", "add", "--name", "Rosa Roteer", "--email", EMAIL, "--password", "rotatie wachtwoord 1")
+    made.cli_here("coach", "add", "--name", "Rosa Roteer", "--email", EMAIL, "--password", "rotatie wachtwoord 1")
     return made
 
 
 def test_rotation_while_a_server_runs_then_the_old_key_is_not_needed(server: ServerProcess, tmp_path: Path) -> None:
     keys = Path(server.env["ECOACH_MASTER_KEY_FILE"])
     first = start_engagement(server, "Anna Voor")
-    token = server.cli("coach", "token", "--email", EMAIL).strip()
+    token = server.cli_here("coach", "token", "--email", EMAIL).strip()
     server.start()
     try:
         say(server, token, first, "geschreven voor de rotatie")
         # A new key, first in the file; every data key gets a wrap under it, while serving.
-        assert "first (current) key" in server.cli("keys", "new", "--id", "b", "--file", str(keys))
-        assert "rotated:" in server.cli("keys", "rotate")
+        assert "first (current) key" in server.cli_here("keys", "new", "--id", "b", "--file", str(keys))
+        assert "rotated:" in server.cli("keys", "rotate")  # a real process
         say(server, token, first, "geschreven tijdens de rotatie")
         assert names(server, token) == {"Anna Voor"}
         # Retired: the old wraps are gone and the old key leaves the file. The running server
         # reads the file again when it meets a key wrapped only under b.
-        assert "retired" in server.cli("keys", "retire", "a")
+        assert "retired" in server.cli_here("keys", "retire", "a")
         key_file(keys, *[k for k in _read(keys) if k.id == "b"])
         second = start_engagement(server, "Bram Na")
         say(server, token, second, "geschreven na de rotatie")
         assert names(server, token) == {"Anna Voor", "Bram Na"}
         assert texts(server, token, first) == ["geschreven voor de rotatie", "geschreven tijdens de rotatie"]
-        status = server.cli("keys", "status")
+        status = server.cli_here("keys", "status")
         assert "wrapped under b" in status and "wrapped under a" not in status
     finally:
         server.stop()
@@ -119,7 +119,9 @@ def test_a_missing_or_wrong_master_key_is_one_clear_line(server: ServerProcess, 
     for n, (env, code, message) in enumerate(cases):
         commands = [["serve"], ["engagement", "add", "--coach", EMAIL, "--name", "X"]][:2 if n < 2 else 1]
         for command in commands:
-            done = ecoach(server, *command, **env)
+            # The first case in real processes (what an operator sees on the terminal); the
+            # others in this interpreter, its log records going to the same stderr.
+            done = ecoach(server, *command, **env) if n == 0 else server.here(*command, **env)
             assert done.returncode == code, (env, command, done.stderr)
             assert message in done.stderr and "Traceback" not in done.stderr, (env, command, done.stderr)
             assert done.stderr.strip().splitlines()[-1].startswith("ecoach: "), done.stderr
@@ -129,9 +131,9 @@ def test_data_stored_in_plaintext_is_sealed_in_place(db_url: str, tmp_path: Path
     from tests.privacy_scan import occurrences
 
     plain = ServerProcess(tmp_path, db_url, ECOACH_MASTER_KEYS="", ECOACH_ALLOW_PLAINTEXT="true")
-    plain.cli("coach", "add", "--name", "Pim Plat", "--email", EMAIL, "--password", "rotatie wachtwoord 1")
+    plain.cli_here("coach", "add", "--name", "Pim Plat", "--email", EMAIL, "--password", "rotatie wachtwoord 1")
     engagement = start_engagement(plain, "Zoekbaremarkeernaam Plat")
-    token = plain.cli("coach", "token", "--email", EMAIL).strip()
+    token = plain.cli_here("coach", "token", "--email", EMAIL).strip()
     plain.start()
     try:
         say(plain, token, engagement, "een Leesbaremarkeertekst in platte tekst")
@@ -142,7 +144,7 @@ def test_data_stored_in_plaintext_is_sealed_in_place(db_url: str, tmp_path: Path
     keys = key_file(tmp_path / "master.key", new_master_key("a"))
     sealed = ServerProcess(tmp_path, db_url, ECOACH_MASTER_KEYS="", ECOACH_MASTER_KEY_FILE=str(keys))
     assert "sealed" in sealed.cli("keys", "encrypt-existing")
-    assert "every stored value is sealed" in sealed.cli("keys", "status")
+    assert "every stored value is sealed" in sealed.cli_here("keys", "status")
     assert occurrences(db_url, tmp_path, markers, after_checkpoint=True) == {m: 0 for m in markers}
     sealed.start()
     try:

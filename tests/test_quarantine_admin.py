@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 from ecoach.actions.quarantine import get_quarantine
+from tests.audit_support import run_cli
 from tests.mail_support import build_mail, make_world, take
 
 
@@ -17,7 +18,9 @@ def ecoach(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
                           timeout=60)
 
 
-async def test_unowned_mail_is_listed_and_handed_to_a_coach(db_url, sessions, hub, clock) -> None:  # type: ignore[no-untyped-def]
+async def test_unowned_mail_is_listed_and_handed_to_a_coach(  # type: ignore[no-untyped-def]
+    db_url, sessions, hub, clock, monkeypatch, capsys,
+) -> None:  # type: ignore[no-untyped-def]
     world = await make_world(sessions, clock, db_url, second_coach=True)
     outcome = await take(world, sessions, hub, clock, build_mail(sender="stranger@example.test", subject="Intake?"))
     assert outcome.kind == "quarantine" and outcome.quarantine.coach_id is None
@@ -25,19 +28,22 @@ async def test_unowned_mail_is_listed_and_handed_to_a_coach(db_url, sessions, hu
         assert await get_quarantine(session, world.coach_id) == []
         assert await get_quarantine(session, world.other_coach_id) == []
 
-    listed = ecoach(db_url, "quarantine", "list")
+    listed = ecoach(db_url, "quarantine", "list")  # the command as installed; the rest in this interpreter
     assert listed.returncode == 0, listed.stderr
     assert "stranger@example.test" in listed.stdout and "'Intake?'" in listed.stdout
 
-    wrong = ecoach(db_url, "quarantine", "give", str(outcome.quarantine.id), "--coach", "nobody@coaching.test")
-    assert wrong.returncode == 1 and "no coach with this e-mail address" in wrong.stderr
-    given = ecoach(db_url, "quarantine", "give", str(outcome.quarantine.id), "--coach", world.coach_email)
-    assert given.returncode == 0, given.stderr
+    code, _out, err = await run_cli(monkeypatch, capsys, db_url, "quarantine", "give", str(outcome.quarantine.id),
+                                    "--coach", "nobody@coaching.test")
+    assert code == 1 and "no coach with this e-mail address" in err
+    code, _out, err = await run_cli(monkeypatch, capsys, db_url, "quarantine", "give", str(outcome.quarantine.id),
+                                    "--coach", world.coach_email)
+    assert code == 0, err
 
     async with sessions() as session:
         [entry] = await get_quarantine(session, world.coach_id)
         assert entry.id == outcome.quarantine.id
         assert await get_quarantine(session, world.other_coach_id) == []
-    assert "no held mail without a coach" in ecoach(db_url, "quarantine", "list").stdout
-    again = ecoach(db_url, "quarantine", "give", str(entry.id), "--coach", world.other_coach_email)
-    assert again.returncode == 1 and "already with another coach" in again.stderr
+    assert "no held mail without a coach" in (await run_cli(monkeypatch, capsys, db_url, "quarantine", "list"))[1]
+    code, _out, err = await run_cli(monkeypatch, capsys, db_url, "quarantine", "give", str(entry.id),
+                                    "--coach", world.other_coach_email)
+    assert code == 1 and "already with another coach" in err
