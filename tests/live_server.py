@@ -17,13 +17,12 @@ from tests.server_process import free_port
 
 
 @contextmanager
-def live_server(settings: Settings, clock: Clock, port: int | None = None) -> Iterator[str]:
-    """Yields the base URL while the server runs (on ``port`` when given: a test that must
-    know it in its settings, such as public_url, picks it first)."""
-    port = port or free_port()
+def serving(app: web.Application, port: int) -> Iterator[asyncio.AbstractEventLoop]:
+    """Serves ``app`` on 127.0.0.1:``port`` in its own thread and event loop (yielded, for
+    running coroutines on the server's loop) until the block ends."""
     loop = asyncio.new_event_loop()
     started = threading.Event()
-    runner = web.AppRunner(build_app(settings, clock=clock))
+    runner = web.AppRunner(app)
 
     def serve() -> None:
         asyncio.set_event_loop(loop)
@@ -36,9 +35,18 @@ def live_server(settings: Settings, clock: Clock, port: int | None = None) -> It
     thread.start()
     assert started.wait(30), "the server did not start"
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield loop
     finally:
         asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(30)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(30)
         loop.close()
+
+
+@contextmanager
+def live_server(settings: Settings, clock: Clock, port: int | None = None) -> Iterator[str]:
+    """Yields the base URL while the server runs (on ``port`` when given: a test that must
+    know it in its settings, such as public_url, picks it first)."""
+    port = port or free_port()
+    with serving(build_app(settings, clock=clock), port):
+        yield f"http://127.0.0.1:{port}"

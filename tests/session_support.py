@@ -5,7 +5,6 @@ runner with every area's handlers, and reading back forms and exchanges."""
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from ecoach.logbook.session_models import FormRequest
 from ecoach.scheduler.runner import TaskRunner
 from ecoach.settings import MailSettings, SchedulerSettings, Settings
 from tests.booking_support import MONDAY, SECRET, ams, book, ctx, setup
+from tests.live_server import serving
 from tests.server_process import free_port
 
 GOALS = (("Calm when presenting to the team", "I speak without notes", "4"),
@@ -136,28 +136,9 @@ def live_app(make_settings: Callable[[str], Settings], clock: FixedClock) -> Ite
     links it mails must point at it); ``run_tasks`` runs due tasks on the server's loop."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    loop = asyncio.new_event_loop()
     app = build_app(make_settings(base), clock=clock)
-    runner_ = web.AppRunner(app)
-    started = threading.Event()
-
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(runner_.setup())
-        loop.run_until_complete(web.TCPSite(runner_, "127.0.0.1", port).start())
-        started.set()
-        loop.run_forever()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    assert started.wait(30), "the server did not start"
-    try:
+    with serving(app, port) as loop:
         yield LiveApp(base, app, loop)
-    finally:
-        asyncio.run_coroutine_threadsafe(runner_.cleanup(), loop).result(30)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(30)
-        loop.close()
 
 
 @dataclass
