@@ -8,6 +8,7 @@ import io
 import json
 import zipfile
 from dataclasses import dataclass, field
+from datetime import timedelta
 from importlib import resources
 from typing import Any
 
@@ -17,7 +18,8 @@ from sqlalchemy import select
 from ecoach.actions.engagements import do_new_chat_link
 from ecoach.logbook.mail_models import Attachment
 from ecoach.logbook.models import Engagement, Exchange
-from tests.booking_support import MONDAY, SECRET, ams, book, ctx, settings as booking_settings, setup
+from tests.booking_support import SECRET, book, ctx, settings as booking_settings, setup
+from tests.moments import next_weekday
 
 PDF = b"%PDF-1.4\n" + bytes(range(256)) * 40  # not text: stored, compared byte for byte
 NOTE = "Privé: Sanne lijkt moe, volgende keer naar slaap vragen."
@@ -38,7 +40,8 @@ async def rich_engagement(sessions, make_coach, make_engagement, record_exchange
     attachment rows are added as the mail pipeline stores them."""
     s = await setup(sessions, make_coach, make_engagement, clock.now())
     engagement_id = s.engagement_ids[0]
-    outcome = await book(sessions, ctx(booking_settings(), clock.now()), s.tokens[0], s.type_id, ams(MONDAY, 10))
+    outcome = await book(sessions, ctx(booking_settings(), clock.now()), s.tokens[0], s.type_id,
+                         next_weekday(clock, 0, 10, after=timedelta(days=2)))  # a Monday, past the notice
     assert outcome.booking is not None
     async with sessions() as session:
         engagement = await session.get(Engagement, engagement_id)

@@ -12,6 +12,7 @@ from datetime import timedelta
 from unittest.mock import ANY
 from urllib.parse import urlsplit
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
@@ -26,6 +27,7 @@ from tests.account_support import code, code_step, link_in, password_step, setup
 from tests.audit_support import entries, run_cli
 from tests.dovecot import wait_until
 from tests.mail_support import build_mail, make_world, reply_to, take
+from tests.moments import local_now
 from tests.test_nudges_web import plan_form
 from tests.smtp_relay import smtp_relay  # noqa: F401 - the fixture
 from tests.support import PASSWORD, csrf_of, login, seed, settings_for
@@ -253,6 +255,7 @@ async def test_a_coach_sees_only_their_own_trail(db_url, sessions, clock) -> Non
         assert own and not own & others
 
 
+@pytest.mark.awkward_clock
 async def test_the_trail_page_filters_and_pages(db_url, sessions, clock) -> None:  # type: ignore[no-untyped-def]
     a = await seed(db_url, clock.now(), email="a@example.org")  # Dutch
     settings = settings_for(db_url)
@@ -272,10 +275,10 @@ async def test_the_trail_page_filters_and_pages(db_url, sessions, clock) -> None
         assert len(seen) == len(await entries(sessions, coach_id=a["coach_id"]))
         searches = await (await client.get("/audit?kind=search")).text()
         assert len(re.findall(r'data-kind="search"', searches)) == 1 and 'data-kind="engagement_viewed"' not in searches
-        day = clock.now().date().isoformat()
+        day = local_now(clock).date().isoformat()  # the coach's day, in Amsterdam
         today = await (await client.get(f"/audit?from={day}&to={day}")).text()
         assert re.findall(r'data-kind="(\w+)"', today) == ["search"]
-        earlier = (clock.now() - timedelta(days=3)).date().isoformat()
+        earlier = (local_now(clock) - timedelta(days=3)).date().isoformat()
         before = await (await client.get(f"/audit?to={earlier}&kind=view")).text()
         assert len(re.findall(r'data-kind="engagement_viewed"', before)) == 50
         bad = await client.get("/audit?from=gisteren")

@@ -10,6 +10,7 @@ from datetime import timedelta
 from email import message_from_bytes
 from email.policy import default
 
+import pytest
 from icalendar import Calendar
 from sqlalchemy import select
 
@@ -22,6 +23,7 @@ from tests.data_rights_support import NOTE, PDF, read_package, rich_engagement
 from tests.support import app_client, csrf_of, login, seed, settings_for
 
 
+@pytest.mark.awkward_clock
 async def test_round_trip_holds_every_exchange_and_validates(  # type: ignore[no-untyped-def]
         sessions, make_coach, make_engagement, record_exchange, clock, db_url) -> None:
     rich = await rich_engagement(sessions, make_coach, make_engagement, record_exchange, clock)
@@ -56,6 +58,7 @@ async def test_round_trip_holds_every_exchange_and_validates(  # type: ignore[no
     assert 'href="attachments/' in html
 
 
+@pytest.mark.awkward_clock
 async def test_private_notes_are_in_when_the_practice_says_so(  # type: ignore[no-untyped-def]
         sessions, make_coach, make_engagement, record_exchange, clock, db_url) -> None:
     rich = await rich_engagement(sessions, make_coach, make_engagement, record_exchange, clock)
@@ -67,6 +70,7 @@ async def test_private_notes_are_in_when_the_practice_says_so(  # type: ignore[n
     assert NOTE in [x["text"] for x in data["exchanges"]]
 
 
+@pytest.mark.awkward_clock
 async def test_request_approve_download_and_expiry(  # type: ignore[no-untyped-def]
         sessions, make_coach, make_engagement, record_exchange, clock, db_url, smtp_relay: SmtpRelay) -> None:
     rich = await rich_engagement(sessions, make_coach, make_engagement, record_exchange, clock)
@@ -119,6 +123,7 @@ async def test_request_approve_download_and_expiry(  # type: ignore[no-untyped-d
         assert (await coachee.get("/data/" + "x" * 43)).status == 404
 
 
+@pytest.mark.awkward_clock
 async def test_decline_tells_the_coachee_why(sessions, make_coach, make_engagement, record_exchange, clock, db_url) -> None:  # type: ignore[no-untyped-def]
     rich = await rich_engagement(sessions, make_coach, make_engagement, record_exchange, clock)
     async with app_client(settings_for(db_url), clock) as coachee, app_client(settings_for(db_url), clock) as coach:

@@ -5,8 +5,11 @@ and a member without an address get none, and no member sees another's address."
 
 from __future__ import annotations
 
+from datetime import timedelta
 from email import message_from_bytes
 from email.policy import default as default_policy
+
+import pytest
 
 from ecoach.actions.booking_notices import SUBJECTS, when_text
 from ecoach.actions.engagements import do_change_status
@@ -15,7 +18,8 @@ from ecoach.actions.groups import do_add_group_member, do_create_group
 from ecoach.actions.session_types import check_session_type, do_save_session_type
 from ecoach.core.i18n import gettext_for
 from ecoach.logbook import queries
-from tests.booking_support import MONDAY, TYPE_FORM, add_windows, ams, calendar_of, ctx, outbox, settings
+from tests.booking_support import TYPE_FORM, add_windows, calendar_of, ctx, outbox, settings
+from tests.moments import next_weekday
 
 
 def _text(raw: bytes) -> str:
@@ -23,6 +27,7 @@ def _text(raw: bytes) -> str:
     return message.get_body(("plain",)).get_content()
 
 
+@pytest.mark.awkward_clock
 async def test_every_active_member_gets_the_invite_in_their_language_and_zone(  # type: ignore[no-untyped-def]
         sessions, make_coach, make_engagement, clock, db_url) -> None:
     coach = await make_coach(email="groupcoach@example.org", language="nl")
@@ -46,7 +51,7 @@ async def test_every_active_member_gets_the_invite_in_their_language_and_zone(  
     async with sessions() as session:  # the booking in a unit of work of its own, as from the group page
         group = await session.get(type(group), group.id)
         booking, told = await do_book_group_session(session, context, coach, group, type_id=item.id,
-                                                    start=ams(MONDAY, 10).isoformat())
+                                                    start=next_weekday(clock, 0, 10, after=timedelta(days=2)).isoformat())
         await session.commit()
     assert told == 3  # Sanne, Ahmed and Noor in their timelines; Kim is paused
     invites = [m for m in await outbox(sessions) if m.kind == "invite"]
@@ -70,6 +75,7 @@ async def test_every_active_member_gets_the_invite_in_their_language_and_zone(  
         assert not any(other.encode() in mail.raw for other in others)
 
 
+@pytest.mark.awkward_clock
 async def test_no_invites_when_mail_is_off(sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
     coach = await make_coach(email="nomail@example.org")
     created = await make_engagement(coach, coachee_name="Sanne", coachee_email="sanne@example.org")
@@ -83,6 +89,6 @@ async def test_no_invites_when_mail_is_off(sessions, make_coach, make_engagement
     async with sessions() as session:
         group = await session.get(type(group), group.id)
         await do_book_group_session(session, ctx(settings(db_url), clock.now()), coach, group, type_id=item.id,
-                                    start=ams(MONDAY, 10).isoformat())
+                                    start=next_weekday(clock, 0, 10, after=timedelta(days=2)).isoformat())
         await session.commit()
     assert [m for m in await outbox(sessions) if m.kind == "invite"] == []

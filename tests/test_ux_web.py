@@ -12,7 +12,10 @@ import time
 import urllib.request
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import pytest
+from babel.dates import format_date
 from sqlalchemy import select
 
 from ecoach.core import formats, notices, zones
@@ -20,11 +23,11 @@ from ecoach.logbook.mail_models import Quarantine
 from ecoach.logbook.models import Coach, Coachee, Engagement
 from tests.booking_support import book, ctx, settings as booking_settings, setup
 from tests.conftest import fresh_keyring
+from tests.moments import next_weekday
 from tests.server_process import free_port
 from tests.support import app_client, csrf_of, login, settings_for
 
 ROOT = Path(__file__).resolve().parents[1]
-MONDAY = datetime(2026, 11, 30, 9, tzinfo=timezone.utc)  # 10:00 in Amsterdam, the Monday after START
 
 
 def test_one_date_format_per_language_always_24_hour() -> None:
@@ -79,18 +82,20 @@ async def test_pages_scripts_and_styles_leave_compressed(db_url, clock) -> None:
         assert first != second
 
 
+@pytest.mark.awkward_clock
 async def test_system_notices_are_shown_in_the_readers_language(  # type: ignore[no-untyped-def]
         sessions, make_coach, make_engagement, clock, db_url) -> None:
     s = await setup(sessions, make_coach, make_engagement, clock.now())
     async with sessions() as session:  # the coach reads Dutch, the coachee English
         (await session.get(Engagement, s.engagement_ids[0])).language = "en"
         await session.commit()
-    await book(sessions, ctx(booking_settings(db_url), clock.now()), s.tokens[0], s.type_id, MONDAY,
-               language="en")
+    monday = next_weekday(clock, 0, 10, after=timedelta(days=2))  # 10:00 in Amsterdam, past the notice
+    await book(sessions, ctx(booking_settings(db_url), clock.now()), s.tokens[0], s.type_id, monday, language="en")
     async with app_client(settings_for(db_url), clock) as client:  # the same secret as booking_support
         await login(client, s.coach.email)
         page = await (await client.get(f"/engagements/{s.engagement_ids[0]}")).text()
-        assert "geboekt voor maandag 30 november 2026, 10:00–11:00" in page and "booked for" not in page
+        day = format_date(monday.astimezone(ZoneInfo("Europe/Amsterdam")), "EEEE d MMMM y", locale="nl")
+        assert f"geboekt voor {day}, 10:00–11:00" in page and "booked for" not in page
         assert "Taal: Engels" in page
         inbox = await (await client.get("/")).text()
         assert "geboekt voor" in inbox and "booked for" not in inbox
