@@ -32,14 +32,14 @@ SCREENS = {"phone": {"width": 390, "height": 844}, "narrow": {"width": 360, "hei
            "desktop": {"width": 1280, "height": 800}}
 SAY = {
     "nl": {"new_message": "Nieuw bericht", "attach": "Bestand toevoegen", "more": "Met jou gedeeld, je voortgang",
-           "shared": "Met jou gedeeld", "data": "Jouw gegevens", "send_as": "Versturen als",
+           "shared": "Met jou gedeeld", "data": "Jouw gegevens", "send_as": "Versturen als", "library": "Delen uit je bibliotheek",
            "chat_web": "Chat (web)", "e_mail": "E-mail", "share_box": "Deze notitie delen met de coachee",
            "private_placeholder": "Een notitie die alleen jij ziet…",
            "shared_placeholder": "Een notitie die de coachee ook ziet…",
            "shared_label": "Je notitie voor de coachee", "shared_hint": "De coachee ziet deze notitie",
            "private_hint": "Alleen jij ziet privénotities.", "share_button": "Opslaan en delen"},
     "en": {"new_message": "New message", "attach": "Attach a file", "more": "Shared with you, your progress",
-           "shared": "Shared with you", "data": "Your data", "send_as": "Send as",
+           "shared": "Shared with you", "data": "Your data", "send_as": "Send as", "library": "Share from your library",
            "chat_web": "Chat (web)", "e_mail": "E-mail", "share_box": "Share this note with the coachee",
            "private_placeholder": "A note only you can see…",
            "shared_placeholder": "A note the coachee will see too…",
@@ -210,10 +210,13 @@ async def test_send_as_in_words_and_a_shared_note_says_it_is_shared(
     page = await screen(chromium, size)
     await login(page, practice, lang)
     await page.goto(f"{practice.url}/engagements/{people.engagement}")
-    send_as = page.locator("#reply").get_by_label(say["send_as"])
-    assert [t.strip() for t in await send_as.locator("option").all_text_contents()] == [say["chat_web"], say["e_mail"]]
-    await send_as.select_option(label=say["e_mail"])
-    assert await send_as.input_value() == "mail"
+    # In the reply box and in "Share from your library".
+    for send_as in (page.get_by_role("tabpanel").get_by_label(say["send_as"]),
+                    page.get_by_role("region", name=say["library"]).get_by_label(say["send_as"])):
+        assert [t.strip() for t in await send_as.locator("option").all_text_contents()] == [
+            say["chat_web"], say["e_mail"]]
+        await send_as.select_option(label=say["e_mail"])
+        assert await send_as.input_value() == "mail"
 
     # The Note tab: private until the box is ticked; then every word says it is shared.
     await page.get_by_role("tab", name=w["note"]).click()
