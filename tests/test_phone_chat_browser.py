@@ -32,7 +32,8 @@ SCREENS = {"phone": {"width": 390, "height": 844}, "narrow": {"width": 360, "hei
            "desktop": {"width": 1280, "height": 800}}
 SAY = {
     "nl": {"new_message": "Nieuw bericht", "attach": "Bestand toevoegen", "more": "Met jou gedeeld, je voortgang",
-           "shared": "Met jou gedeeld", "data": "Jouw gegevens", "send_as": "Versturen als", "library": "Delen uit je bibliotheek",
+           "shared": "Met jou gedeeld", "data": "Jouw gegevens", "send_as": "Versturen als",
+           "library": "Delen uit je bibliotheek",
            "chat_web": "Chat (web)", "e_mail": "E-mail", "share_box": "Deze notitie delen met de coachee",
            "private_placeholder": "Een notitie die alleen jij ziet…",
            "shared_placeholder": "Een notitie die de coachee ook ziet…",
@@ -172,7 +173,8 @@ async def test_the_composer_is_docked_at_the_bottom_with_the_history_above_it(
     await page.wait_for_function("el => el.scrollTop < 5", arg=history, timeout=WAIT)
     await assert_docked(page, composer)
     await page.mouse.wheel(0, 5000)
-    await page.wait_for_function("el => el.scrollHeight - el.scrollTop - el.clientHeight < 5", arg=history, timeout=WAIT)
+    await page.wait_for_function("el => el.scrollHeight - el.scrollTop - el.clientHeight < 5", arg=history,
+                                 timeout=WAIT)
 
     # A message arrives: shown at the bottom of the history, the composer where it was.
     text = f"Hoe gaat het? {size} {lang}"
