@@ -44,6 +44,7 @@ async def test_ask_approve_download_and_read_the_timeline(  # type: ignore[no-un
         coachee.set_default_timeout(WAIT)
         await coachee.goto(f"{base}/c/{rich.chat_token}")
         await accessible(coachee)
+        await coachee.get_by_text("Met jou gedeeld, je voortgang en jouw gegevens").click()  # folded above the chat
         await coachee.locator("#your-data button").click()
         await expect(coachee.locator("#your-data .notice")).to_contain_text("naar je coach gestuurd")
         await accessible(coachee)

@@ -86,6 +86,7 @@ async def test_coach_shares_an_exercise_the_coachee_answers_on_a_phone(browser: 
 
         phone = await (await browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)).new_page()
         await phone.goto(f"{base}/c/{data['chat_token']}")
+        await phone.get_by_text("Shared with you, your progress and your data").click()  # folded above the chat
         shared = phone.get_by_role("region", name="Shared with you")
         await expect(shared).to_contain_text("Energy audit")
         await accessible(phone, PHONE["width"])

@@ -212,6 +212,7 @@ async def test_a_session_from_check_in_to_evaluation(  # type: ignore[no-untyped
         await expect(table.locator("tbody tr")).to_have_count(3)
         await expect(table).to_contain_text("review")
         await phone.goto(f"{base}/c/{chat_token}")
+        await phone.get_by_text("Shared with you, your progress and your data").click()  # folded above the chat
         await expect(phone.get_by_role("region", name="Your progress").locator("svg[role=img] [data-score]")
                      ).to_have_count(3)
 

@@ -180,6 +180,7 @@ async def engagement_page(request: web.Request) -> web.StreamResponse:
         "nudges": nudge_panel,
         "sessions_panel": sessions_panel,
         "mode": "note" if request.query.get("mode") == "note" else "reply",
+        "note_shared": request.query.get("shared") == "1",  # the Note tab with its "share" box ticked
         "changed": request.query.get("changed"),
         "coaching": coaching,
         "data_rights": data_rights,

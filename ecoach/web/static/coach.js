@@ -60,20 +60,29 @@
     form.classList.toggle("mode-note", mode === "note");
     form.classList.toggle("mode-reply", mode !== "note");
     form.setAttribute("aria-labelledby", tab.id);
-    form.querySelector("#reply-label").textContent = form.dataset["label" + (mode === "note" ? "Note" : "Reply")];
-    form.elements.text.placeholder = form.dataset["placeholder" + (mode === "note" ? "Note" : "Reply")];
-    form.querySelector("#reply-send").textContent = form.dataset["button" + (mode === "note" ? "Note" : "Reply")];
     form.querySelectorAll(".reply-only").forEach((el) => { el.hidden = mode === "note"; });
     form.querySelectorAll(".note-only").forEach((el) => { el.hidden = mode !== "note"; });
     if (mode !== "note" && form.elements.shared) form.elements.shared.checked = false;
-    privateHint();
+    words();
   }
-  // "Only you see private notes" is not true of a note shared with the coachee.
-  function privateHint() {
-    const hint = document.getElementById("note-private-hint");
-    if (hint) hint.hidden = form.elements.mode.value !== "note" || !!(form.elements.shared && form.elements.shared.checked);
+  // The label, placeholder, button and hint follow the tab and the "share with the
+  // coachee" box: a shared note is not private, and must not say so.
+  function words() {
+    const shared = form.elements.mode.value === "note" && !!(form.elements.shared && form.elements.shared.checked);
+    const kind = shared ? "shared" : form.elements.mode.value === "note" ? "note" : "reply";
+    form.querySelector("#reply-label").textContent = form.getAttribute("data-label-" + kind);
+    form.elements.text.placeholder = form.getAttribute("data-placeholder-" + kind);
+    form.querySelector("#reply-send").textContent = form.getAttribute("data-button-" + kind);
+    const privateHint = document.getElementById("note-private-hint");
+    const sharedHint = document.getElementById("note-shared-hint");
+    if (privateHint) privateHint.hidden = kind !== "note";
+    if (sharedHint) sharedHint.hidden = kind !== "shared";
   }
-  if (form && form.elements.shared) form.elements.shared.addEventListener("change", privateHint);
+  if (form && form.elements.shared) {
+    form.elements.shared.addEventListener("change", words);
+    words();  // the browser may have restored a ticked box (back button)
+    window.addEventListener("pageshow", words);
+  }
   tabs.forEach((tab, i) => {
     tab.addEventListener("click", (ev) => { ev.preventDefault(); setMode(tab.dataset.mode, false); });
     tab.addEventListener("keydown", (ev) => {

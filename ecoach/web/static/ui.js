@@ -4,8 +4,27 @@
 "use strict";
 
 (function () {
-  // A chat opens at its newest message, as phone chats do.
-  document.querySelectorAll(".chat-log").forEach((log) => { log.scrollTop = log.scrollHeight; });
+  // A chat opens at its newest message, as phone chats do, and stays there while what is
+  // above it settles (pictures, fonts, a folded part opened, the keyboard): unless the
+  // reader has scrolled up to read.
+  document.querySelectorAll(".chat-log").forEach((log) => {
+    let pinned = true;
+    let height = 0;  // the content's height when last seen: a scroll that changed it is not the reader's
+    const toEnd = () => { log.scrollTop = log.scrollHeight; height = log.scrollHeight; };
+    toEnd();
+    log.addEventListener("scroll", () => {
+      if (log.scrollHeight !== height) return;
+      pinned = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+    }, { passive: true });
+    if (!window.ResizeObserver) return;
+    const watch = new ResizeObserver(() => { if (pinned) toEnd(); else height = log.scrollHeight; });
+    watch.observe(log);
+    Array.from(log.children).forEach((child) => watch.observe(child));
+  });
+  // A link to a part folded away (chat page: /c/…#your-data) unfolds it.
+  const target = location.hash.length > 1 && document.getElementById(decodeURIComponent(location.hash.slice(1)));
+  const fold = target && target.closest("details");
+  if (fold && !fold.open) { fold.open = true; target.scrollIntoView({ block: "nearest" }); }
 
   // Confirm: the GET form would open the confirmation page; open its dialog instead.
   document.querySelectorAll("form[data-confirm]").forEach((form) => {
