@@ -25,6 +25,7 @@ from tests.session_support import (
     ams, book_session, day, exchanges, forms, go, mails, practice, runner, settings, token_of,
 )
 
+pytestmark = pytest.mark.awkward_clock  # every test books sessions relative to the clock
 MARK = "Blauwvinkmarker"
 
 
@@ -38,7 +39,7 @@ async def test_checkin_goes_by_chat_and_mail_and_its_answers_land_in_the_timelin
         sessions, make_coach, make_engagement, clock, engine, db_url) -> None:  # type: ignore[no-untyped-def]
     config = settings(db_url)
     p = await practice(sessions, make_coach, make_engagement, clock)
-    booking = await book_session(sessions, config, p, ams(day(0), 10), clock.now())
+    booking = await book_session(sessions, config, p, ams(day(clock, 0), 10), clock.now())
     assert await pending(sessions) == {f"session-checkin:{booking.id}": booking.starts_at - timedelta(days=2),
                                        f"session-after:{booking.id}": booking.ends_at + timedelta(minutes=30)}
     go(clock, booking.starts_at - timedelta(days=2))
@@ -87,16 +88,17 @@ async def test_a_moved_session_moves_its_checkin_and_a_cancelled_one_drops_it(
         sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
     config = settings(db_url)
     p = await practice(sessions, make_coach, make_engagement, clock, goals=False)
-    booking = await book_session(sessions, config, p, ams(day(3), 10), clock.now())
+    booking = await book_session(sessions, config, p, ams(day(clock, 3), 10), clock.now())
     context = BookingContext(config, clock.now(), SECRET)
     async with sessions() as session:
         moved = await do_reschedule(session, context, await session.get(type(booking), booking.id),
-                                    ams(day(4), 11), by="coach")
+                                    ams(day(clock, 4), 11), by="coach")
         await session.commit()
     assert (await pending(sessions))[f"session-checkin:{booking.id}"] == moved.booking.starts_at - timedelta(days=2)
     # Booked inside the check-in time: the check-in is due at once.
-    go(clock, ams(day(0), 10) - timedelta(hours=20))
-    soon = await book_session(sessions, config, p, ams(day(0), 10), clock.now())
+    first = ams(day(clock, 0), 10)
+    go(clock, first - timedelta(hours=20))
+    soon = await book_session(sessions, config, p, first, clock.now())
     assert (await pending(sessions))[f"session-checkin:{soon.id}"] == clock.now()
     async with sessions() as session:
         await do_cancel(session, context, await session.get(type(booking), booking.id), by="coach")
@@ -108,7 +110,7 @@ async def test_feedback_after_every_session_and_a_review_after_every_fourth(
         sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
     config = settings(db_url, mail=False)
     p = await practice(sessions, make_coach, make_engagement, clock)
-    booked = [await book_session(sessions, config, p, ams(day(n), 10), clock.now()) for n in range(5)]
+    booked = [await book_session(sessions, config, p, ams(day(clock, n), 10), clock.now()) for n in range(5)]
     tasks = runner(sessions, config, clock)
     for booking in booked:
         go(clock, booking.ends_at + timedelta(minutes=31))
@@ -140,9 +142,9 @@ async def test_close_with_action_steps_that_the_coachee_ticks_off(
         sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
     config = settings(db_url, mail=False)
     p = await practice(sessions, make_coach, make_engagement, clock, goals=False)
-    booking = await book_session(sessions, config, p, ams(day(0), 10), clock.now())
-    steps = [session_close.StepInput("Ask Anna for feedback", day(2).isoformat()),
-             session_close.StepInput("Block Friday afternoons", day(4).isoformat())]
+    booking = await book_session(sessions, config, p, ams(day(clock, 0), 10), clock.now())
+    steps = [session_close.StepInput("Ask Anna for feedback", day(clock, 2).isoformat()),
+             session_close.StepInput("Block Friday afternoons", day(clock, 4).isoformat())]
     async with sessions() as session:
         with pytest.raises(ActionError) as early:
             await session_close.do_close_session(session, p.coach, booking.id, summary="Good talk", shared=True,
@@ -193,8 +195,8 @@ async def test_replaced_expired_and_cancelled_links_say_what_to_do(
         sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
     config = settings(db_url, mail=False, form_link_days=3)
     p = await practice(sessions, make_coach, make_engagement, clock, goals=False)
-    booking = await book_session(sessions, config, p, ams(day(0), 10), clock.now())
-    other = await book_session(sessions, config, p, ams(day(1), 10), clock.now())
+    booking = await book_session(sessions, config, p, ams(day(clock, 0), 10), clock.now())
+    other = await book_session(sessions, config, p, ams(day(clock, 1), 10), clock.now())
     async with sessions() as session:
         engagement = await session.get(Engagement, p.engagement.id)
         first = await form_links.do_send_form(session, engagement, kind="evaluation", settings=config, now=clock.now())
@@ -255,7 +257,7 @@ async def test_four_supports_side_by_side_and_the_review_decisions(
     # Reviews: continue with scores, adjust (a new contract draft), round off (the forms go out).
     async with sessions() as session:
         engagement = await session.get(Engagement, p.engagement.id)
-        booking = await book_session(sessions, config, p, ams(day(0), 10), clock.now())
+        booking = await book_session(sessions, config, p, ams(day(clock, 0), 10), clock.now())
         opened = [await reviews.do_open_review(session, engagement, booking, n, now=clock.now()) for n in (4, 8, 12)]
         assert await reviews.do_open_review(session, engagement, booking, 4, now=clock.now()) is opened[0]
         with pytest.raises(ActionError) as wrong:
