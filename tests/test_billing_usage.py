@@ -18,13 +18,14 @@ from ecoach.actions.exchange_writer import ExchangeWriter
 from ecoach.actions.replies import ReplyContext, do_coach_reply
 from ecoach.actions.unit import unit_of_work
 from ecoach.app import task_registry
-from ecoach.logbook.billing_models import UsageEntry
+from ecoach.logbook.billing_models import EngagementPlan, UsageEntry
 from ecoach.logbook.models import Engagement, Exchange
 from ecoach.scheduler.runner import TaskRunner
 from tests.billing_support import (
     BUNDLE, PER_SESSION, RULES, SUBSCRIPTION, add_practice, add_product, count_usage, sell, usage,
 )
 from tests.booking_support import ams, book, ctx, settings, setup
+from tests.moments import local_now
 from tests.session_support import day
 
 pytestmark = pytest.mark.awkward_clock  # bookings, sessions held and plans start relative to the clock
@@ -191,3 +192,28 @@ async def test_per_session_and_subscription_terms(  # type: ignore[no-untyped-de
         assert balance.low and not balance.used_up and not balance.booking_refused
         _plan, balance = await get_balance(session, engagement, sub.plan.ends_on + timedelta(days=1), RULES)
         assert balance.used_up and balance.booking_refused
+
+
+async def test_a_subscription_ends_on_the_coachs_calendar_wherever_the_coachee_is(
+        sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
+    """The plan's days are the coach's (sold "today" in the coach's zone, billed by the
+    coach's month): booking stops the day after its last day there, not a day early or
+    late for a coachee across the date line (at every moment one of these is on another
+    date than Amsterdam: just after midnight there, Pago Pago is still on the day before)."""
+    config = settings(db_url)
+    s, billed = await _billed_setup(sessions, make_coach, make_engagement, clock, SUBSCRIPTION,
+                                    refuse_when_used_up="on")
+    today = local_now(clock).date()
+    starts = iter([ams(day(clock, 0), hour) for hour in (9, 10, 11)] + [ams(day(clock, 1), 9)])
+    for zone in ("Pacific/Kiritimati", "Pacific/Pago_Pago"):  # 14 hours ahead of UTC, 11 behind
+        for last_day, refused in ((today, False), (today - timedelta(days=1), True)):
+            async with unit_of_work(sessions) as session:
+                (await session.get(Engagement, s.engagement_ids[0])).time_zone = zone
+                (await session.get(EngagementPlan, billed.plan.id)).ends_on = last_day
+            attempt = book(sessions, ctx(config, clock.now()), s.tokens[0], s.type_id, next(starts), zone=zone)
+            if refused:
+                with pytest.raises(ActionError) as raised:
+                    await attempt
+                assert raised.value.code == "billing_used_up", (zone, last_day)
+            else:
+                await attempt
