@@ -1,8 +1,9 @@
 """The monthly invoice run on the database: an issued month's UBL validates against the
 UBL 2.1 schemas and the EN 16931 / NLCIUS rules and its amounts equal the CSV's; numbers
 stay gap-free and unique under concurrency; issued invoices never change; credit notes
-release usage to be billed again; an engagement's erasure keeps its invoices; and a coach
-never sees or bills another coach's clients."""
+release usage to be billed again; an engagement's erasure keeps its invoices; a coach
+never sees or bills another coach's clients; and the month, number year and period are
+the coach's (Amsterdam), at START and at each awkward moment (New Year's night above all)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ from tests.billing_support import (
 )
 from tests.invoicing_support import xsd_errors
 from tests.moments import at_local, local_now, month_start
+from tests.support import app_client, login, settings_for
 from tests.ubl_rules import NS, check
 
 pytestmark = pytest.mark.awkward_clock  # a month's usage, invoiced at the clock's moment
@@ -360,3 +362,34 @@ async def test_a_coach_never_sees_or_bills_another_coachs_clients(
         with pytest.raises(NotFound):
             async with unit_of_work(sessions) as session:
                 await attempt(session)
+
+
+async def test_usage_at_the_moment_is_invoiced_in_the_coachs_month_and_year(
+        sessions, make_coach, make_engagement, record_exchange, clock, db_url) -> None:  # type: ignore[no-untyped-def]
+    """Usage recorded at the clock's moment counts in the coach's month (on New Year's
+    night: January, while UTC still says 31 December); the invoices page opens on that
+    month, and its invoice takes the coach's year, day and month as number, date and period."""
+    coach = await make_coach(time_zone="Europe/Amsterdam", language="en")
+    await add_practice(sessions, coach, clock.now())
+    single = await add_product(sessions, coach, clock.now(), PER_SESSION)
+    engagement = (await make_engagement(coach, coachee_name="Anna")).engagement
+    await sell(sessions, coach, engagement.id, single, clock.now())
+    await _reply(sessions, engagement, record_exchange, clock, 30)  # half an hour at € 80 an hour
+    today, first = _today(clock), month_start(clock)
+    last = month_start(clock, 1) - timedelta(days=1)
+    assert [e.day for e in await usage(sessions, UsageEntry.coach_id == coach.id)] == [today]
+    utc = clock.now().date()
+    if (utc.year, utc.month) != (today.year, today.month):  # New Year's night: December holds nothing
+        async with sessions() as session:
+            assert (await get_month_preview(session, coach, utc.year, utc.month, today)).drafts == []
+    async with app_client(settings_for(db_url), clock) as client:
+        await login(client, coach.email)
+        page = await (await client.get("/billing/invoices")).text()
+    assert f'name="month" value="{first:%Y-%m}"' in page and "Noël Jansen-Çelik" in page
+    async with unit_of_work(sessions) as session:
+        preview = await get_month_preview(session, coach, first.year, first.month, today)
+        [issued] = await do_issue_month(session, coach, first.year, first.month, today=today,
+                                        fingerprint=preview.fingerprint, now=clock.now())
+    assert (issued.number, issued.issue_date, issued.period_start, issued.period_end) == (
+        _number(today, 1), today, first, last)
+    assert (issued.net, xsd_errors(issued.ubl), check(issued.ubl)) == (4000, [], [])
