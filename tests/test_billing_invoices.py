@@ -40,8 +40,6 @@ from tests.moments import at_local, local_now, month_start
 from tests.support import app_client, login, settings_for
 from tests.ubl_rules import NS, check
 
-pytestmark = pytest.mark.awkward_clock  # a month's usage, invoiced at the clock's moment
-
 
 def _today(clock):  # type: ignore[no-untyped-def]
     """The coach's today: the day in Amsterdam (on New Year's night not yet so in UTC)."""
@@ -128,6 +126,7 @@ def _dec(value: str) -> Decimal:
     return Decimal(value.replace(",", "."))
 
 
+@pytest.mark.awkward_clock
 async def test_an_issued_month_is_valid_ubl_and_its_amounts_match_the_csv(
         sessions, make_coach, make_engagement, record_exchange, clock) -> None:  # type: ignore[no-untyped-def]
     with _last_month(clock) as month:
@@ -170,6 +169,7 @@ async def test_an_issued_month_is_valid_ubl_and_its_amounts_match_the_csv(
     assert pdf.startswith(b"%PDF") and pdf == await invoice_pdf(issued[0])  # drawn again, the same
 
 
+@pytest.mark.awkward_clock
 async def test_issuing_needs_the_preview_the_coach_saw_and_takes_no_number_otherwise(
         sessions, make_coach, make_engagement, record_exchange, clock) -> None:  # type: ignore[no-untyped-def]
     with _last_month(clock) as month:
@@ -236,6 +236,7 @@ async def test_concurrent_numbering_is_gap_free_and_unique(
     assert sorted(all_numbers) == [_number(today, n) for n in range(1, 13)]
 
 
+@pytest.mark.awkward_clock
 async def test_a_credit_note_releases_the_usage_to_be_billed_again(
         sessions, make_coach, make_engagement, record_exchange, clock) -> None:  # type: ignore[no-untyped-def]
     with _last_month(clock) as month:
@@ -364,6 +365,7 @@ async def test_a_coach_never_sees_or_bills_another_coachs_clients(
                 await attempt(session)
 
 
+@pytest.mark.awkward_clock
 async def test_usage_at_the_moment_is_invoiced_in_the_coachs_month_and_year(
         sessions, make_coach, make_engagement, record_exchange, clock, db_url) -> None:  # type: ignore[no-untyped-def]
     """Usage recorded at the clock's moment counts in the coach's month (on New Year's

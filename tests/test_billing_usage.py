@@ -1,6 +1,8 @@
 """Bundles used up: sessions held (through the task runner, on the injected clock) and
 written replies count exactly once, whatever is retried or resent; the coach (and the
-coachee, when chosen) is warned once; booking is refused when the sessions are used up."""
+coachee, when chosen) is warned once; booking is refused when the sessions are used up or
+the plan has ended on the coach's calendar. Days are relative to the clock; the tests of
+day rules (awkward_clock) run at the awkward moments of conftest.AWKWARD too."""
 
 from __future__ import annotations
 
@@ -28,8 +30,6 @@ from tests.booking_support import ams, book, ctx, settings, setup
 from tests.moments import local_now
 from tests.session_support import day
 
-pytestmark = pytest.mark.awkward_clock  # bookings, sessions held and plans start relative to the clock
-
 
 def last_day_of_months(start: date, months: int) -> date:
     """A subscription's last day: the day before the same day ``months`` later, or before
@@ -48,6 +48,7 @@ async def _billed_setup(sessions, make_coach, make_engagement, clock,  # type: i
     return s, billed
 
 
+@pytest.mark.awkward_clock
 async def test_a_session_held_counts_once_through_the_task_runner(
         sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
     config = settings(db_url)
@@ -168,6 +169,7 @@ async def test_without_the_setting_or_with_a_price_per_extra_session_booking_goe
         await book(sessions, context, s2.tokens[0], s2.type_id, ams(day(clock, 1), hour))
 
 
+@pytest.mark.awkward_clock
 async def test_per_session_and_subscription_terms(  # type: ignore[no-untyped-def]
         sessions, make_coach, make_engagement, clock, db_url) -> None:
     config = settings(db_url)
@@ -194,6 +196,7 @@ async def test_per_session_and_subscription_terms(  # type: ignore[no-untyped-de
         assert balance.used_up and balance.booking_refused
 
 
+@pytest.mark.awkward_clock
 async def test_a_subscription_ends_on_the_coachs_calendar_wherever_the_coachee_is(
         sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
     """The plan's days are the coach's (sold "today" in the coach's zone, billed by the

@@ -1,7 +1,9 @@
 """The session structure on both databases, through the actions and the task runner: the
 check-in before a session (chat and mail) and its answers with goal scores, feedback and
 reviews after sessions, the close with action steps and their done state, links that are
-replaced or expired, the four-supports comparison and the review decisions."""
+replaced or expired, the four-supports comparison and the review decisions. Sessions are
+booked relative to the clock (day(clock, n)); the tests of time rules (awkward_clock) run
+at the awkward moments of conftest.AWKWARD too."""
 
 from __future__ import annotations
 
@@ -25,7 +27,6 @@ from tests.session_support import (
     ams, book_session, day, exchanges, forms, go, mails, practice, runner, settings, token_of,
 )
 
-pytestmark = pytest.mark.awkward_clock  # every test books sessions relative to the clock
 MARK = "Blauwvinkmarker"
 
 
@@ -35,6 +36,7 @@ async def pending(sessions) -> dict[str, object]:  # type: ignore[no-untyped-def
         return {t.key: t.due_at for t in (await session.execute(stmt)).scalars()}
 
 
+@pytest.mark.awkward_clock
 async def test_checkin_goes_by_chat_and_mail_and_its_answers_land_in_the_timeline(
         sessions, make_coach, make_engagement, clock, engine, db_url) -> None:  # type: ignore[no-untyped-def]
     config = settings(db_url)
@@ -84,6 +86,7 @@ async def test_checkin_goes_by_chat_and_mail_and_its_answers_land_in_the_timelin
     assert (await forms(sessions, kind="checkin"))[0].answers["fields"]["wish"] == "Prepare the Tuesday meeting"
 
 
+@pytest.mark.awkward_clock
 async def test_a_moved_session_moves_its_checkin_and_a_cancelled_one_drops_it(
         sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
     config = settings(db_url)
@@ -106,6 +109,7 @@ async def test_a_moved_session_moves_its_checkin_and_a_cancelled_one_drops_it(
     assert not any(key.endswith(f":{booking.id}") for key in await pending(sessions))
 
 
+@pytest.mark.awkward_clock
 async def test_feedback_after_every_session_and_a_review_after_every_fourth(
         sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
     config = settings(db_url, mail=False)
@@ -138,6 +142,7 @@ async def test_feedback_after_every_session_and_a_review_after_every_fourth(
     assert "The drawing" in entry.body_text and "8/10" in entry.body_text
 
 
+@pytest.mark.awkward_clock
 async def test_close_with_action_steps_that_the_coachee_ticks_off(
         sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
     config = settings(db_url, mail=False)
@@ -191,6 +196,7 @@ async def test_close_with_action_steps_that_the_coachee_ticks_off(
     assert nudges[made[0].id] == ("skipped", "done") and nudges[made[1].id][0] == "sent"
 
 
+@pytest.mark.awkward_clock
 async def test_replaced_expired_and_cancelled_links_say_what_to_do(
         sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
     config = settings(db_url, mail=False, form_link_days=3)

@@ -2,14 +2,14 @@
 form pages (bad input, thanks, replaced and expired links) in the engagement's language,
 ticking an action step and giving scores on the chat page, the coach's session page
 (close with action steps), the coaching panel with the progress chart, the review, the
-four-supports pages, and other coaches kept out."""
+four-supports pages, and other coaches kept out. Sessions are booked relative to the clock
+(day(clock, n)); their time rules run at the awkward moments in tests/test_sessions.py."""
 
 from __future__ import annotations
 
 import re
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 
 from ecoach.actions import form_links
@@ -18,8 +18,6 @@ from ecoach.logbook.models import Engagement
 from ecoach.logbook.nudge_models import ActionStep
 from tests.session_support import ams, book_session, day, exchanges, forms, go, practice, runner, settings, token_of
 from tests.support import PASSWORD, app_client, csrf_of, login
-
-pytestmark = pytest.mark.awkward_clock  # every test books sessions relative to the clock
 
 
 async def test_coachee_answers_a_checkin_with_clear_messages_on_bad_input(
