@@ -248,7 +248,8 @@ async def test_a_credit_note_releases_the_usage_to_be_billed_again(
                                               fingerprint=preview.fingerprint, now=clock.now())
     async with unit_of_work(sessions) as session:
         credit = await do_credit_invoice(session, coach, first.id, today=today, now=clock.now())
-    assert (credit.number, credit.kind, credit.credited_id, credit.gross) == (_number(today, 3), "381", first.id, first.gross)
+    assert (credit.number, credit.kind, credit.credited_id, credit.gross) == (
+        _number(today, 3), "381", first.id, first.gross)
     assert xsd_errors(credit.ubl) == [] and check(credit.ubl) == []
     assert etree.fromstring(credit.ubl).findtext("cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID",
                                                  namespaces=NS) == _number(today, 1)

@@ -96,7 +96,8 @@ async def test_coach_closes_a_session_and_the_coachee_ticks_and_scores_on_the_ch
         body = await bad.text()
         assert bad.status == 400 and "Action step 2: Give a date like 2026-12-01." in body
         assert 'value="Walk at lunch"' in body  # kept
-        empty = await client.post(f"{page}/close", data={**form, "summary": " ", "step_due_2": day(clock, 2).isoformat()})
+        empty = await client.post(f"{page}/close",
+                                  data={**form, "summary": " ", "step_due_2": day(clock, 2).isoformat()})
         assert empty.status == 400 and "Write a short summary of the session." in await empty.text()
         done = await client.post(f"{page}/close", data={**form, "step_due_2": day(clock, 2).isoformat()},
                                  allow_redirects=False)
