@@ -29,8 +29,9 @@ from ecoach.logbook.models import Coach, Engagement, Exchange
 from ecoach.logbook.session_models import FormRequest
 from ecoach.scheduler.runner import TaskRunner
 from ecoach.settings import MailSettings, SchedulerSettings, Settings
-from tests.booking_support import MONDAY, SECRET, ams, book, ctx, setup
+from tests.booking_support import SECRET, ams, book, ctx, setup
 from tests.live_server import serving
+from tests.moments import local_now
 from tests.server_process import free_port
 
 GOALS = (("Calm when presenting to the team", "I speak without notes", "4"),
@@ -55,10 +56,19 @@ def go(clock: FixedClock, moment: datetime) -> None:
     clock.set(moment)
 
 
-def day(n: int) -> date:
-    """The n-th working day from Monday 30 November 2026 (0: that Monday)."""
-    weeks, rest = divmod(n, 5)
-    return MONDAY + timedelta(days=7 * weeks + rest)
+def day(clock: FixedClock, n: int) -> date:
+    """The n-th working day (Monday to Friday) from the first one at least three days after
+    today in Amsterdam (0: that day): far enough that a session at 10:00 on it has its
+    check-in (two days before) and its reminders still ahead, at START and at every
+    awkward moment of conftest.AWKWARD (issue 12)."""
+    found = local_now(clock).date() + timedelta(days=3)
+    while found.weekday() >= 5:
+        found += timedelta(days=1)
+    for _ in range(n):
+        found += timedelta(days=1)
+        while found.weekday() >= 5:
+            found += timedelta(days=1)
+    return found
 
 
 @dataclass
@@ -127,7 +137,7 @@ def token_of(form: FormRequest) -> str:
     return form_token(SECRET, form.salt)
 
 
-__all__ = ["MONDAY", "ams", "day"]
+__all__ = ["ams", "day"]
 
 
 @contextmanager

@@ -1,11 +1,14 @@
 """Bundles used up: sessions held (through the task runner, on the injected clock) and
 written replies count exactly once, whatever is retried or resent; the coach (and the
-coachee, when chosen) is warned once; booking is refused when the sessions are used up."""
+coachee, when chosen) is warned once; booking is refused when the sessions are used up or
+the plan has ended on the coach's calendar. Days are relative to the clock; the tests of
+day rules (awkward_clock) run at the awkward moments of conftest.AWKWARD too."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from calendar import monthrange
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -17,13 +20,23 @@ from ecoach.actions.exchange_writer import ExchangeWriter
 from ecoach.actions.replies import ReplyContext, do_coach_reply
 from ecoach.actions.unit import unit_of_work
 from ecoach.app import task_registry
-from ecoach.logbook.billing_models import UsageEntry
+from ecoach.logbook.billing_models import EngagementPlan, UsageEntry
 from ecoach.logbook.models import Engagement, Exchange
 from ecoach.scheduler.runner import TaskRunner
 from tests.billing_support import (
     BUNDLE, PER_SESSION, RULES, SUBSCRIPTION, add_practice, add_product, count_usage, sell, usage,
 )
-from tests.booking_support import MONDAY, ams, book, ctx, settings, setup
+from tests.booking_support import ams, book, ctx, settings, setup
+from tests.moments import local_now
+from tests.session_support import day
+
+
+def last_day_of_months(start: date, months: int) -> date:
+    """A subscription's last day: the day before the same day ``months`` later, or before
+    that month's last day when it is shorter (from 30 November 2026: 27 February 2027)."""
+    index = start.month - 1 + months
+    year, month = start.year + index // 12, index % 12 + 1
+    return date(year, month, min(start.day, monthrange(year, month)[1])) - timedelta(days=1)
 
 
 async def _billed_setup(sessions, make_coach, make_engagement, clock,  # type: ignore[no-untyped-def]
@@ -35,20 +48,22 @@ async def _billed_setup(sessions, make_coach, make_engagement, clock,  # type: i
     return s, billed
 
 
+@pytest.mark.awkward_clock
 async def test_a_session_held_counts_once_through_the_task_runner(
         sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
     config = settings(db_url)
     s, billed = await _billed_setup(sessions, make_coach, make_engagement, clock)
-    booking = (await book(sessions, ctx(config, clock.now()), s.tokens[0], s.type_id, ams(MONDAY, 10))).booking
+    first = day(clock, 0)  # the first working day three days or more ahead
+    booking = (await book(sessions, ctx(config, clock.now()), s.tokens[0], s.type_id, ams(first, 10))).booking
     runner = TaskRunner(sessions, task_registry(config), config, clock)
     # A run that fails after marking the session held counts nothing: it rolls back whole.
     with pytest.raises(RuntimeError):
         async with unit_of_work(sessions) as session:
-            await do_mark_held(session, booking.id, ams(MONDAY, 11, 1))
-            await do_record_session_held(session, booking.id, ams(MONDAY, 11, 1), RULES)
+            await do_mark_held(session, booking.id, ams(first, 11, 1))
+            await do_record_session_held(session, booking.id, ams(first, 11, 1), RULES)
             raise RuntimeError("the process dies here")
     assert await count_usage(sessions, UsageEntry.kind == "session") == 0
-    clock.set(ams(MONDAY, 11, 1))
+    clock.set(ams(first, 11, 1))
     # Two reminders and the session check-in ("sessions.checkin", from the session
     # structure; all too late now: they do nothing) and "held". The feedback task
     # ("sessions.after") is due only sessions.feedback_after_minutes later.
@@ -56,7 +71,7 @@ async def test_a_session_held_counts_once_through_the_task_runner(
     [entry] = await usage(sessions, UsageEntry.kind == "session")
     assert (entry.source, entry.sessions, entry.quantity, entry.plan_id) == (f"booking:{booking.id}", 1, 0,
                                                                              billed.plan.id)
-    assert entry.day == MONDAY
+    assert entry.day == first
     # The handler run again (a retry after a lost lease, a second process): nothing new.
     async with unit_of_work(sessions) as session:
         await do_mark_held(session, booking.id, clock.now())
@@ -65,7 +80,7 @@ async def test_a_session_held_counts_once_through_the_task_runner(
     assert await count_usage(sessions, UsageEntry.kind == "session") == 1
     async with sessions() as session:
         engagement = await session.get(Engagement, s.engagement_ids[0])
-        _plan, balance = await get_balance(session, engagement, MONDAY, RULES)
+        _plan, balance = await get_balance(session, engagement, first, RULES)
     assert (balance.sessions_left, balance.used.booked, balance.minutes_left) == (1, 0, 60)
 
 
@@ -112,10 +127,10 @@ async def test_booking_is_refused_when_the_sessions_are_used_up_if_the_practice_
     config = settings(db_url)
     s, billed = await _billed_setup(sessions, make_coach, make_engagement, clock, refuse_when_used_up="on")
     context = ctx(config, clock.now())
-    await book(sessions, context, s.tokens[0], s.type_id, ams(MONDAY, 9))
-    await book(sessions, context, s.tokens[0], s.type_id, ams(MONDAY, 10))  # 2 of 2 booked
+    await book(sessions, context, s.tokens[0], s.type_id, ams(day(clock, 0), 9))
+    await book(sessions, context, s.tokens[0], s.type_id, ams(day(clock, 0), 10))  # 2 of 2 booked
     with pytest.raises(ActionError) as refused:
-        await book(sessions, context, s.tokens[0], s.type_id, ams(MONDAY, 11))
+        await book(sessions, context, s.tokens[0], s.type_id, ams(day(clock, 0), 11))
     assert refused.value.code == "billing_used_up" and refused.value.status == 409
     # A session given back by the coach (a correction) makes room for one more.
     async with unit_of_work(sessions) as session:
@@ -124,9 +139,9 @@ async def test_booking_is_refused_when_the_sessions_are_used_up_if_the_practice_
                         rules=RULES)
         await do_adjust(session, s.coach, engagement, sessions=-1, minutes=0, key="form-1", now=clock.now(),
                         rules=RULES)  # resubmitted: counted once
-    await book(sessions, context, s.tokens[0], s.type_id, ams(MONDAY, 11))
+    await book(sessions, context, s.tokens[0], s.type_id, ams(day(clock, 0), 11))
     with pytest.raises(ActionError):
-        await book(sessions, context, s.tokens[0], s.type_id, ams(MONDAY + timedelta(days=1), 9))
+        await book(sessions, context, s.tokens[0], s.type_id, ams(day(clock, 1), 9))
 
 
 async def test_concurrent_bookings_for_the_last_session_book_it_once(
@@ -134,7 +149,7 @@ async def test_concurrent_bookings_for_the_last_session_book_it_once(
     config = settings(db_url)
     s, _ = await _billed_setup(sessions, make_coach, make_engagement, clock, refuse_when_used_up="on")
     context = ctx(config, clock.now())
-    starts = [ams(MONDAY + timedelta(days=d), 9) for d in range(4)]
+    starts = [ams(day(clock, d), 9) for d in range(4)]
     results = await asyncio.gather(*[book(sessions, context, s.tokens[0], s.type_id, start) for start in starts],
                                    return_exceptions=True)
     assert sum(1 for r in results if not isinstance(r, Exception)) == 2
@@ -147,19 +162,21 @@ async def test_without_the_setting_or_with_a_price_per_extra_session_booking_goe
     s, _ = await _billed_setup(sessions, make_coach, make_engagement, clock)  # refuse_when_used_up off
     context = ctx(config, clock.now())
     for hour in (9, 10, 11):
-        await book(sessions, context, s.tokens[0], s.type_id, ams(MONDAY, hour))
+        await book(sessions, context, s.tokens[0], s.type_id, ams(day(clock, 0), hour))
     s2, _ = await _billed_setup(sessions, make_coach, make_engagement, clock, {**BUNDLE, "session_price": "95"},
                                 refuse_when_used_up="on")
     for hour in (9, 10, 11):
-        await book(sessions, context, s2.tokens[0], s2.type_id, ams(MONDAY + timedelta(days=1), hour))
+        await book(sessions, context, s2.tokens[0], s2.type_id, ams(day(clock, 1), hour))
 
 
+@pytest.mark.awkward_clock
 async def test_per_session_and_subscription_terms(  # type: ignore[no-untyped-def]
         sessions, make_coach, make_engagement, clock, db_url) -> None:
     config = settings(db_url)
     s, billed = await _billed_setup(sessions, make_coach, make_engagement, clock, PER_SESSION)
-    booking = (await book(sessions, ctx(config, clock.now()), s.tokens[0], s.type_id, ams(MONDAY, 10))).booking
-    clock.set(ams(MONDAY, 11, 1))
+    first = day(clock, 0)
+    booking = (await book(sessions, ctx(config, clock.now()), s.tokens[0], s.type_id, ams(first, 10))).booking
+    clock.set(ams(first, 11, 1))
     # Reminders, the session check-in ("sessions.checkin") and "held"; see above.
     assert await TaskRunner(sessions, task_registry(config), config, clock).run_once() == 4
     [entry] = await usage(sessions, UsageEntry.kind == "session")
@@ -168,7 +185,7 @@ async def test_per_session_and_subscription_terms(  # type: ignore[no-untyped-de
     # A subscription: its price is billable from its first day; unlimited written coaching until it ends.
     product_id = await add_product(sessions, s.coach, clock.now(), SUBSCRIPTION)
     sub = await sell(sessions, s.coach, s.engagement_ids[0], product_id, clock.now())
-    assert (sub.plan.starts_on.isoformat(), sub.plan.ends_on.isoformat()) == ("2026-11-30", "2027-02-27")
+    assert (sub.plan.starts_on, sub.plan.ends_on) == (first, last_day_of_months(first, 3))
     [purchase] = await usage(sessions, UsageEntry.kind == "purchase", UsageEntry.plan_id == sub.plan.id)
     assert (purchase.quantity, purchase.unit_price, purchase.day) == (1, 24900, sub.plan.starts_on)
     async with sessions() as session:
@@ -177,3 +194,29 @@ async def test_per_session_and_subscription_terms(  # type: ignore[no-untyped-de
         assert balance.low and not balance.used_up and not balance.booking_refused
         _plan, balance = await get_balance(session, engagement, sub.plan.ends_on + timedelta(days=1), RULES)
         assert balance.used_up and balance.booking_refused
+
+
+@pytest.mark.awkward_clock
+async def test_a_subscription_ends_on_the_coachs_calendar_wherever_the_coachee_is(
+        sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
+    """The plan's days are the coach's (sold "today" in the coach's zone, billed by the
+    coach's month): booking stops the day after its last day there, not a day early or
+    late for a coachee across the date line (at every moment one of these is on another
+    date than Amsterdam: just after midnight there, Pago Pago is still on the day before)."""
+    config = settings(db_url)
+    s, billed = await _billed_setup(sessions, make_coach, make_engagement, clock, SUBSCRIPTION,
+                                    refuse_when_used_up="on")
+    today = local_now(clock).date()
+    starts = iter([ams(day(clock, 0), hour) for hour in (9, 10, 11)] + [ams(day(clock, 1), 9)])
+    for zone in ("Pacific/Kiritimati", "Pacific/Pago_Pago"):  # 14 hours ahead of UTC, 11 behind
+        for last_day, refused in ((today, False), (today - timedelta(days=1), True)):
+            async with unit_of_work(sessions) as session:
+                (await session.get(Engagement, s.engagement_ids[0])).time_zone = zone
+                (await session.get(EngagementPlan, billed.plan.id)).ends_on = last_day
+            attempt = book(sessions, ctx(config, clock.now()), s.tokens[0], s.type_id, next(starts), zone=zone)
+            if refused:
+                with pytest.raises(ActionError) as raised:
+                    await attempt
+                assert raised.value.code == "billing_used_up", (zone, last_day)
+            else:
+                await attempt

@@ -1,7 +1,9 @@
 """The session structure on both databases, through the actions and the task runner: the
 check-in before a session (chat and mail) and its answers with goal scores, feedback and
 reviews after sessions, the close with action steps and their done state, links that are
-replaced or expired, the four-supports comparison and the review decisions."""
+replaced or expired, the four-supports comparison and the review decisions. Sessions are
+booked relative to the clock (day(clock, n)); the tests of time rules (awkward_clock) run
+at the awkward moments of conftest.AWKWARD too."""
 
 from __future__ import annotations
 
@@ -34,11 +36,12 @@ async def pending(sessions) -> dict[str, object]:  # type: ignore[no-untyped-def
         return {t.key: t.due_at for t in (await session.execute(stmt)).scalars()}
 
 
+@pytest.mark.awkward_clock
 async def test_checkin_goes_by_chat_and_mail_and_its_answers_land_in_the_timeline(
         sessions, make_coach, make_engagement, clock, engine, db_url) -> None:  # type: ignore[no-untyped-def]
     config = settings(db_url)
     p = await practice(sessions, make_coach, make_engagement, clock)
-    booking = await book_session(sessions, config, p, ams(day(0), 10), clock.now())
+    booking = await book_session(sessions, config, p, ams(day(clock, 0), 10), clock.now())
     assert await pending(sessions) == {f"session-checkin:{booking.id}": booking.starts_at - timedelta(days=2),
                                        f"session-after:{booking.id}": booking.ends_at + timedelta(minutes=30)}
     go(clock, booking.starts_at - timedelta(days=2))
@@ -83,20 +86,22 @@ async def test_checkin_goes_by_chat_and_mail_and_its_answers_land_in_the_timelin
     assert (await forms(sessions, kind="checkin"))[0].answers["fields"]["wish"] == "Prepare the Tuesday meeting"
 
 
+@pytest.mark.awkward_clock
 async def test_a_moved_session_moves_its_checkin_and_a_cancelled_one_drops_it(
         sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
     config = settings(db_url)
     p = await practice(sessions, make_coach, make_engagement, clock, goals=False)
-    booking = await book_session(sessions, config, p, ams(day(3), 10), clock.now())
+    booking = await book_session(sessions, config, p, ams(day(clock, 3), 10), clock.now())
     context = BookingContext(config, clock.now(), SECRET)
     async with sessions() as session:
         moved = await do_reschedule(session, context, await session.get(type(booking), booking.id),
-                                    ams(day(4), 11), by="coach")
+                                    ams(day(clock, 4), 11), by="coach")
         await session.commit()
     assert (await pending(sessions))[f"session-checkin:{booking.id}"] == moved.booking.starts_at - timedelta(days=2)
     # Booked inside the check-in time: the check-in is due at once.
-    go(clock, ams(day(0), 10) - timedelta(hours=20))
-    soon = await book_session(sessions, config, p, ams(day(0), 10), clock.now())
+    first = ams(day(clock, 0), 10)
+    go(clock, first - timedelta(hours=20))
+    soon = await book_session(sessions, config, p, first, clock.now())
     assert (await pending(sessions))[f"session-checkin:{soon.id}"] == clock.now()
     async with sessions() as session:
         await do_cancel(session, context, await session.get(type(booking), booking.id), by="coach")
@@ -104,11 +109,12 @@ async def test_a_moved_session_moves_its_checkin_and_a_cancelled_one_drops_it(
     assert not any(key.endswith(f":{booking.id}") for key in await pending(sessions))
 
 
+@pytest.mark.awkward_clock
 async def test_feedback_after_every_session_and_a_review_after_every_fourth(
         sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
     config = settings(db_url, mail=False)
     p = await practice(sessions, make_coach, make_engagement, clock)
-    booked = [await book_session(sessions, config, p, ams(day(n), 10), clock.now()) for n in range(5)]
+    booked = [await book_session(sessions, config, p, ams(day(clock, n), 10), clock.now()) for n in range(5)]
     tasks = runner(sessions, config, clock)
     for booking in booked:
         go(clock, booking.ends_at + timedelta(minutes=31))
@@ -136,13 +142,14 @@ async def test_feedback_after_every_session_and_a_review_after_every_fourth(
     assert "The drawing" in entry.body_text and "8/10" in entry.body_text
 
 
+@pytest.mark.awkward_clock
 async def test_close_with_action_steps_that_the_coachee_ticks_off(
         sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
     config = settings(db_url, mail=False)
     p = await practice(sessions, make_coach, make_engagement, clock, goals=False)
-    booking = await book_session(sessions, config, p, ams(day(0), 10), clock.now())
-    steps = [session_close.StepInput("Ask Anna for feedback", day(2).isoformat()),
-             session_close.StepInput("Block Friday afternoons", day(4).isoformat())]
+    booking = await book_session(sessions, config, p, ams(day(clock, 0), 10), clock.now())
+    steps = [session_close.StepInput("Ask Anna for feedback", day(clock, 2).isoformat()),
+             session_close.StepInput("Block Friday afternoons", day(clock, 4).isoformat())]
     async with sessions() as session:
         with pytest.raises(ActionError) as early:
             await session_close.do_close_session(session, p.coach, booking.id, summary="Good talk", shared=True,
@@ -189,12 +196,13 @@ async def test_close_with_action_steps_that_the_coachee_ticks_off(
     assert nudges[made[0].id] == ("skipped", "done") and nudges[made[1].id][0] == "sent"
 
 
+@pytest.mark.awkward_clock
 async def test_replaced_expired_and_cancelled_links_say_what_to_do(
         sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
     config = settings(db_url, mail=False, form_link_days=3)
     p = await practice(sessions, make_coach, make_engagement, clock, goals=False)
-    booking = await book_session(sessions, config, p, ams(day(0), 10), clock.now())
-    other = await book_session(sessions, config, p, ams(day(1), 10), clock.now())
+    booking = await book_session(sessions, config, p, ams(day(clock, 0), 10), clock.now())
+    other = await book_session(sessions, config, p, ams(day(clock, 1), 10), clock.now())
     async with sessions() as session:
         engagement = await session.get(Engagement, p.engagement.id)
         first = await form_links.do_send_form(session, engagement, kind="evaluation", settings=config, now=clock.now())
@@ -255,7 +263,7 @@ async def test_four_supports_side_by_side_and_the_review_decisions(
     # Reviews: continue with scores, adjust (a new contract draft), round off (the forms go out).
     async with sessions() as session:
         engagement = await session.get(Engagement, p.engagement.id)
-        booking = await book_session(sessions, config, p, ams(day(0), 10), clock.now())
+        booking = await book_session(sessions, config, p, ams(day(clock, 0), 10), clock.now())
         opened = [await reviews.do_open_review(session, engagement, booking, n, now=clock.now()) for n in (4, 8, 12)]
         assert await reviews.do_open_review(session, engagement, booking, 4, now=clock.now()) is opened[0]
         with pytest.raises(ActionError) as wrong:

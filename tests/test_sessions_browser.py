@@ -188,8 +188,8 @@ async def test_a_session_from_check_in_to_evaluation(  # type: ignore[no-untyped
 
         # Three more sessions: after the fourth the coach is asked to review the goals.
         config = make(base)
-        for n in (5, 6, 7):
-            later = await book_session(sessions, config, p, ams(day(n), 10), clock.now())
+        for _ in range(3):  # each on the first working day three days after the clock
+            later = await book_session(sessions, config, p, ams(day(clock, 0), 10), clock.now())
             go(clock, later.ends_at + timedelta(minutes=31))
             await server.run_tasks()
         await coach.goto(f"{base}/engagements/{p.engagement.id}")

@@ -2,12 +2,15 @@
 form pages (bad input, thanks, replaced and expired links) in the engagement's language,
 ticking an action step and giving scores on the chat page, the coach's session page
 (close with action steps), the coaching panel with the progress chart, the review, the
-four-supports pages, and other coaches kept out."""
+four-supports pages, and other coaches kept out. Sessions are booked relative to the clock
+(day(clock, n)); their time rules run at the awkward moments in tests/test_sessions.py."""
 
 from __future__ import annotations
 
 import re
 from datetime import timedelta
+
+from sqlalchemy import select
 
 from ecoach.actions import form_links
 from ecoach.core.supports import ITEMS
@@ -16,14 +19,12 @@ from ecoach.logbook.nudge_models import ActionStep
 from tests.session_support import ams, book_session, day, exchanges, forms, go, practice, runner, settings, token_of
 from tests.support import PASSWORD, app_client, csrf_of, login
 
-from sqlalchemy import select
-
 
 async def test_coachee_answers_a_checkin_with_clear_messages_on_bad_input(
         sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
     config = settings(db_url, mail=False)
     p = await practice(sessions, make_coach, make_engagement, clock, language="nl")
-    booking = await book_session(sessions, config, p, ams(day(0), 10), clock.now())
+    booking = await book_session(sessions, config, p, ams(day(clock, 0), 10), clock.now())
     go(clock, booking.starts_at - timedelta(days=2))
     await runner(sessions, config, clock).run_once()
     [checkin] = await forms(sessions, kind="checkin")
@@ -75,7 +76,7 @@ async def test_coach_closes_a_session_and_the_coachee_ticks_and_scores_on_the_ch
     config = settings(db_url, mail=False)
     p = await practice(sessions, make_coach, make_engagement, clock, language="en")
     other = await make_coach(email="other@example.org")
-    booking = await book_session(sessions, config, p, ams(day(0), 10), clock.now())
+    booking = await book_session(sessions, config, p, ams(day(clock, 0), 10), clock.now())
     page = f"/engagements/{p.engagement.id}/sessions/{booking.id}"
     async with sessions() as session:
         chat_token = (await make_engagement_token(session, p.engagement.id, clock))
@@ -89,15 +90,16 @@ async def test_coach_closes_a_session_and_the_coachee_ticks_and_scores_on_the_ch
         assert "Close of the session" in text and 'name="step_text_1"' in text
         csrf = await csrf_of(client, page)
         form = {"_csrf": csrf, "summary": "We practised saying no.", "shared": "1",
-                "step_text_1": "Say no to one meeting", "step_due_1": day(1).isoformat(),
+                "step_text_1": "Say no to one meeting", "step_due_1": day(clock, 1).isoformat(),
                 "step_text_2": "Walk at lunch", "step_due_2": "soon"}
         bad = await client.post(f"{page}/close", data=form)
         body = await bad.text()
         assert bad.status == 400 and "Action step 2: Give a date like 2026-12-01." in body
         assert 'value="Walk at lunch"' in body  # kept
-        empty = await client.post(f"{page}/close", data={**form, "summary": " ", "step_due_2": day(2).isoformat()})
+        empty = await client.post(f"{page}/close",
+                                  data={**form, "summary": " ", "step_due_2": day(clock, 2).isoformat()})
         assert empty.status == 400 and "Write a short summary of the session." in await empty.text()
-        done = await client.post(f"{page}/close", data={**form, "step_due_2": day(2).isoformat()},
+        done = await client.post(f"{page}/close", data={**form, "step_due_2": day(clock, 2).isoformat()},
                                  allow_redirects=False)
         assert (done.status, done.headers["Location"]) == (303, page)
         text = await (await client.get(page)).text()
@@ -174,7 +176,7 @@ async def test_review_chart_and_four_supports_pages(
         sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
     config = settings(db_url, mail=False, review_every=2)
     p = await practice(sessions, make_coach, make_engagement, clock, language="en")
-    booked = [await book_session(sessions, config, p, ams(day(n), 10), clock.now()) for n in range(2)]
+    booked = [await book_session(sessions, config, p, ams(day(clock, n), 10), clock.now()) for n in range(2)]
     tasks = runner(sessions, config, clock)
     for booking in booked:
         go(clock, booking.ends_at + timedelta(minutes=31))

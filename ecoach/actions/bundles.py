@@ -244,7 +244,11 @@ async def check_can_book(session: AsyncSession, engagement: Engagement, now: dat
 
 
 async def booking_refused(session: AsyncSession, engagement: Engagement, now: datetime, rules: Rules) -> bool:
-    found = await get_balance(session, engagement, day_in(engagement.time_zone, now), rules)
+    # The plan's days are the coach's (sold and billed on the coach's calendar), not the
+    # coachee's: across the date line they would end a day early or late.
+    coach = await session.get(Coach, engagement.coach_id)
+    assert coach is not None
+    found = await get_balance(session, engagement, day_in(coach.time_zone, now), rules)
     if found is None or not found[1].booking_refused:
         return False
     practice = await bq.get_practice(session, engagement.coach_id)
