@@ -10,13 +10,22 @@ import zipfile
 from html import unescape
 from urllib.parse import quote
 
+import pytest
+
 from tests.billing_support import BUNDLE, COACHEE_ADDRESS, PRACTICE, SPONSOR, add_practice, add_product, sell
 from tests.booking_support import setup
 from tests.invoicing_support import xsd_errors
+from tests.moments import local_now
 from tests.support import app_client, csrf_of, login, seed, settings_for
 
 FINGERPRINT = re.compile(r'name="fingerprint" value="([0-9a-f]+)"')
 PDF_LINK = re.compile(r'href="/billing/invoices/(\d+)\.pdf"')
+
+
+def _month(clock) -> tuple[str, int]:  # type: ignore[no-untyped-def]
+    """The coach's (Amsterdam) month as YYYY-MM and its year, at the clock's moment."""
+    local = local_now(clock)
+    return f"{local:%Y-%m}", local.year
 
 
 async def _post(client, path: str, data: dict[str, str], page: str | None = None):  # type: ignore[no-untyped-def]
@@ -24,7 +33,9 @@ async def _post(client, path: str, data: dict[str, str], page: str | None = None
     return await client.post(path, data={"_csrf": token, **data}, allow_redirects=False)
 
 
+@pytest.mark.awkward_clock
 async def test_a_month_from_practice_to_downloads_over_http(db_url, clock) -> None:  # type: ignore[no-untyped-def]
+    M, Y = _month(clock)  # the coach's month, at the test's moment
     a = await seed(db_url, clock.now(), email="ella@example.org", language="en")
     b = await seed(db_url, clock.now(), email="other@example.org")
     eid = a["engagement_id"]
@@ -58,28 +69,28 @@ async def test_a_month_from_practice_to_downloads_over_http(db_url, clock) -> No
         assert 'name="minutes"' in engagement_page and "10 of 60 minutes of written coaching left" in engagement_page
         assert "This package is running low." in engagement_page
         # The month: preview, issue, downloads.
-        month = await (await client.get("/billing/invoices?month=2026-11")).text()
+        month = await (await client.get(f"/billing/invoices?month={M}")).text()
         assert "Noël Jansen-Çelik" in month
         fingerprint = FINGERPRINT.search(month).group(1)  # type: ignore[union-attr]
-        issued = await _post(client, "/billing/invoices/issue", {"month": "2026-11", "fingerprint": fingerprint},
-                             "/billing/invoices?month=2026-11")
+        issued = await _post(client, "/billing/invoices/issue", {"month": M, "fingerprint": fingerprint},
+                             f"/billing/invoices?month={M}")
         assert issued.status == 303
-        again = await _post(client, "/billing/invoices/issue", {"month": "2026-11", "fingerprint": fingerprint},
-                            "/billing/invoices?month=2026-11")
+        again = await _post(client, "/billing/invoices/issue", {"month": M, "fingerprint": fingerprint},
+                            f"/billing/invoices?month={M}")
         assert again.status == 409 and "has changed since you looked" in await again.text()
-        month = await (await client.get("/billing/invoices?month=2026-11")).text()
+        month = await (await client.get(f"/billing/invoices?month={M}")).text()
         invoice_id = PDF_LINK.search(month).group(1)  # type: ignore[union-attr]
         xml = await client.get(f"/billing/invoices/{invoice_id}.xml")
-        assert xml.headers["Content-Disposition"].startswith('attachment; filename="2026-0001.xml"')
+        assert xml.headers["Content-Disposition"].startswith(f'attachment; filename="{Y}-0001.xml"')
         assert xsd_errors(await xml.read()) == []
         pdf = await client.get(f"/billing/invoices/{invoice_id}.pdf")
         assert pdf.content_type == "application/pdf" and (await pdf.read()).startswith(b"%PDF")
-        csv = await client.get("/billing/months/2026-11.csv")
-        assert csv.content_type == "text/csv" and "2026-0001" in (await csv.read()).decode("utf-8-sig")
-        archive = zipfile.ZipFile(io.BytesIO(await (await client.get("/billing/months/2026-11.zip")).read()))
-        assert archive.namelist() == ["2026-0001.xml", "invoices-2026-11.csv"]
+        csv = await client.get(f"/billing/months/{M}.csv")
+        assert csv.content_type == "text/csv" and f"{Y}-0001" in (await csv.read()).decode("utf-8-sig")
+        archive = zipfile.ZipFile(io.BytesIO(await (await client.get(f"/billing/months/{M}.zip")).read()))
+        assert archive.namelist() == [f"{Y}-0001.xml", f"invoices-{M}.csv"]
         assert (await client.get("/billing/months/2026-13.csv")).status == 400
-        assert (await client.get("/billing/months/2026-11.csv?client=../../x")).status == 400
+        assert (await client.get(f"/billing/months/{M}.csv?client=../../x")).status == 400
         # Without the form's CSRF token: refused.
         forged = await client.post(f"/billing/invoices/{invoice_id}/credit", data={}, allow_redirects=False)
         assert forged.status == 403
@@ -92,20 +103,22 @@ async def test_a_month_from_practice_to_downloads_over_http(db_url, clock) -> No
         assert (await _post(other, f"/billing/invoices/{invoice_id}/credit", {}, "/billing/invoices")).status == 404
         assert (await _post(other, f"/engagements/{eid}/billing/plan", {"product": product},
                             "/billing/invoices")).status == 404
-        assert "2026-0001" not in (await (await other.get("/billing/months/2026-11.csv")).read()).decode("utf-8-sig")
-        assert "Noël" not in await (await other.get("/billing/invoices?month=2026-11")).text()
+        assert f"{Y}-0001" not in (await (await other.get(f"/billing/months/{M}.csv")).read()).decode("utf-8-sig")
+        assert "Noël" not in await (await other.get(f"/billing/invoices?month={M}")).text()
         mine = f"/engagements/{b['engagement_id']}/billing"
         assert (await _post(other, f"{mine}/plan", {"product": product}, mine)).status == 404  # A's product
 
         # The credit note, asked for on the page (the form's confirmation is in a <details>).
-        credited = await _post(client, f"/billing/invoices/{invoice_id}/credit", {}, "/billing/invoices?month=2026-11")
+        credited = await _post(client, f"/billing/invoices/{invoice_id}/credit", {}, f"/billing/invoices?month={M}")
         assert credited.status == 303 and credited.headers["Location"].endswith("done=credited")
-        month = await (await client.get("/billing/invoices?month=2026-11")).text()
-        assert "2026-0002" in month and "credited" in month
+        month = await (await client.get(f"/billing/invoices?month={M}")).text()
+        assert f"{Y}-0002" in month and "credited" in month
 
 
+@pytest.mark.awkward_clock
 async def test_a_sponsor_pays_for_two_engagements_on_one_invoice(
         sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
+    M, Y = _month(clock)  # the coach's month, at the test's moment
     coach = await make_coach(email="ella@example.org", language="en")
     await add_practice(sessions, coach, clock.now())
     product = await add_product(sessions, coach, clock.now(), {**BUNDLE, "minutes": "0", "sessions": "5"})
@@ -120,7 +133,7 @@ async def test_a_sponsor_pays_for_two_engagements_on_one_invoice(
         chosen = await _post(client, f"{page}/payer", {"payer": "organisation", "client": str(billed.plan.client_id)},
                              page)
         assert chosen.status == 303
-        month = await (await client.get("/billing/invoices?month=2026-11")).text()
+        month = await (await client.get(f"/billing/invoices?month={M}")).text()
     assert month.count("Zorggroep De Linde B.V.") == 1 and month.count("<li>Bundel") == 2
 
 

@@ -15,7 +15,8 @@ from ecoach.actions.booking import do_cancel, do_reschedule
 from ecoach.actions.session_types import do_save_profile
 from ecoach.core.ics import CalendarEvent, feed, invite
 from ecoach.logbook.booking_models import Booking
-from tests.booking_support import MONDAY, ams, book, calendar_of, ctx, outbox, settings, setup
+from tests.booking_support import book, calendar_of, ctx, outbox, settings, setup
+from tests.moments import next_weekday
 
 UTC = timezone.utc
 STAMP = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -80,15 +81,18 @@ def test_feed_has_no_method_and_lists_every_event() -> None:
     assert Calendar.from_ical(feed([], "empty")).walk("VEVENT") == []
 
 
+@pytest.mark.awkward_clock
 async def test_invites_updates_and_cancellations_through_the_outbox(
         sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
     config = settings(db_url, mail=True)
     s = await setup(sessions, make_coach, make_engagement, clock.now())
     context = ctx(config, clock.now())
-    outcome = await book(sessions, context, s.tokens[0], s.type_id, ams(MONDAY, 10), zone="America/New_York")
+    ten = next_weekday(clock, 0, 10, after=timedelta(days=2))  # a Monday 10:00 in Amsterdam, past the notice
+    eleven = ten + timedelta(hours=1)  # the same Monday (never a day the clocks change)
+    outcome = await book(sessions, context, s.tokens[0], s.type_id, ten, zone="America/New_York")
     booking = outcome.booking
     async with sessions() as session:
-        await do_reschedule(session, context, await session.get(Booking, booking.id), ams(MONDAY, 11), by="coachee")
+        await do_reschedule(session, context, await session.get(Booking, booking.id), eleven, by="coachee")
         await session.commit()
     async with sessions() as session:
         await do_cancel(session, context, await session.get(Booking, booking.id), by="coach")
@@ -108,14 +112,14 @@ async def test_invites_updates_and_cancellations_through_the_outbox(
             assert booking.meeting_url in str(vevent["DESCRIPTION"])
         assert str(vevent["ORGANIZER"]) == f"mailto:{s.coach.email}"
         assert str(vevent["ATTENDEE"]) == "mailto:coachee0@example.org"
-    assert seen == [("REQUEST", 0, ams(MONDAY, 10))] * 2 + [("REQUEST", 1, ams(MONDAY, 11))] * 2 + \
-        [("CANCEL", 2, ams(MONDAY, 11))] * 2
+    assert seen == [("REQUEST", 0, ten)] * 2 + [("REQUEST", 1, eleven)] * 2 + [("CANCEL", 2, eleven)] * 2
     coachee_text = message_from_bytes(mails[0].raw, policy=default_policy).get_body(("plain",)).get_content()
     assert coachee_text.startswith("Je Coaching session met Coach 1 is geboekt.")  # the coachee's language
     assert f"/booking/{outcome.manage_token}" in coachee_text
     assert "America/New_York" in coachee_text  # the coachee reads times in their own zone
 
 
+@pytest.mark.awkward_clock
 async def test_phone_sessions_carry_a_tel_link(sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
     config = settings(db_url, mail=True)
     s = await setup(sessions, make_coach, make_engagement, clock.now(), channel="phone", name="Belsessie")
@@ -123,7 +127,8 @@ async def test_phone_sessions_carry_a_tel_link(sessions, make_coach, make_engage
         await do_save_profile(session, s.coach, {"video_provider": "template", "phone_number": "+31 6 1234 5678"},
                               clock.now())
         await session.commit()
-    booking = (await book(sessions, ctx(config, clock.now()), s.tokens[0], s.type_id, ams(MONDAY, 10))).booking
+    booking = (await book(sessions, ctx(config, clock.now()), s.tokens[0], s.type_id,
+                          next_weekday(clock, 0, 10, after=timedelta(days=2)))).booking
     assert (booking.meeting_url, booking.location) == ("tel:+31612345678", "+31 6 1234 5678")
     _method, calendar = calendar_of((await outbox(sessions))[0].raw)
     vevent = only_event(calendar)

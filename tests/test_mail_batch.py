@@ -14,7 +14,7 @@ import asyncio
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ from ecoach.logbook.transactions import BUS
 from tests.conftest import _admin, _copy_sqlite, _drop_database, _with_db, run_async
 from tests.mail_support import COACHEE, World, build_mail, dsn, make_world, reply_to, take
 from tests.conftest import fresh_keyring
+from tests.moments import local_now
 
 ANSWER_ID = "<answer-1@coaching.test>"
 
@@ -76,7 +77,8 @@ async def prepare(sessions, clock: FixedClock, db_url: str) -> World:  # type: i
             created = await do_create_engagement(session, coach, coachee_name="Ander", coachee_email=email,
                                                  now=clock.now())
         await do_change_status(session, created.engagement, "close", now=clock.now())
-        await do_add_exception(session, coach, ExceptionInput("absence", date(2026, 11, 25), date(2026, 11, 27),
+        today = local_now(clock).date()  # away from today until the day after tomorrow
+        await do_add_exception(session, coach, ExceptionInput("absence", today, today + timedelta(days=2),
                                                               return_note="Ik ben op cursus."), clock.now())
         [answer] = await record_exchanges(session, [NewExchange(
             engagement_id=world.engagement_id, channel="mail", direction="out", author="coach",
@@ -190,6 +192,7 @@ def heard(subscriptions: list[Any]) -> Counter[tuple[Any, ...]]:
     return events
 
 
+@pytest.mark.awkward_clock
 async def test_a_batch_ends_exactly_as_one_by_one(sessions, twin, clock, db_url) -> None:  # type: ignore[no-untyped-def]
     twin_url, twin_sessions = twin
     one_world = await prepare(sessions, clock, db_url)
