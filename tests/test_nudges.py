@@ -17,6 +17,7 @@ from ecoach.actions.unit import unit_of_work
 from ecoach.actions.errors import ActionError
 from ecoach.actions.nudge_send import do_send_now
 from ecoach.logbook.models import Engagement, Exchange
+from ecoach.settings import NudgeSettings
 from tests.moments import at_local, days_ahead, next_weekday
 from tests.nudge_support import (
     AMS, all_nudges, awake, check, drain, go, local, next_spring_forward, nudge_runner, nudge_settings, nudges_out,
@@ -339,3 +340,26 @@ async def test_a_plan_nudge_missed_while_the_runner_was_down_is_skipped(sessions
     go(clock, same_time(monday, 7))
     await drain(runner)
     assert len(await nudges_out(sessions, sanne.engagement.id)) == 1
+
+
+async def test_the_day_a_follow_up_takes_is_the_coachees_day_on_the_dst_sunday(sessions, db_url, clock, sanne) -> None:
+    """The Sunday the clocks go forward has 23 hours: Monday's 00:30 follow-up is not
+    Sunday's, so Sunday's plan nudge still goes (no quiet hours here, to see the edge)."""
+    settings = nudge_settings(db_url, nudges=NudgeSettings(quiet_start="00:00", quiet_end="00:00"))
+    runner = nudge_runner(sessions, settings, clock, None)
+    switch = next_spring_forward(clock, days_ahead=2)
+    go(clock, at_local(switch - timedelta(days=1), 12))  # Saturday noon
+    await save_plan(sessions, settings, sanne, clock, weekdays=("6",), time_of_day="00:30")  # Sundays
+    monday = (switch + timedelta(days=1)).isoformat()
+    await add_step(sessions, settings, sanne, clock, "Wekker zetten", monday)
+    planned = await all_nudges(sessions, sanne.engagement.id, "planned")
+    assert [(n.kind, local(n.due_at)) for n in planned[:2]] == [
+        ("plan", f"{switch} 00:30"), ("action_step", f"{monday} 00:30")]
+
+    go(clock, planned[0].due_at)
+    await drain(runner)
+    [sunday] = await nudges_out(sessions, sanne.engagement.id)
+    assert sunday.external_id == f"nudge:{sanne.engagement.id}:plan:{switch}"
+    go(clock, planned[1].due_at)
+    await drain(runner)
+    assert len(await nudges_out(sessions, sanne.engagement.id)) == 2  # Monday's follow-up, the next day
