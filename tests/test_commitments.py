@@ -3,8 +3,8 @@ in working time, fulfilment by the coach's answer, the inbox order, and the runn
 reminder, breach and acknowledgement.
 
 Every due time is worked out from the ``clock`` (tests/commitment_support.py), so the
-tests run at START and at Sunday 23:59, the DST hour and New Year's night
-(``awkward_clock``): the coach's office hours are Monday to Friday 09:00-17:00 in
+tests that depend on it run at START and at Sunday 23:59, the DST hour and New Year's night
+(``awkward_clock``; the others hold at any moment): the coach's office hours are Monday to Friday 09:00-17:00 in
 Amsterdam, chat is answered within 4 working hours and mail within 2 working days."""
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ from ecoach.settings import AgreementSettings, MailSettings, SchedulerSettings, 
 from tests.commitment_support import AMS, english_moment, wall, working_deadline
 from tests.nudge_support import go, today
 
-pytestmark = pytest.mark.awkward_clock
 UTC = timezone.utc
 CHAT_HOURS, MAIL_HOURS = 4, 16  # the default agreement: 4 working hours, 2 working days of 8
 
@@ -87,6 +86,7 @@ async def run_due(runner: TaskRunner) -> int:
     return total
 
 
+@pytest.mark.awkward_clock
 async def test_inbound_gets_a_due_time_in_working_time_and_an_answer_fulfils_it(  # type: ignore[no-untyped-def]
     sessions, make_coach, make_engagement, record_exchange, clock
 ) -> None:
@@ -110,6 +110,7 @@ async def test_inbound_gets_a_due_time_in_working_time_and_an_answer_fulfils_it(
     assert (await engagement(sessions, eid)).next_due_at is None
 
 
+@pytest.mark.awkward_clock
 async def test_answers_and_questions_in_one_batch_keep_their_order(  # type: ignore[no-untyped-def]
     sessions, make_coach, make_engagement, clock
 ) -> None:
@@ -148,6 +149,7 @@ async def test_no_commitment_for_auto_submitted_mail_or_a_channel_without_one(  
     assert (await engagement(sessions, eid)).next_due_at is None
 
 
+@pytest.mark.awkward_clock
 async def test_due_times_follow_the_channel_windows_holidays_and_engagement_settings(  # type: ignore[no-untyped-def]
     sessions, make_coach, make_engagement, record_exchange, clock
 ) -> None:
@@ -181,6 +183,7 @@ async def test_due_times_follow_the_channel_windows_holidays_and_engagement_sett
     assert mail.due_at.astimezone(AMS).date() != holiday and wall(mail.due_at) != "09:00"
 
 
+@pytest.mark.awkward_clock
 async def test_the_inbox_sorts_by_due_time_and_shows_the_state(  # type: ignore[no-untyped-def]
     sessions, make_coach, make_engagement, record_exchange, clock
 ) -> None:
@@ -200,6 +203,7 @@ async def test_the_inbox_sorts_by_due_time_and_shows_the_state(  # type: ignore[
     assert rows[0].due_state(chat_due + timedelta(minutes=30)) == "overdue"
 
 
+@pytest.mark.awkward_clock
 async def test_reminder_then_breach_once_per_wait(  # type: ignore[no-untyped-def]
     sessions, make_coach, make_engagement, record_exchange, clock, runner, hub
 ) -> None:
@@ -261,6 +265,7 @@ async def test_an_answer_in_time_means_no_reminder_and_no_breach(  # type: ignor
     assert pending == []
 
 
+@pytest.mark.awkward_clock
 async def test_acknowledgement_in_chat_and_by_mail_once_per_wait(  # type: ignore[no-untyped-def]
     sessions, make_coach, make_engagement, record_exchange, clock, runner, hub
 ) -> None:

@@ -2,8 +2,10 @@
 and sends now from the engagement page; the coachee records an action step on the chat
 page and pauses nudges from the link in a nudge; mail nudges reach a real SMTP relay.
 
-Every moment is relative to the ``clock`` (``awkward_clock``: at START and at Sunday 23:59,
-the DST hour and New Year's night); a nudge goes out only by day in the coachee's zone."""
+Every moment is relative to the ``clock``; the tests that depend on it run at START and at
+Sunday 23:59, the DST hour and New Year's night (``awkward_clock``). A nudge goes out only
+by day in the coachee's zone; the pause-link test moves to the day first and is then the
+same at any moment."""
 
 from __future__ import annotations
 
@@ -32,7 +34,6 @@ from tests.smtp_relay import smtp_relay  # noqa: F401 - the fixture
 from tests.support import app_client, csrf_of, login, seed, settings_for
 from tests.conftest import fresh_keyring
 
-pytestmark = pytest.mark.awkward_clock
 UTC = timezone.utc
 UPCOMING = re.compile(r'data-nudge="(\d+)"')
 PAUSE_LINK = re.compile(r"http://[^/\s]+/n/(\S+)")
@@ -55,6 +56,7 @@ async def rows(db_url: str, model, **where):  # type: ignore[no-untyped-def]
         await engine.dispose()
 
 
+@pytest.mark.awkward_clock
 async def test_coach_plans_edits_skips_and_sends_now(db_url, clock) -> None:  # type: ignore[no-untyped-def]
     data = await seed(db_url, clock.now(), email="marieke@example.org")
     other = await seed(db_url, clock.now(), email="joost@example.org", coachee="Ahmed")
@@ -178,6 +180,7 @@ async def test_pause_link_in_the_engagement_language(db_url, clock) -> None:  # 
         assert expired.status == 410 and "Deze link is verlopen" in await expired.text()
 
 
+@pytest.mark.awkward_clock
 async def test_coachee_records_an_action_step_from_the_chat_page(db_url, clock) -> None:  # type: ignore[no-untyped-def]
     data = await seed(db_url, clock.now(), email="marieke@example.org")
     eid, chat = data["engagement_id"], f"/c/{data['chat_token']}"
@@ -211,6 +214,7 @@ async def test_coachee_records_an_action_step_from_the_chat_page(db_url, clock) 
         assert "Elke dag tien minuten lezen" in text and "door je coachee" in text
 
 
+@pytest.mark.awkward_clock
 async def test_mail_nudges_reach_the_relay_with_the_pause_link(  # type: ignore[no-untyped-def]
     db_url, sessions, clock, hub, make_coach, make_engagement, smtp_relay,
 ) -> None:
@@ -271,6 +275,7 @@ async def test_mail_nudges_reach_the_relay_with_the_pause_link(  # type: ignore[
     assert days >= 15
 
 
+@pytest.mark.awkward_clock
 async def test_silent_coachee_gets_a_check_in_and_the_inbox_shows_a_badge(db_url, clock) -> None:  # type: ignore[no-untyped-def]
     data = await seed(db_url, clock.now(), email="marieke@example.org")
     eid = data["engagement_id"]
