@@ -2,8 +2,9 @@
 DST switch, action-step follow-up, re-engagement once per silence, quiet hours, one a day,
 paused and closed engagements, and the coachee's pause.
 
-Every moment is relative to the ``clock`` (``awkward_clock``: at START and at Sunday 23:59,
-the DST hour and New Year's night), in the coachee's zone."""
+Every moment is relative to the ``clock``, in the coachee's zone; the tests that depend on
+it run at START and at Sunday 23:59, the DST hour and New Year's night (``awkward_clock``).
+The DST tests go to the next switch themselves, so they are the same at any moment."""
 
 from __future__ import annotations
 
@@ -24,7 +25,6 @@ from tests.nudge_support import (
     pending_tasks, plan_of, same_time, save_plan, today,
 )
 
-pytestmark = pytest.mark.awkward_clock
 UTC = timezone.utc
 MONDAY, WEDNESDAY, FRIDAY = 0, 2, 4
 
@@ -86,6 +86,7 @@ async def test_weekly_nudge_keeps_monday_nine_across_the_dst_switch(sessions, se
     assert [n.exchange_id for n in await all_nudges(sessions, sanne.engagement.id, "sent")] == [x.id for x in sent]
 
 
+@pytest.mark.awkward_clock
 async def test_action_step_follow_up_asks_how_it_went_on_its_date(sessions, settings, runner, clock, sanne) -> None:
     due_on = today(clock) + timedelta(days=2)
     step = await add_step(sessions, settings, sanne, clock, "Elke ochtend tien minuten wandelen", due_on.isoformat())
@@ -118,6 +119,7 @@ async def test_action_step_follow_up_asks_how_it_went_on_its_date(sessions, sett
     assert past.value.code == "action_step_past"
 
 
+@pytest.mark.awkward_clock
 async def test_re_engagement_checks_in_once_per_silence_and_alerts_the_coach(
     sessions, settings, runner, clock, sanne, record_exchange,
 ) -> None:
@@ -156,6 +158,7 @@ async def test_re_engagement_checks_in_once_per_silence_and_alerts_the_coach(
     assert len(await nudges_out(sessions, sanne.engagement.id)) == 2  # a new silence, a new check-in
 
 
+@pytest.mark.awkward_clock
 async def test_ignored_weekly_nudges_do_not_hide_the_silence(sessions, settings, runner, clock, sanne) -> None:
     start = clock.now()
     await save_plan(sessions, settings, sanne, clock, weekdays=("0",))
@@ -173,6 +176,7 @@ async def test_ignored_weekly_nudges_do_not_hide_the_silence(sessions, settings,
     assert len(texts) == 3 and "Het is alweer even geleden" in texts[-1]
 
 
+@pytest.mark.awkward_clock
 async def test_waiting_coachee_gets_no_check_in_and_no_nudge(sessions, settings, runner, clock, sanne, record_exchange) -> None:
     await save_plan(sessions, settings, sanne, clock, weekdays=("0",))
     await record_exchange(sanne.engagement.id, "Kun je me helpen?", direction="in")
@@ -188,6 +192,7 @@ async def test_waiting_coachee_gets_no_check_in_and_no_nudge(sessions, settings,
     assert reasons[0] == "waiting" and set(reasons) <= {"waiting", "stale"}  # later Mondays: not caught up
 
 
+@pytest.mark.awkward_clock
 async def test_quiet_hours_move_nudges_to_the_morning(sessions, settings, runner, clock, sanne) -> None:
     await save_plan(sessions, settings, sanne, clock, weekdays=("2",), time_of_day="22:30")  # Wednesdays
     wednesday = next_weekday(clock, WEDNESDAY, 22, 30)
@@ -222,6 +227,7 @@ async def test_quiet_hours_move_nudges_to_the_morning(sessions, settings, runner
     assert len(await nudges_out(sessions, sanne.engagement.id)) == 2
 
 
+@pytest.mark.awkward_clock
 async def test_never_more_than_one_nudge_a_day(sessions, settings, runner, clock, sanne) -> None:
     await save_plan(sessions, settings, sanne, clock, weekdays=("4",), time_of_day="09:00")  # Fridays
     nine = next_weekday(clock, FRIDAY, 9)
@@ -248,6 +254,7 @@ async def test_never_more_than_one_nudge_a_day(sessions, settings, runner, clock
     assert len(days) == len(set(days))
 
 
+@pytest.mark.awkward_clock
 async def test_paused_and_closed_engagements_get_no_nudges(sessions, settings, runner, clock, hub, sanne) -> None:
     await save_plan(sessions, settings, sanne, clock, cadence="interval", every_days="1", time_of_day="09:00")
     eid = sanne.engagement.id
@@ -283,6 +290,7 @@ async def test_paused_and_closed_engagements_get_no_nudges(sessions, settings, r
     assert await all_nudges(sessions, eid, "planned") == []
 
 
+@pytest.mark.awkward_clock
 async def test_coachee_pause_stops_every_nudge_until_resumed(sessions, settings, runner, clock, sanne) -> None:
     await save_plan(sessions, settings, sanne, clock, cadence="interval", every_days="1", time_of_day="09:00")
     eid = sanne.engagement.id
@@ -329,6 +337,7 @@ async def test_plan_form_errors_are_clear(sessions, settings, clock, sanne) -> N
     assert plan.templates == {"nl": "Hoi {{ coachee }}, zet hem op!"}
 
 
+@pytest.mark.awkward_clock
 async def test_a_plan_nudge_missed_while_the_runner_was_down_is_skipped(sessions, settings, runner, clock, sanne) -> None:
     await save_plan(sessions, settings, sanne, clock, weekdays=("0",))
     monday = next_weekday(clock, MONDAY, 9)
