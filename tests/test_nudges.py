@@ -91,7 +91,8 @@ async def test_action_step_follow_up_asks_how_it_went_on_its_date(sessions, sett
     due_on = today(clock) + timedelta(days=2)
     step = await add_step(sessions, settings, sanne, clock, "Elke ochtend tien minuten wandelen", due_on.isoformat())
     [follow_up] = await all_nudges(sessions, sanne.engagement.id, "planned")
-    assert (follow_up.kind, local(follow_up.due_at), follow_up.action_step_id) == ("action_step", f"{due_on} 09:00", step.id)
+    assert (follow_up.kind, local(follow_up.due_at), follow_up.action_step_id) == (
+        "action_step", f"{due_on} 09:00", step.id)
     [task] = await pending_tasks(sessions, f"action-step:{step.id}")
     assert (task.name, task.params) == ("action_step.follow_up", {"nudge_id": follow_up.id})
 
