@@ -1,10 +1,12 @@
 """Helpers for the nudge tests: settings, the runner with the nudge handlers, moving the
-clock to a moment, and reading back what happened."""
+clock to a moment, moments relative to the clock that only the nudge rules need (the next
+spring DST switch, a moment outside the quiet hours), and reading back what happened."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -20,6 +22,7 @@ from ecoach.scheduler.runner import TaskRunner
 from ecoach.settings import SchedulerSettings, Settings
 
 SECRET = "test-secret-key"
+AMS = ZoneInfo("Europe/Amsterdam")
 
 
 def nudge_settings(db_url: str, **overrides: Any) -> Settings:
@@ -37,6 +40,44 @@ def nudge_runner(sessions, settings: Settings, clock: FixedClock, hub) -> TaskRu
 
 def go(clock: FixedClock, moment: datetime) -> None:
     clock.advance(seconds=(moment - clock.now()).total_seconds())
+
+
+def local(moment: datetime, zone: ZoneInfo = AMS) -> str:
+    """A moment as the coachee reads it: ``2026-11-27 09:00``."""
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+def today(clock: FixedClock, zone: ZoneInfo = AMS) -> date:
+    """The coachee's calendar day now (on New Year's night not the UTC one)."""
+    return clock.now().astimezone(zone).date()
+
+
+def next_spring_forward(clock: FixedClock, zone: ZoneInfo = AMS, *, days_ahead: int = 0) -> date:
+    """The local day of the first switch to summer time at least ``days_ahead`` days from today."""
+    day = today(clock, zone) + timedelta(days=days_ahead)
+    for _ in range(800):
+        noon, eve = (datetime.combine(d, time(12), tzinfo=zone) for d in (day, day - timedelta(days=1)))
+        if (noon.utcoffset() or timedelta()) > (eve.utcoffset() or timedelta()):
+            return day
+        day += timedelta(days=1)
+    raise AssertionError("no switch to summer time within two years")
+
+
+def same_time(moment: datetime, days: int, zone: ZoneInfo = AMS) -> datetime:
+    """The same local wall time ``days`` local days later (across a DST switch too)."""
+    wall = moment.astimezone(zone)
+    later = datetime.combine(wall.date() + timedelta(days=days), wall.time().replace(tzinfo=None), tzinfo=zone)
+    return later.astimezone(moment.tzinfo)
+
+
+def awake(moment: datetime, zone: ZoneInfo = AMS) -> datetime:
+    """``moment``, or 10:00 local after it when it falls in the default quiet hours
+    (21:00-08:00): where a test needs something sent at once rather than in the morning."""
+    wall = moment.astimezone(zone)
+    if 8 <= wall.hour < 21:
+        return moment
+    day = wall.date() + timedelta(days=1 if wall.hour >= 21 else 0)
+    return datetime.combine(day, time(10), tzinfo=zone).astimezone(moment.tzinfo)
 
 
 async def drain(runner: TaskRunner) -> int:
@@ -62,7 +103,7 @@ async def save_plan(sessions, settings: Settings, created, clock: FixedClock, *,
     async with sessions() as session:
         engagement = await session.get(Engagement, created.engagement.id)
         checked = check_plan_form(values, list(weekdays), engagement=engagement, coachee=created.coachee,
-                                        settings=settings, today=clock.now().date())
+                                        settings=settings, today=today(clock))
         plan = await plans.do_save_plan(session, engagement, checked, settings=settings, now=clock.now())
         await session.commit()
         return plan

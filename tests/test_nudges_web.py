@@ -1,14 +1,21 @@
 """Nudges through the web, in-process on both databases: the coach plans, edits, skips
 and sends now from the engagement page; the coachee records an action step on the chat
-page and pauses nudges from the link in a nudge; mail nudges reach a real SMTP relay."""
+page and pauses nudges from the link in a nudge; mail nudges reach a real SMTP relay.
+
+Every moment is relative to the ``clock``; the tests that depend on it run at START and at
+Sunday 23:59, the DST hour and New Year's night (``awkward_clock``). A nudge goes out only
+by day in the coachee's zone; the pause-link test moves to the day first and is then the
+same at any moment."""
 
 from __future__ import annotations
 
+import html
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 from email import message_from_bytes
 from email.policy import default as default_policy
 
+import pytest
 from multidict import MultiDict
 from sqlalchemy import select
 
@@ -19,7 +26,10 @@ from ecoach.logbook.models import Exchange
 from ecoach.logbook.nudge_models import Nudge, NudgePlan
 from ecoach.settings import MailSettings
 from ecoach.keys import TASK_RUNNER
-from tests.nudge_support import SECRET, check, drain, go, nudge_runner, nudge_settings, save_plan
+from tests.moments import at_local, next_weekday
+from tests.nudge_support import (
+    AMS, SECRET, awake, check, drain, go, nudge_runner, nudge_settings, same_time, save_plan, today,
+)
 from tests.smtp_relay import smtp_relay  # noqa: F401 - the fixture
 from tests.support import app_client, csrf_of, login, seed, settings_for
 from tests.conftest import fresh_keyring
@@ -46,6 +56,7 @@ async def rows(db_url: str, model, **where):  # type: ignore[no-untyped-def]
         await engine.dispose()
 
 
+@pytest.mark.awkward_clock
 async def test_coach_plans_edits_skips_and_sends_now(db_url, clock) -> None:  # type: ignore[no-untyped-def]
     data = await seed(db_url, clock.now(), email="marieke@example.org")
     other = await seed(db_url, clock.now(), email="joost@example.org", coachee="Ahmed")
@@ -88,6 +99,13 @@ async def test_coach_plans_edits_skips_and_sends_now(db_url, clock) -> None:  # 
         upcoming = list(map(int, UPCOMING.findall(text)))
         assert second not in upcoming and len(upcoming) == 3 and upcoming[:2] == [first, third]
 
+        if awake(clock.now()) != clock.now():  # night for the coachee: not now, and the coach is told why
+            night = await client.post(f"{page}/nudges/{first}/send", data={"_csrf": csrf})
+            wall = clock.now().astimezone(AMS).strftime("%H:%M")
+            told = html.unescape(await night.text())
+            assert f"Het is {wall} bij je coachee: 's nachts gaan er geen aanmoedigingen uit." in told
+            assert await rows(db_url, Exchange, engagement_id=eid, author="system") == []
+            go(clock, awake(clock.now()))
         sent = await client.post(f"{page}/nudges/{first}/send", data={"_csrf": csrf}, allow_redirects=False)
         assert sent.status == 303
         text = await (await client.get(page)).text()
@@ -118,6 +136,7 @@ async def test_coach_plans_edits_skips_and_sends_now(db_url, clock) -> None:  # 
 async def test_pause_link_in_the_engagement_language(db_url, clock) -> None:  # type: ignore[no-untyped-def]
     data = await seed(db_url, clock.now(), email="marieke@example.org")
     eid = data["engagement_id"]
+    go(clock, awake(clock.now()))  # the coach sends one now: by day
     settings = settings_for(db_url, public_url="http://coach.test")
     async with app_client(settings, clock) as client:
         await login(client, data["email"])
@@ -161,6 +180,7 @@ async def test_pause_link_in_the_engagement_language(db_url, clock) -> None:  # 
         assert expired.status == 410 and "Deze link is verlopen" in await expired.text()
 
 
+@pytest.mark.awkward_clock
 async def test_coachee_records_an_action_step_from_the_chat_page(db_url, clock) -> None:  # type: ignore[no-untyped-def]
     data = await seed(db_url, clock.now(), email="marieke@example.org")
     eid, chat = data["engagement_id"], f"/c/{data['chat_token']}"
@@ -168,18 +188,21 @@ async def test_coachee_records_an_action_step_from_the_chat_page(db_url, clock) 
         text = await (await coachee.get(chat)).text()
         assert 'id="action-steps"' in text and "Wat ga je doen?" in text and "/n/" in text
         csrf = await csrf_of(coachee, chat)
-        late = await coachee.post(f"{chat}/action-steps", data={"_csrf": csrf, "text": "Te laat", "due_on": "2026-11-20"},
+        yesterday, due_on = today(clock) - timedelta(days=1), today(clock) + timedelta(days=3)
+        late = await coachee.post(f"{chat}/action-steps",
+                                  data={"_csrf": csrf, "text": "Te laat", "due_on": yesterday.isoformat()},
                                   allow_redirects=False)
         assert late.status == 303
         assert "Kies vandaag of een latere datum." in await (await coachee.get(chat)).text()
         added = await coachee.post(f"{chat}/action-steps",
-                                   data={"_csrf": csrf, "text": "Elke dag tien minuten lezen", "due_on": "2026-11-28"},
+                                   data={"_csrf": csrf, "text": "Elke dag tien minuten lezen",
+                                         "due_on": due_on.isoformat()},
                                    allow_redirects=False)
         assert (added.status, added.headers["Location"]) == (303, f"{chat}#action-steps")
         text = await (await coachee.get(chat)).text()
         assert "De actiestap is vastgelegd." in text and "Elke dag tien minuten lezen" in text
         [follow_up] = await rows(db_url, Nudge, engagement_id=eid, kind="action_step")
-        assert follow_up.due_at == datetime(2026, 11, 28, 8, 0, tzinfo=UTC)  # 09:00 in Amsterdam
+        assert follow_up.due_at == at_local(due_on, 9)  # 09:00 in Amsterdam
 
         go(clock, follow_up.due_at)
         await coachee.server.app[TASK_RUNNER].run_once()
@@ -192,12 +215,14 @@ async def test_coachee_records_an_action_step_from_the_chat_page(db_url, clock) 
         assert "Elke dag tien minuten lezen" in text and "door je coachee" in text
 
 
+@pytest.mark.awkward_clock
 async def test_mail_nudges_reach_the_relay_with_the_pause_link(  # type: ignore[no-untyped-def]
     db_url, sessions, clock, hub, make_coach, make_engagement, smtp_relay,
 ) -> None:
     mail = MailSettings(enabled=True, domain="coaching.test", smtp_host=smtp_relay.host, smtp_port=smtp_relay.port,
                         smtp_timeout=5)
     settings = nudge_settings(db_url, mail=mail)
+    start = clock.now()
     coach = await make_coach(name="Marieke Bos", email="marieke@coaching.test", language="nl")
     sanne = await make_engagement(coach, coachee_name="Sanne", coachee_email="sanne@example.test", language="nl")
     tom = await make_engagement(coach, coachee_name="Tom", coachee_email="tom@example.test", language="en",
@@ -206,7 +231,8 @@ async def test_mail_nudges_reach_the_relay_with_the_pause_link(  # type: ignore[
         await save_plan(sessions, settings, created, clock, weekdays=("0",), channel="mail")
     runner = nudge_runner(sessions, settings, clock, hub)
     dispatcher = OutboxDispatcher(sessions, mail, clock)
-    go(clock, datetime(2026, 11, 30, 9, 0, tzinfo=UTC))  # Monday: 10:00 Amsterdam, 09:00 London
+    monday = next_weekday(clock, 0, 10)
+    go(clock, monday)  # Monday: 10:00 Amsterdam, 09:00 London
     await drain(runner)
     await dispatcher.run_once()
 
@@ -228,12 +254,15 @@ async def test_mail_nudges_reach_the_relay_with_the_pause_link(  # type: ignore[
         assert (exchange.channel, exchange.delivery_state, exchange.meta["subject"]) == ("mail", "sent", subject)
 
     # Two weeks of ignored nudges later: a check-in by mail, and the coach hears of it.
-    go(clock, datetime(2026, 12, 7, 9, 0, tzinfo=UTC))
+    go(clock, same_time(monday, 7))
     await drain(runner)
     await dispatcher.run_once()
     assert len(smtp_relay.messages) == 4
     smtp_relay.clear()
-    go(clock, datetime(2026, 12, 10, 9, 40, tzinfo=UTC))
+    silent = awake(start + timedelta(days=15))
+    if silent.astimezone(AMS).weekday() == 0:
+        silent = same_time(silent, 1)  # not on a Monday, where the plan's nudge took the day
+    go(clock, silent)
     await check(runner, clock)
     while (await dispatcher.run_once()).claimed:  # one mail per recipient per round, in order
         pass
@@ -242,23 +271,27 @@ async def test_mail_nudges_reach_the_relay_with_the_pause_link(  # type: ignore[
     assert received["tom@example.test"]["Subject"] == "How are you doing?"
     alerts = [m for m in smtp_relay.messages if m.rcpt_tos == ("marieke@coaching.test",)]
     subjects = sorted(str(message_from_bytes(m.raw, policy=default_policy)["Subject"]) for m in alerts)
-    assert subjects == ["Sanne heeft al 15 dagen niets laten horen", "Tom heeft al 15 dagen niets laten horen"]
-    assert timedelta(days=15) <= clock.now() - datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+    days = (clock.now() - start).days
+    assert subjects == [f"{name} heeft al {days} dagen niets laten horen" for name in ("Sanne", "Tom")]
+    assert days >= 15
 
 
+@pytest.mark.awkward_clock
 async def test_silent_coachee_gets_a_check_in_and_the_inbox_shows_a_badge(db_url, clock) -> None:  # type: ignore[no-untyped-def]
     data = await seed(db_url, clock.now(), email="marieke@example.org")
     eid = data["engagement_id"]
     async with app_client(settings_for(db_url), clock) as client:
         await login(client, data["email"])
         runner = client.server.app[TASK_RUNNER]
-        clock.advance(days=15)
+        start = clock.now()
+        go(clock, awake(start + timedelta(days=15)))  # by day: at night the check-in waits for the morning
         await runner.fire_recurring("nudge.reengagement_check", clock.now())
         while await runner.run_once():
             pass
         inbox = await (await client.get("/")).text()
         assert 'class="badge quiet"' in inbox and "Het is alweer even geleden" in inbox
         page = await (await client.get(f"/engagements/{eid}")).text()
-        assert "Sanne heeft al 15 dagen niets laten horen." in page  # the note in the logbook
+        days = (clock.now() - start).days
+        assert days >= 15 and f"Sanne heeft al {days} dagen niets laten horen." in page  # the note in the logbook
         assert 'class="badge quiet"' not in await (await client.get("/")).text()  # seen
         assert "Het is alweer even geleden" in await (await client.get(f"/c/{data['chat_token']}")).text()

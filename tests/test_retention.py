@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from ecoach.actions import retention as retention_
@@ -74,6 +75,7 @@ async def erased(sessions) -> list[int]:  # type: ignore[no-untyped-def]
     return ids
 
 
+@pytest.mark.awkward_clock  # months and two-week notices across New Year and a DST switch
 async def test_warned_two_weeks_before_extended_then_erased_at_the_due_time(  # type: ignore[no-untyped-def]
         sessions, make_coach, make_engagement, clock, db_url) -> None:
     settings = retention_settings(db_url)
@@ -124,6 +126,7 @@ async def test_warned_two_weeks_before_extended_then_erased_at_the_due_time(  # 
     assert await pending(sessions) == {} and await plan_of(sessions, engagement_id) is None
 
 
+@pytest.mark.awkward_clock  # months and two-week notices across New Year and a DST switch
 async def test_own_choice_never_and_a_policy_that_is_off(  # type: ignore[no-untyped-def]
         sessions, make_coach, make_engagement, clock, db_url) -> None:
     settings = retention_settings(db_url, months=0)  # the practice erases nothing by itself
@@ -155,6 +158,7 @@ async def test_own_choice_never_and_a_policy_that_is_off(  # type: ignore[no-unt
     assert await erased(sessions) == [short]
 
 
+@pytest.mark.awkward_clock  # months and two-week notices across New Year and a DST switch
 async def test_a_shorter_policy_never_erases_unannounced(  # type: ignore[no-untyped-def]
         sessions, make_coach, make_engagement, clock, db_url) -> None:
     coach = await make_coach()

@@ -220,9 +220,10 @@ async def _skip_reason(session: AsyncSession, nudge: Nudge, plan: NudgePlan, eng
             return "waiting"
         if same_local_day(plan.last_nudge_at, now, zone):
             return "limit"
-        day_start = local_instant(now.astimezone(zone).date(), datetime.min.time(), zone)
-        if await nudge_queries.get_other_planned_between(session, engagement.id, plans.PLAN, day_start,
-                                                         day_start + timedelta(days=1)):
+        # The coachee's calendar day, midnight to midnight: 23 or 25 hours on a DST switch.
+        day = now.astimezone(zone).date()
+        day_start, day_end = (local_instant(d, datetime.min.time(), zone) for d in (day, day + timedelta(days=1)))
+        if await nudge_queries.get_other_planned_between(session, engagement.id, plans.PLAN, day_start, day_end):
             return "limit"  # a follow-up or check-in is due today: that one goes
         return None
     if nudge.kind == plans.ACTION_STEP:
