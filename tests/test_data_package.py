@@ -12,10 +12,10 @@ from email.policy import default
 
 import pytest
 from icalendar import Calendar
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ecoach.actions.data_package import schema_text
-from ecoach.logbook.models import Exchange
+from ecoach.logbook.models import Engagement, Exchange
 from ecoach.logbook.privacy_models import ExportRequest
 from tests.dovecot import wait_until
 from tests.smtp_relay import SmtpRelay, smtp_relay  # noqa: F401 - the fixture
@@ -141,6 +141,47 @@ async def test_decline_tells_the_coachee_why(sessions, make_coach, make_engageme
         assert ok.status == 303
         page = await (await coachee.get(chat)).text()
         assert "Je kreeg gisteren al een kopie." in page and "Vraag een kopie van mijn gegevens" in page
+
+
+async def test_the_request_and_its_answers_read_in_each_readers_language(sessions, clock, db_url) -> None:  # type: ignore[no-untyped-def]
+    """The coach reads Dutch, the coachee English: each sees the request, the decline and the
+    approval in their own language, as ecoach's lines (not as the coachee's own bubble)."""
+    ids = await seed(db_url, clock.now(), email="marieke@example.org")
+    async with sessions() as session:
+        (await session.get(Engagement, ids["engagement_id"])).language = "en"
+        await session.commit()
+    async with app_client(settings_for(db_url), clock) as coachee, app_client(settings_for(db_url), clock) as coach:
+        chat = f"/c/{ids['chat_token']}"
+        await login(coach, ids["email"])
+        engagement = f"/engagements/{ids['engagement_id']}"
+
+        async def ask() -> int:
+            await coachee.post(f"{chat}/data", data={"_csrf": await csrf_of(coachee, chat)}, allow_redirects=False)
+            async with sessions() as session:
+                return int((await session.execute(select(func.max(ExportRequest.id)))).scalar_one())
+
+        def lines(page: str, words: str) -> list[str]:
+            return re.findall(r'<li class="exchange ([\w-]+)[^"]*"[^>]*>(?:(?!</li>).)*?' + re.escape(words), page, re.S)
+
+        first = await ask()
+        assert lines(await (await coachee.get(chat)).text(), "Sanne asked for a copy of their data (right of access).") \
+            == ["system-line"]
+        assert lines(await (await coach.get(engagement)).text(),
+                     "Sanne vroeg om een kopie van de eigen gegevens (recht op inzage).") == ["system-line"]
+        csrf = await csrf_of(coach, engagement)
+        await coach.post(f"{engagement}/data-requests/{first}/decline", data={"_csrf": csrf, "reason": "Al gedaan."},
+                         allow_redirects=False)
+        assert lines(await (await coachee.get(chat)).text(),
+                     "The request for a copy of the data was not approved: Al gedaan.") == ["system-line"]
+        assert lines(await (await coach.get(engagement)).text(),
+                     "Het verzoek om een kopie van de gegevens is niet goedgekeurd: Al gedaan.") == ["system-line"]
+        second = await ask()
+        await coach.post(f"{engagement}/data-requests/{second}/approve", data={"_csrf": await csrf_of(coach, engagement)},
+                         allow_redirects=False)
+        chat_page = await (await coachee.get(chat)).text()
+        assert lines(chat_page, "The data package is ready.") == ["system-line"]
+        assert "Het gegevenspakket staat klaar." in await (await coach.get(engagement)).text()
+        assert "staat klaar" not in chat_page and "Keur het goed" not in chat_page
 
 
 async def test_a_coach_never_exports_another_coachs_engagement(clock, db_url) -> None:  # type: ignore[no-untyped-def]

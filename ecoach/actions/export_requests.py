@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ecoach.actions.errors import ActionError, Conflict, N_, NotFound
 from ecoach.actions.exchanges import NewExchange, record_exchanges
 from ecoach.actions.privacy_mail import format_date, queue_notice
+from ecoach.core import notices
 from ecoach.core.i18n import gettext_for
 from ecoach.core.text import normalise_message
 from ecoach.core.tokens import derived_token, looks_like_token, new_salt, token_digest
@@ -38,9 +39,10 @@ log = logging.getLogger(__name__)
 
 MAX_REASON = 1000
 
-ASKED = N_("%(name)s asked for a copy of their data (right of access). Approve it on this page.")
-READY = N_("Your data package is ready. Download it from \"Your data\" on this page until %(until)s.")
-DECLINED_TEXT = N_("Your coach did not approve your request for your data: %(reason)s")
+# Timeline notices, read by coach and coachee alike, each in their own language and zone.
+ASKED = N_("%(name)s asked for a copy of their data (right of access).")
+READY = N_("The data package is ready. It can be downloaded from \"Your data\" on the chat page until %(until)s.")
+DECLINED_TEXT = N_("The request for a copy of the data was not approved: %(reason)s")
 COACH_SUBJECT = N_("%(name)s asked for a copy of their data")
 COACH_BODY = N_("%(name)s asked for a copy of their data (right of access). Approve it here: %(url)s")
 COACHEE_SUBJECT = N_("Your data package is ready")
@@ -83,8 +85,9 @@ async def do_request_export(session: AsyncSession, engagement: Engagement, *, se
     assert coachee is not None and coach is not None  # foreign keys
     _ = gettext_for(coach.language)
     values = {"name": coachee.name, "url": f"{settings.base_url}/engagements/{engagement.id}#your-data"}
-    await _record(session, engagement, now, direction="in", author="coachee", author_name=coachee.name,
-                  text=_(ASKED) % values, external_id=f"export:{request.id}:asked")
+    await _record(session, engagement, now, notices.notice(notices.line(ASKED, name=coachee.name)),
+                  event="export_asked", direction="in", author="coachee", author_name=coachee.name,
+                  external_id=f"export:{request.id}:asked")
     if settings.mail.enabled:
         await queue_notice(session, settings, now, to_address=coach.email, to_name=coach.name,
                            subject=_(COACH_SUBJECT) % values, text=_(COACH_BODY) % values,
@@ -121,8 +124,9 @@ async def do_approve_export(session: AsyncSession, coach: Coach, request_id: int
     values = {"name": coachee.name, "until": format_date(request.expires_at, engagement.time_zone,
                                                          engagement.language),
               "url": download_url(settings, token)}
-    await _record(session, engagement, now, direction="out", author="system", author_name="ecoach",
-                  text=_(READY) % values, external_id=f"export:{request.id}:ready")
+    await _record(session, engagement, now, notices.notice(notices.line(READY, until=notices.at(request.expires_at))),
+                  event="export_ready", direction="out", author="system", author_name="ecoach",
+                  external_id=f"export:{request.id}:ready")
     if settings.mail.enabled and coachee.email:
         await queue_notice(session, settings, now, to_address=coachee.email, to_name=coachee.name,
                            subject=_(COACHEE_SUBJECT), text=_(COACHEE_BODY) % values,
@@ -146,18 +150,23 @@ async def do_decline_export(session: AsyncSession, coach: Coach, request_id: int
     request, engagement = await _open_request(session, coach, request_id)
     request.status, request.decided_at, request.reason = DECLINED, now, text
     await session.flush()
-    _ = gettext_for(engagement.language)
     # A notice, not an answer: the coachee's waiting messages stay waiting.
-    await _record(session, engagement, now, direction="out", author="system", author_name="ecoach",
-                  text=_(DECLINED_TEXT) % {"reason": text}, external_id=f"export:{request.id}:declined")
+    await _record(session, engagement, now, notices.notice(notices.line(DECLINED_TEXT, reason=text)),
+                  event="export_declined", direction="out", author="system", author_name="ecoach",
+                  external_id=f"export:{request.id}:declined")
     return request
 
 
-async def _record(session: AsyncSession, engagement: Engagement, now: datetime, **fields: str) -> None:
+async def _record(session: AsyncSession, engagement: Engagement, now: datetime, notice: notices.Notice, *,
+                  event: str, **fields: str) -> None:
+    """A notice in the timeline, rendered for each reader (body_text keeps the
+    engagement's language for search and the API)."""
     # force: a closed or paused engagement still answers for its data.
-    [result] = await record_exchanges(session, [NewExchange(engagement_id=engagement.id, channel="system",
-                                                            force=True, **fields)], now,
-                                      loaded={engagement.id: engagement})
+    entry = NewExchange(engagement_id=engagement.id, channel="system", force=True,
+                        text=notices.render_text(notice, engagement.language, engagement.time_zone),
+                        html=notices.render_html(notice, engagement.language, engagement.time_zone),
+                        meta={"event": event, "notice": notice}, **fields)
+    [result] = await record_exchanges(session, [entry], now, loaded={engagement.id: engagement})
     if isinstance(result, ActionError):
         raise result
 

@@ -119,6 +119,8 @@ def of(meta: dict[str, Any] | None) -> Notice | None:
 
 
 BOOKING_EVENTS = ("requested", "booked", "rescheduled", "cancelled", "declined", "held")
+# A request for the coachee's data and its answer (actions/export_requests.py).
+DATA_EVENTS = ("export_asked", "export_ready", "export_declined")
 # Crisis signals (actions/crisis.py): the coach's flag and its marking, the coachee's panel.
 CRISIS_SHAPES = {"crisis_flag": "crisis-flag", "crisis_resolved": "crisis-flag", "crisis_resources": "crisis-panel"}
 
@@ -133,7 +135,7 @@ def shape(direction: str, author: str, meta: dict[str, Any] | None, viewer: str)
         return CRISIS_SHAPES[event]
     if direction == "internal":
         return "note" if author == "coach" else "system-line"
-    if (meta or {}).get("event") in BOOKING_EVENTS:
+    if event in BOOKING_EVENTS or event in DATA_EVENTS:
         return "system-line"
     mine = "out" if viewer == "coach" else "in"
     return "from-me" if direction == mine else "from-them"
