@@ -40,12 +40,14 @@ from tests.booking_support import (
     within_notice,
 )
 
-# Every test books relative to its clock (``monday_ahead``), and runs at START and at each
-# awkward moment (Sunday 23:59, the DST hour, New Year's night).
-pytestmark = pytest.mark.awkward_clock
+# Every test books relative to its clock (``monday_ahead``); those whose outcome hangs on
+# the time (reminders, notice, horizon, expiry, cut-off) also run at each awkward moment
+# (Sunday 23:59, the DST hour, New Year's night). The others pass there too
+# (ECOACH_TEST_AWKWARD_ALL=1) but would only repeat themselves.
 H = timedelta(hours=1)
 
 
+@pytest.mark.awkward_clock
 async def test_book_a_follow_up_from_the_private_link(sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
     monday = monday_ahead(clock)
     s = await setup(sessions, make_coach, make_engagement, clock.now())
@@ -125,6 +127,7 @@ async def test_the_database_refuses_overlaps_on_its_own(sessions, make_coach, ma
                                   .values(busy_until=first.ends_at + timedelta(minutes=1)))
 
 
+@pytest.mark.awkward_clock
 @pytest.mark.parametrize("case", ["never_offered", "too_far", "too_soon", "outside_windows", "day_off"])
 async def test_bad_slots_are_refused_and_nothing_is_stored(
         sessions, make_coach, make_engagement, clock, db_url, case) -> None:  # type: ignore[no-untyped-def]
@@ -148,6 +151,7 @@ async def test_bad_slots_are_refused_and_nothing_is_stored(
     assert await pending_tasks(sessions) == {}
 
 
+@pytest.mark.awkward_clock
 async def test_tampered_revoked_and_expired_links(sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
     monday = monday_ahead(clock)
     s = await setup(sessions, make_coach, make_engagement, clock.now())
@@ -187,6 +191,7 @@ async def test_tampered_revoked_and_expired_links(sessions, make_coach, make_eng
         assert raised.value.code == "manage_link_expired"
 
 
+@pytest.mark.awkward_clock
 async def test_reschedule_moves_reminders_and_cancel_removes_them(
         sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
     monday = monday_ahead(clock)
@@ -227,6 +232,7 @@ async def test_reschedule_moves_reminders_and_cancel_removes_them(
         assert raised.value.code == "booking_not_active"
 
 
+@pytest.mark.awkward_clock
 async def test_cut_off_binds_the_coachee_not_the_coach(sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
     monday = monday_ahead(clock)
     s = await setup(sessions, make_coach, make_engagement, clock.now())
@@ -283,6 +289,7 @@ async def test_intake_request_holds_the_slot_until_accepted_or_declined(
         assert raised.value.code == "request_handled"
 
 
+@pytest.mark.awkward_clock
 async def test_reminders_by_chat_and_held_through_the_task_runner(
         sessions, make_coach, make_engagement, clock, hub, db_url) -> None:  # type: ignore[no-untyped-def]
     monday = monday_ahead(clock)
@@ -314,6 +321,7 @@ async def test_reminders_by_chat_and_held_through_the_task_runner(
     assert "We spraken over grenzen." in shared.exchange.body_text
 
 
+@pytest.mark.awkward_clock
 async def test_a_cancelled_sessions_reminders_never_run(sessions, make_coach, make_engagement, clock, hub, db_url) -> None:  # type: ignore[no-untyped-def]
     monday = monday_ahead(clock)
     config = settings(db_url, reminder_channel="chat")
@@ -343,6 +351,7 @@ async def test_paused_engagement_cannot_book_and_links_stay_per_coach(
         assert await count(sessions, BookingLink) == 2
 
 
+@pytest.mark.awkward_clock
 async def test_reminders_by_mail_carry_the_link_and_the_manage_link(
         sessions, make_coach, make_engagement, clock, hub, db_url) -> None:  # type: ignore[no-untyped-def]
     monday = monday_ahead(clock)

@@ -103,7 +103,6 @@ async def test_bad_input_gives_a_clear_message_and_stores_nothing(
     assert await count(sessions, Booking) == 0 and await count(sessions, Exchange) == 0
 
 
-@pytest.mark.awkward_clock
 async def test_coach_pages_only_show_the_coachs_own_sessions(
         sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
     monday = monday_ahead(clock)
