@@ -5,7 +5,7 @@ requests, reminders and "held" through the task runner, summaries."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from email import message_from_bytes
 from email.policy import default as default_policy
 
@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ecoach.actions.booking import do_cancel, do_reschedule
 from ecoach.actions.booking_after import do_add_summary
-from ecoach.actions.booking_offer import check_manage_token, get_offer
+from ecoach.actions.booking_offer import check_manage_token, check_slot, get_offer
 from ecoach.actions.booking_requests import do_accept_request, do_decline_request
 from ecoach.actions.errors import ActionError
 from ecoach.actions.session_types import check_booking_link, do_new_booking_link
@@ -24,6 +24,7 @@ from ecoach.logbook.booking_models import Booking, BookingLink, SessionType
 from ecoach.logbook.models import Engagement, Exchange
 from ecoach.scheduler.runner import TaskRunner
 from tests.booking_support import (
+    AMS,
     SECRET,
     active_bookings,
     add_day_off,
@@ -73,6 +74,56 @@ async def test_book_a_follow_up_from_the_private_link(sessions, make_coach, make
     # Two sessions get two different rooms.
     other = await book(sessions, ctx(settings(db_url), clock.now()), s.tokens[0], s.type_id, ams(monday, 11))
     assert other.booking.meeting_url != booking.meeting_url
+
+
+@pytest.mark.awkward_clock
+async def test_a_session_booked_within_a_day_gets_only_the_reminders_still_ahead(
+        sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
+    # Whole days every day: the first whole hour two hours on is free at every moment (on
+    # the DST night its hour-before reminder falls just after the jump).
+    s = await setup(sessions, make_coach, make_engagement, clock.now(), windows="mon-sun 00:00-00:00")
+    start = within_notice(clock, hours=2)
+    booking = (await book(sessions, ctx(settings(db_url), clock.now()), s.tokens[0], s.type_id, start)).booking
+    assert booking.starts_at == start
+    assert await pending_tasks(sessions) == {  # no 24-hour reminder in the past
+        f"booking-reminder:{booking.id}:60": start - H,
+        f"booking-held:{booking.id}": start + H,
+    }
+
+
+SWITCHES = {  # (a moment two days before, the instant the clocks change)
+    "before the clocks go forward": (datetime(2027, 3, 26, 9, tzinfo=timezone.utc),
+                                     datetime(2027, 3, 28, 1, tzinfo=timezone.utc)),
+    "before the clocks go back": (datetime(2026, 10, 23, 8, tzinfo=timezone.utc),
+                                  datetime(2026, 10, 25, 1, tzinfo=timezone.utc)),
+}
+
+
+@pytest.mark.parametrize("step", [45, 90])
+@pytest.mark.parametrize("moment", list(SWITCHES), ids=list(SWITCHES))
+async def test_a_step_that_does_not_divide_the_hour_keeps_the_local_grid_through_a_clock_change(
+        sessions, make_coach, make_engagement, clock, db_url, moment, step) -> None:  # type: ignore[no-untyped-def]
+    # Whole days every day: one open stretch through the night the clocks change. The page
+    # stepped on in UTC and left the local grid there (00:15, 01:45, ... for 45 minutes),
+    # while the check of a booking, which looks at the day around the asked time, started
+    # on the grid: half the times offered more than a day after the change were refused.
+    now, switch = SWITCHES[moment]
+    clock.set(now)
+    s = await setup(sessions, make_coach, make_engagement, clock.now(), windows="mon-sun 00:00-00:00",
+                    horizon_days="4")
+    async with sessions() as session:
+        item = await session.get(SessionType, s.type_id)
+        offer = await get_offer(session, item, now=clock.now(), step_minutes=step)
+        later = [slot.start for slot in offer.slots if slot.start > switch + timedelta(days=1)]
+        assert later
+        for start in later[:4]:  # the server's own check of each, as under the agenda lock
+            around = await get_offer(session, item, now=clock.now(), step_minutes=step, around=start)
+            assert check_slot(around, start, clock.now()).start == start
+    walls = [slot.start.astimezone(AMS) for slot in offer.slots]
+    assert all((t.hour * 60 + t.minute) % step == 0 for t in walls)  # 03:00, 03:45, ... after the change too
+    outcome = await book(sessions, ctx(settings(db_url, slot_step_minutes=step), clock.now()), s.tokens[0],
+                         s.type_id, later[1])
+    assert outcome.booking.starts_at == later[1]
 
 
 async def test_twenty_simultaneous_requests_for_one_slot_make_one_booking(
