@@ -79,8 +79,8 @@ async def test_book_a_follow_up_from_the_private_link(sessions, make_coach, make
 @pytest.mark.awkward_clock
 async def test_a_session_booked_within_a_day_gets_only_the_reminders_still_ahead(
         sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
-    # Whole days every day: the first whole hour two hours on is free at every moment (on
-    # the DST night its hour-before reminder falls just after the jump).
+    # Whole days every day: the first whole hour at least two hours on is free at every
+    # moment (on the DST night 05:00 CEST, booked at 01:30 CET, its reminder after the jump).
     s = await setup(sessions, make_coach, make_engagement, clock.now(), windows="mon-sun 00:00-00:00")
     start = within_notice(clock, hours=2)
     booking = (await book(sessions, ctx(settings(db_url), clock.now()), s.tokens[0], s.type_id, start)).booking
