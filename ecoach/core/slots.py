@@ -27,8 +27,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from ecoach.core.working_time import local_to_utc
-
 UTC = timezone.utc
 ZERO = timedelta(0)
 DAY = timedelta(days=1)
@@ -128,8 +126,11 @@ def ceil_to_grid(t: datetime, step: timedelta, zone: ZoneInfo) -> datetime:
 def _next_boundary(t: datetime, zone: ZoneInfo) -> datetime:
     """The first local midnight or change of the clocks after ``t``."""
     local = t.astimezone(zone)
-    midnight = local_to_utc(datetime.combine(local.date() + DAY, time()), zone)
-    return midnight if _offset(midnight, zone) == local.utcoffset() else _switch(t, midnight, zone)
+    offset = local.utcoffset() or ZERO
+    # The next midnight by today's offset: if the offset is another there, the clocks
+    # change before it (on a day they change, or at that midnight itself).
+    midnight = (datetime.combine(local.date() + DAY, time()) - offset).replace(tzinfo=UTC)
+    return midnight if _offset(midnight, zone) == offset else _switch(t, midnight, zone)
 
 
 def grid_times(first: datetime, last: datetime, step: timedelta, zone: ZoneInfo) -> Iterator[datetime]:
