@@ -14,6 +14,7 @@ from icalendar import Calendar
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ecoach.actions.availability import day_span
 from ecoach.actions.booking import BookingContext, BookingOutcome, do_book_from_link
 from ecoach.actions.session_types import check_session_type, do_new_booking_link, do_save_session_type
 from ecoach.core.working_time import parse_week
@@ -23,6 +24,7 @@ from ecoach.logbook.mail_models import MailOutbox
 from ecoach.logbook.models import Coach, Exchange
 from ecoach.logbook.task_models import Task
 from ecoach.settings import MailSettings, Settings
+from tests.moments import next_weekday
 
 AMS = ZoneInfo("Europe/Amsterdam")
 SECRET = "test-secret-key"
@@ -47,6 +49,21 @@ def ams(day: date, hour: int, minute: int = 0) -> datetime:
 MONDAY = date(2026, 11, 30)  # the clock starts on Wednesday 25 November 2026, 09:00 UTC
 
 
+def monday_ahead(clock: Any) -> date:
+    """The Monday the booking tests book on, relative to the test's clock (at START it is
+    MONDAY): the first whose local day begins more than two days from now, so that its
+    24-hour reminder and its two-day check-in still lie ahead, and it is among the first
+    days with free times that a booking page shows (at most six weekdays come before it)."""
+    return next_weekday(clock, 0, 0, after=timedelta(days=2)).astimezone(AMS).date()
+
+
+def within_notice(clock: Any, hours: int = 1) -> datetime:
+    """The first whole hour at least ``hours`` from now: a time inside a day's notice."""
+    start = clock.now().astimezone(timezone.utc) + timedelta(hours=hours)
+    whole = start.replace(minute=0, second=0, microsecond=0)
+    return whole if whole == start else whole + timedelta(hours=1)
+
+
 async def add_windows(session: AsyncSession, coach_id: int, spec: str, channel: str = "sessions") -> None:
     for w in parse_week(spec):
         session.add(AvailabilityWindow(coach_id=coach_id, channel=channel, weekday=w.weekday,
@@ -55,10 +72,10 @@ async def add_windows(session: AsyncSession, coach_id: int, spec: str, channel: 
 
 
 async def add_day_off(session: AsyncSession, coach_id: int, day: date, now: datetime) -> None:
-    start = datetime.combine(day, time(), AMS).astimezone(timezone.utc)
+    # The local day as the product spans it (23 or 25 hours on the days the clocks change).
+    start, end = day_span("Europe/Amsterdam", day, day)
     session.add(AvailabilityException(coach_id=coach_id, kind="holiday", title="day off", first_day=day,
-                                      last_day=day, starts_at=start, ends_at=start + timedelta(days=1),
-                                      created_at=now))
+                                      last_day=day, starts_at=start, ends_at=end, created_at=now))
 
 
 @dataclass

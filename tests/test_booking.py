@@ -5,7 +5,7 @@ requests, reminders and "held" through the task runner, summaries."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from email import message_from_bytes
 from email.policy import default as default_policy
 
@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ecoach.actions.booking import do_cancel, do_reschedule
 from ecoach.actions.booking_after import do_add_summary
-from ecoach.actions.booking_offer import check_manage_token, get_offer
+from ecoach.actions.booking_offer import check_manage_token, check_slot, get_offer
 from ecoach.actions.booking_requests import do_accept_request, do_decline_request
 from ecoach.actions.errors import ActionError
 from ecoach.actions.session_types import check_booking_link, do_new_booking_link
@@ -24,7 +24,7 @@ from ecoach.logbook.booking_models import Booking, BookingLink, SessionType
 from ecoach.logbook.models import Engagement, Exchange
 from ecoach.scheduler.runner import TaskRunner
 from tests.booking_support import (
-    MONDAY,
+    AMS,
     SECRET,
     active_bookings,
     add_day_off,
@@ -33,21 +33,29 @@ from tests.booking_support import (
     count,
     ctx,
     exchanges,
+    monday_ahead,
     outbox,
     pending_tasks,
     settings,
     setup,
+    within_notice,
 )
 
+# Every test books relative to its clock (``monday_ahead``); those whose outcome hangs on
+# the time (reminders, notice, horizon, expiry, cut-off) also run at each awkward moment
+# (Sunday 23:59, the DST hour, New Year's night). The others pass there too
+# (ECOACH_TEST_AWKWARD_ALL=1) but would only repeat themselves.
 H = timedelta(hours=1)
 
 
+@pytest.mark.awkward_clock
 async def test_book_a_follow_up_from_the_private_link(sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
+    monday = monday_ahead(clock)
     s = await setup(sessions, make_coach, make_engagement, clock.now())
-    outcome = await book(sessions, ctx(settings(db_url), clock.now()), s.tokens[0], s.type_id, ams(MONDAY, 10),
+    outcome = await book(sessions, ctx(settings(db_url), clock.now()), s.tokens[0], s.type_id, ams(monday, 10),
                          zone="America/New_York")
     booking = outcome.booking
-    assert booking.status == "confirmed" and booking.starts_at == ams(MONDAY, 10)
+    assert booking.status == "confirmed" and booking.starts_at == ams(monday, 10)
     assert booking.ends_at - booking.starts_at == H
     assert booking.meeting_url.startswith("https://meet.jit.si/ecoach") and len(booking.meeting_url) > 40
     assert booking.attendee_time_zone == "America/New_York"
@@ -64,15 +72,66 @@ async def test_book_a_follow_up_from_the_private_link(sessions, make_coach, make
         found = await check_manage_token(session, outcome.manage_token, clock.now())
         assert found.id == booking.id
     # Two sessions get two different rooms.
-    other = await book(sessions, ctx(settings(db_url), clock.now()), s.tokens[0], s.type_id, ams(MONDAY, 11))
+    other = await book(sessions, ctx(settings(db_url), clock.now()), s.tokens[0], s.type_id, ams(monday, 11))
     assert other.booking.meeting_url != booking.meeting_url
+
+
+@pytest.mark.awkward_clock
+async def test_a_session_booked_within_a_day_gets_only_the_reminders_still_ahead(
+        sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
+    # Whole days every day: the first whole hour at least two hours on is free at every
+    # moment (on the DST night 05:00 CEST, booked at 01:30 CET, its reminder after the jump).
+    s = await setup(sessions, make_coach, make_engagement, clock.now(), windows="mon-sun 00:00-00:00")
+    start = within_notice(clock, hours=2)
+    booking = (await book(sessions, ctx(settings(db_url), clock.now()), s.tokens[0], s.type_id, start)).booking
+    assert booking.starts_at == start
+    assert await pending_tasks(sessions) == {  # no 24-hour reminder in the past
+        f"booking-reminder:{booking.id}:60": start - H,
+        f"booking-held:{booking.id}": start + H,
+    }
+
+
+SWITCHES = {  # (a moment two days before, the instant the clocks change)
+    "before the clocks go forward": (datetime(2027, 3, 26, 9, tzinfo=timezone.utc),
+                                     datetime(2027, 3, 28, 1, tzinfo=timezone.utc)),
+    "before the clocks go back": (datetime(2026, 10, 23, 8, tzinfo=timezone.utc),
+                                  datetime(2026, 10, 25, 1, tzinfo=timezone.utc)),
+}
+
+
+@pytest.mark.parametrize("step", [45, 90])
+@pytest.mark.parametrize("moment", list(SWITCHES), ids=list(SWITCHES))
+async def test_a_step_that_does_not_divide_the_hour_keeps_the_local_grid_through_a_clock_change(
+        sessions, make_coach, make_engagement, clock, db_url, moment, step) -> None:  # type: ignore[no-untyped-def]
+    # Whole days every day: one open stretch through the night the clocks change. The page
+    # stepped on in UTC and left the local grid there (00:15, 01:45, ... for 45 minutes),
+    # while the check of a booking, which looks at the day around the asked time, started
+    # on the grid: half the times offered more than a day after the change were refused.
+    now, switch = SWITCHES[moment]
+    clock.set(now)
+    s = await setup(sessions, make_coach, make_engagement, clock.now(), windows="mon-sun 00:00-00:00",
+                    horizon_days="4")
+    async with sessions() as session:
+        item = await session.get(SessionType, s.type_id)
+        offer = await get_offer(session, item, now=clock.now(), step_minutes=step)
+        later = [slot.start for slot in offer.slots if slot.start > switch + timedelta(days=1)]
+        assert later
+        for start in later[:4]:  # the server's own check of each, as under the agenda lock
+            around = await get_offer(session, item, now=clock.now(), step_minutes=step, around=start)
+            assert check_slot(around, start, clock.now()).start == start
+    walls = [slot.start.astimezone(AMS) for slot in offer.slots]
+    assert all((t.hour * 60 + t.minute) % step == 0 for t in walls)  # 03:00, 03:45, ... after the change too
+    outcome = await book(sessions, ctx(settings(db_url, slot_step_minutes=step), clock.now()), s.tokens[0],
+                         s.type_id, later[1])
+    assert outcome.booking.starts_at == later[1]
 
 
 async def test_twenty_simultaneous_requests_for_one_slot_make_one_booking(
         sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
+    monday = monday_ahead(clock)
     s = await setup(sessions, make_coach, make_engagement, clock.now(), engagements=20)
     context = ctx(settings(db_url), clock.now())
-    slot = ams(MONDAY, 10)
+    slot = ams(monday, 10)
     results = await asyncio.gather(*(book(sessions, context, token, s.type_id, slot) for token in s.tokens),
                                    return_exceptions=True)
     won = [r for r in results if not isinstance(r, BaseException)]
@@ -93,8 +152,9 @@ async def test_twenty_simultaneous_requests_for_one_slot_make_one_booking(
 
 
 async def test_the_database_refuses_overlaps_on_its_own(sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
+    monday = monday_ahead(clock)
     s = await setup(sessions, make_coach, make_engagement, clock.now())
-    outcome = await book(sessions, ctx(settings(db_url), clock.now()), s.tokens[0], s.type_id, ams(MONDAY, 10))
+    outcome = await book(sessions, ctx(settings(db_url), clock.now()), s.tokens[0], s.type_id, ams(monday, 10))
     first = outcome.booking
 
     def copy(start, **changes):  # type: ignore[no-untyped-def]
@@ -118,19 +178,21 @@ async def test_the_database_refuses_overlaps_on_its_own(sessions, make_coach, ma
                                   .values(busy_until=first.ends_at + timedelta(minutes=1)))
 
 
+@pytest.mark.awkward_clock
 @pytest.mark.parametrize("case", ["never_offered", "too_far", "too_soon", "outside_windows", "day_off"])
 async def test_bad_slots_are_refused_and_nothing_is_stored(
         sessions, make_coach, make_engagement, clock, db_url, case) -> None:  # type: ignore[no-untyped-def]
+    monday = monday_ahead(clock)
     s = await setup(sessions, make_coach, make_engagement, clock.now(), horizon_days="30", min_notice_minutes="1440")
     async with sessions() as session:
-        await add_day_off(session, s.coach.id, MONDAY, clock.now())
+        await add_day_off(session, s.coach.id, monday, clock.now())
         await session.commit()
     start, code = {
-        "never_offered": (ams(MONDAY + timedelta(days=1), 10, 17), "slot_not_offered"),
-        "too_far": (ams(MONDAY + timedelta(days=35), 10), "slot_too_far"),
-        "too_soon": (ams(MONDAY - timedelta(days=5), 11), "slot_too_soon"),
-        "outside_windows": (ams(MONDAY + timedelta(days=1), 15), "slot_not_offered"),
-        "day_off": (ams(MONDAY, 10), "slot_not_offered"),
+        "never_offered": (ams(monday + timedelta(days=1), 10, 17), "slot_not_offered"),
+        "too_far": (ams(monday + timedelta(days=35), 10), "slot_too_far"),
+        "too_soon": (within_notice(clock), "slot_too_soon"),
+        "outside_windows": (ams(monday + timedelta(days=1), 15), "slot_not_offered"),
+        "day_off": (ams(monday, 10), "slot_not_offered"),
     }[case]
     with pytest.raises(ActionError) as raised:
         await book(sessions, ctx(settings(db_url), clock.now()), s.tokens[0], s.type_id, start)
@@ -140,66 +202,70 @@ async def test_bad_slots_are_refused_and_nothing_is_stored(
     assert await pending_tasks(sessions) == {}
 
 
+@pytest.mark.awkward_clock
 async def test_tampered_revoked_and_expired_links(sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
+    monday = monday_ahead(clock)
     s = await setup(sessions, make_coach, make_engagement, clock.now())
     context = ctx(settings(db_url), clock.now())
     tampered = s.tokens[0][:-2] + ("AA" if not s.tokens[0].endswith("AA") else "BB")
     for token, code in ((tampered, "booking_link_unknown"), ("short", "booking_link_unknown"),
                         ("../../etc/passwd", "booking_link_unknown")):
         with pytest.raises(ActionError) as raised:
-            await book(sessions, context, token, s.type_id, ams(MONDAY, 10))
+            await book(sessions, context, token, s.type_id, ams(monday, 10))
         assert raised.value.code == code and raised.value.status == 404
     async with sessions() as session:
         await do_new_booking_link(session, s.coach.id, s.engagement_ids[0], now=clock.now(), days=0, secret=SECRET)
         await session.commit()
     with pytest.raises(ActionError) as raised:
-        await book(sessions, context, s.tokens[0], s.type_id, ams(MONDAY, 10))
+        await book(sessions, context, s.tokens[0], s.type_id, ams(monday, 10))
     assert raised.value.code == "booking_link_revoked"
     async with sessions() as session:
         token = await do_new_booking_link(session, s.coach.id, s.engagement_ids[0], now=clock.now(), days=2,
                                           secret=SECRET)
         await session.commit()
     with pytest.raises(ActionError) as raised:
-        await book(sessions, ctx(settings(db_url), clock.now() + timedelta(days=3)), token, s.type_id, ams(MONDAY, 10))
+        await book(sessions, ctx(settings(db_url), clock.now() + timedelta(days=3)), token, s.type_id, ams(monday, 10))
     assert raised.value.code == "booking_link_expired" and raised.value.language == "nl"
     # An intake-only type cannot be booked from a private link's form by id either way round.
     with pytest.raises(ActionError) as raised:
-        await book(sessions, context, s.public_token, s.type_id, ams(MONDAY, 10), name="X", email="x@example.org")
+        await book(sessions, context, s.public_token, s.type_id, ams(monday, 10), name="X", email="x@example.org")
     assert raised.value.code == "session_type_unknown"
     assert await count(sessions, Booking) == 0
     # A manage link: tampered, and expired once the session is over.
-    outcome = await book(sessions, context, token, s.type_id, ams(MONDAY, 10))
+    outcome = await book(sessions, context, token, s.type_id, ams(monday, 10))
     async with sessions() as session:
         with pytest.raises(ActionError) as raised:
             await check_manage_token(session, outcome.manage_token[:-1] + "x", clock.now())
         assert raised.value.code == "manage_link_unknown"
         with pytest.raises(ActionError) as raised:
-            await check_manage_token(session, outcome.manage_token, ams(MONDAY, 11))
+            await check_manage_token(session, outcome.manage_token, ams(monday, 11))
         assert raised.value.code == "manage_link_expired"
 
 
+@pytest.mark.awkward_clock
 async def test_reschedule_moves_reminders_and_cancel_removes_them(
         sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
+    monday = monday_ahead(clock)
     s = await setup(sessions, make_coach, make_engagement, clock.now())
     context = ctx(settings(db_url), clock.now())
-    booking = (await book(sessions, context, s.tokens[0], s.type_id, ams(MONDAY, 10))).booking
-    other = (await book(sessions, context, s.tokens[0], s.type_id, ams(MONDAY, 11))).booking
+    booking = (await book(sessions, context, s.tokens[0], s.type_id, ams(monday, 10))).booking
+    other = (await book(sessions, context, s.tokens[0], s.type_id, ams(monday, 11))).booking
     async with sessions() as session:
         item = await session.get(Booking, booking.id)
         with pytest.raises(ActionError) as raised:  # onto another session
-            await do_reschedule(session, context, item, ams(MONDAY, 10, 30), by="coachee")
+            await do_reschedule(session, context, item, ams(monday, 10, 30), by="coachee")
         assert raised.value.code == "slot_taken"
     async with sessions() as session:
         item = await session.get(Booking, booking.id)
-        moved = await do_reschedule(session, context, item, ams(MONDAY + timedelta(days=1), 9), by="coachee")
+        moved = await do_reschedule(session, context, item, ams(monday + timedelta(days=1), 9), by="coachee")
         await session.commit()
-    assert moved.booking.sequence == 1 and moved.booking.starts_at == ams(MONDAY + timedelta(days=1), 9)
+    assert moved.booking.sequence == 1 and moved.booking.starts_at == ams(monday + timedelta(days=1), 9)
     tasks = await pending_tasks(sessions)
-    assert tasks[f"booking-reminder:{booking.id}:60"] == ams(MONDAY + timedelta(days=1), 8)
-    assert tasks[f"booking-held:{booking.id}"] == ams(MONDAY + timedelta(days=1), 10)
+    assert tasks[f"booking-reminder:{booking.id}:60"] == ams(monday + timedelta(days=1), 8)
+    assert tasks[f"booking-held:{booking.id}"] == ams(monday + timedelta(days=1), 10)
     # The freed time can be booked again.
-    again = await book(sessions, context, s.tokens[0], s.type_id, ams(MONDAY, 10))
-    assert again.booking.starts_at == ams(MONDAY, 10)
+    again = await book(sessions, context, s.tokens[0], s.type_id, ams(monday, 10))
+    assert again.booking.starts_at == ams(monday, 10)
     async with sessions() as session:
         item = await session.get(Booking, booking.id)
         cancelled = await do_cancel(session, context, item, by="coachee")
@@ -217,10 +283,12 @@ async def test_reschedule_moves_reminders_and_cancel_removes_them(
         assert raised.value.code == "booking_not_active"
 
 
+@pytest.mark.awkward_clock
 async def test_cut_off_binds_the_coachee_not_the_coach(sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
+    monday = monday_ahead(clock)
     s = await setup(sessions, make_coach, make_engagement, clock.now())
-    booking = (await book(sessions, ctx(settings(db_url), clock.now()), s.tokens[0], s.type_id, ams(MONDAY, 10))).booking
-    late = ctx(settings(db_url, change_cutoff_hours=24), ams(MONDAY, 10) - timedelta(hours=20))
+    booking = (await book(sessions, ctx(settings(db_url), clock.now()), s.tokens[0], s.type_id, ams(monday, 10))).booking
+    late = ctx(settings(db_url, change_cutoff_hours=24), ams(monday, 10) - timedelta(hours=20))
     async with sessions() as session:
         item = await session.get(Booking, booking.id)
         with pytest.raises(ActionError) as raised:
@@ -236,19 +304,20 @@ async def test_cut_off_binds_the_coachee_not_the_coach(sessions, make_coach, mak
 
 async def test_intake_request_holds_the_slot_until_accepted_or_declined(
         sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
+    monday = monday_ahead(clock)
     s = await setup(sessions, make_coach, make_engagement, clock.now(), intake=True)
     context = ctx(settings(db_url), clock.now())
     with pytest.raises(ActionError) as raised:
-        await book(sessions, context, s.public_token, s.type_id, ams(MONDAY, 10), name="Nieuw", email="nope")
+        await book(sessions, context, s.public_token, s.type_id, ams(monday, 10), name="Nieuw", email="nope")
     assert raised.value.code == "email_invalid"
-    request = await book(sessions, context, s.public_token, s.type_id, ams(MONDAY, 10), name="Noor Jansen",
+    request = await book(sessions, context, s.public_token, s.type_id, ams(monday, 10), name="Noor Jansen",
                          email="noor@example.org", message="Ik wil graag kennismaken.", zone="Asia/Kolkata",
                          language="en")
     assert request.booking.status == "requested" and request.booking.engagement_id is None
     with pytest.raises(ActionError) as raised:  # the slot is held
-        await book(sessions, context, s.tokens[0], s.type_id, ams(MONDAY, 10))
+        await book(sessions, context, s.tokens[0], s.type_id, ams(monday, 10))
     assert raised.value.code == "slot_taken"
-    second = await book(sessions, context, s.public_token, s.type_id, ams(MONDAY, 11), name="Piet",
+    second = await book(sessions, context, s.public_token, s.type_id, ams(monday, 11), name="Piet",
                         email="piet@example.org")
     async with sessions() as session:
         accepted = await do_accept_request(session, context, s.coach, request.booking.id)
@@ -263,7 +332,7 @@ async def test_intake_request_holds_the_slot_until_accepted_or_declined(
     assert "Ik wil graag kennismaken." in entries[0].body_text
     assert f"booking-held:{accepted.booking.id}" in await pending_tasks(sessions)
     # Declined: the time is free again.
-    again = await book(sessions, context, s.tokens[0], s.type_id, ams(MONDAY, 11))
+    again = await book(sessions, context, s.tokens[0], s.type_id, ams(monday, 11))
     assert again.booking.status == "confirmed"
     async with sessions() as session:
         with pytest.raises(ActionError) as raised:
@@ -271,17 +340,19 @@ async def test_intake_request_holds_the_slot_until_accepted_or_declined(
         assert raised.value.code == "request_handled"
 
 
+@pytest.mark.awkward_clock
 async def test_reminders_by_chat_and_held_through_the_task_runner(
         sessions, make_coach, make_engagement, clock, hub, db_url) -> None:  # type: ignore[no-untyped-def]
+    monday = monday_ahead(clock)
     config = settings(db_url, reminder_channel="chat")
     s = await setup(sessions, make_coach, make_engagement, clock.now())
-    booking = (await book(sessions, ctx(config, clock.now()), s.tokens[0], s.type_id, ams(MONDAY, 10))).booking
+    booking = (await book(sessions, ctx(config, clock.now()), s.tokens[0], s.type_id, ams(monday, 10))).booking
     runner = TaskRunner(sessions, task_registry(config), config, clock)
-    clock._now = ams(MONDAY, 10) - timedelta(hours=23)
+    clock._now = ams(monday, 10) - timedelta(hours=23)
     assert await runner.run_once() == 2  # the 24-hour reminder, and the check-in (due since Saturday)
-    clock._now = ams(MONDAY, 9, 5)
+    clock._now = ams(monday, 9, 5)
     assert await runner.run_once() == 1
-    clock._now = ams(MONDAY, 11, 1)
+    clock._now = ams(monday, 11, 1)
     assert await runner.run_once() == 1
     entries = [x for x in await exchanges(sessions, s.engagement_ids[0]) if "event" in (x.meta or {})]
     assert [(x.meta["event"], x.channel, x.direction) for x in entries] == [
@@ -301,26 +372,29 @@ async def test_reminders_by_chat_and_held_through_the_task_runner(
     assert "We spraken over grenzen." in shared.exchange.body_text
 
 
+@pytest.mark.awkward_clock
 async def test_a_cancelled_sessions_reminders_never_run(sessions, make_coach, make_engagement, clock, hub, db_url) -> None:  # type: ignore[no-untyped-def]
+    monday = monday_ahead(clock)
     config = settings(db_url, reminder_channel="chat")
     s = await setup(sessions, make_coach, make_engagement, clock.now())
-    booking = (await book(sessions, ctx(config, clock.now()), s.tokens[0], s.type_id, ams(MONDAY, 10))).booking
+    booking = (await book(sessions, ctx(config, clock.now()), s.tokens[0], s.type_id, ams(monday, 10))).booking
     async with sessions() as session:
         await do_cancel(session, ctx(config, clock.now()), await session.get(Booking, booking.id), by="coach")
         await session.commit()
-    clock._now = ams(MONDAY, 12)
+    clock._now = ams(monday, 12)
     assert await TaskRunner(sessions, task_registry(config), config, clock).run_once() == 0
     assert [x.meta["event"] for x in await exchanges(sessions, s.engagement_ids[0])] == ["booked", "cancelled"]
 
 
 async def test_paused_engagement_cannot_book_and_links_stay_per_coach(
         sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
+    monday = monday_ahead(clock)
     s = await setup(sessions, make_coach, make_engagement, clock.now())
     async with sessions() as session:
         await session.execute(update(Engagement).where(Engagement.id == s.engagement_ids[0]).values(status="paused"))
         await session.commit()
     with pytest.raises(ActionError) as raised:
-        await book(sessions, ctx(settings(db_url), clock.now()), s.tokens[0], s.type_id, ams(MONDAY, 10))
+        await book(sessions, ctx(settings(db_url), clock.now()), s.tokens[0], s.type_id, ams(monday, 10))
     assert raised.value.code == "engagement_paused"
     async with sessions() as session:
         link, engagement = await check_booking_link(session, s.tokens[0], clock.now())
@@ -328,14 +402,16 @@ async def test_paused_engagement_cannot_book_and_links_stay_per_coach(
         assert await count(sessions, BookingLink) == 2
 
 
+@pytest.mark.awkward_clock
 async def test_reminders_by_mail_carry_the_link_and_the_manage_link(
         sessions, make_coach, make_engagement, clock, hub, db_url) -> None:  # type: ignore[no-untyped-def]
+    monday = monday_ahead(clock)
     config = settings(db_url, mail=True, reminders="2h")
     s = await setup(sessions, make_coach, make_engagement, clock.now())
-    outcome = await book(sessions, ctx(config, clock.now()), s.tokens[0], s.type_id, ams(MONDAY, 10))
+    outcome = await book(sessions, ctx(config, clock.now()), s.tokens[0], s.type_id, ams(monday, 10))
     assert set(await pending_tasks(sessions)) == {f"booking-reminder:{outcome.booking.id}:120",
                                                   f"booking-held:{outcome.booking.id}"}
-    clock._now = ams(MONDAY, 8, 1)
+    clock._now = ams(monday, 8, 1)
     # The reminder, and the check-in before it (sessions.checkin_before: due since Saturday).
     assert await TaskRunner(sessions, task_registry(config), config, clock).run_once() == 2
     [reminder] = [mail for mail in await outbox(sessions) if mail.kind == "booking"]

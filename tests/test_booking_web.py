@@ -4,15 +4,22 @@ pages, isolation between coaches, intake requests and the calendar feed."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
+import pytest
 from icalendar import Calendar
 
 from ecoach.logbook.booking_models import Booking
 from ecoach.logbook.models import Exchange
-from tests.booking_support import MONDAY, ams, count, exchanges, setup
+from tests.booking_support import ams, count, exchanges, monday_ahead, setup
 from tests.support import app_client, csrf_of, login, settings_for
+
+
+def wall(at: datetime, zone: str) -> str:
+    """``at`` as the booking pages show it in ``zone`` (24-hour HH:MM)."""
+    return f"{at.astimezone(ZoneInfo(zone)):%H:%M}"
 
 
 def booking_settings(db_url: str, **extra):  # type: ignore[no-untyped-def]
@@ -27,33 +34,39 @@ async def book_via_form(client, token: str, type_id: int, start, zone: str = "Eu
                                                      "start": start.isoformat()}, allow_redirects=False)
 
 
+@pytest.mark.awkward_clock
 async def test_private_page_shows_times_in_the_bookers_zone_with_the_coachs(
         sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
+    monday = monday_ahead(clock)
     s = await setup(sessions, make_coach, make_engagement, clock.now())
     async with app_client(booking_settings(db_url), clock) as client:
         page = await (await client.get(f"/book/{s.tokens[0]}?zone=America/New_York")).text()
         assert 'lang="nl"' in page and "America/New_York" in page
-        # Monday 09:00 in Amsterdam is 03:00 in New York; the coach's time in small print.
-        monday = ams(MONDAY, 9).isoformat()
-        assert re.search(rf'data-start="{re.escape(monday)}"><span[^>]*>[^<]*</span>03:00 <small class="coach-time">'
-                         r'<span[^>]*>[^<]*</span>09:00<', page)
+        # Monday 09:00 in Amsterdam is 03:00 in New York (in winter, and in summer once both
+        # have switched); the coach's time in small print.
+        nine = ams(monday, 9)
+        start = re.escape(nine.isoformat())
+        assert re.search(rf'data-start="{start}"><span[^>]*>[^<]*</span>{wall(nine, "America/New_York")} '
+                         r'<small class="coach-time"><span[^>]*>[^<]*</span>09:00<', page)
         page = await (await client.get(f"/book/{s.tokens[0]}?zone=Asia/Kolkata")).text()
-        assert re.search(rf'data-start="{re.escape(monday)}"><span[^>]*>[^<]*</span>13:30 <small', page)
+        assert re.search(rf'data-start="{start}"><span[^>]*>[^<]*</span>{wall(nine, "Asia/Kolkata")} <small', page)
         page = await (await client.get(f"/book/{s.tokens[0]}?zone=Not/AZone")).text()
-        assert re.search(rf'data-start="{re.escape(monday)}"><span[^>]*>[^<]*</span>09:00</a>', page)  # no second time
+        assert re.search(rf'data-start="{start}"><span[^>]*>[^<]*</span>09:00</a>', page)  # no second time
         assert 'name="viewport"' in page
 
 
+@pytest.mark.awkward_clock
 async def test_book_then_manage_and_the_coach_sees_it(sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
+    monday = monday_ahead(clock)
     s = await setup(sessions, make_coach, make_engagement, clock.now())
     async with app_client(booking_settings(db_url), clock) as client:
-        response = await book_via_form(client, s.tokens[0], s.type_id, ams(MONDAY, 10), "America/New_York")
+        response = await book_via_form(client, s.tokens[0], s.type_id, ams(monday, 10), "America/New_York")
         assert response.status == 303, await response.text()
         manage = response.headers["Location"]
         assert manage.startswith("/booking/") and "zone=America/New_York" in manage
         page = await (await client.get(manage)).text()
         assert "Je sessie is geboekt" in page or "Your session is booked" in page
-        assert "04:00" in page and "https://meet.jit.si/ecoach" in page
+        assert wall(ams(monday, 10), "America/New_York") in page and "https://meet.jit.si/ecoach" in page
     async with app_client(booking_settings(db_url), clock) as coach:
         await login(coach, s.coach.email)
         page = await (await coach.get(f"/engagements/{s.engagement_ids[0]}")).text()
@@ -63,15 +76,17 @@ async def test_book_then_manage_and_the_coach_sees_it(sessions, make_coach, make
         assert "Coachee 1" in overview and "10:00" in overview
 
 
+@pytest.mark.awkward_clock
 async def test_bad_input_gives_a_clear_message_and_stores_nothing(
         sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
+    monday = monday_ahead(clock)
     s = await setup(sessions, make_coach, make_engagement, clock.now(), horizon_days="14")
     async with app_client(booking_settings(db_url), clock) as client:
-        response = await book_via_form(client, s.tokens[0], s.type_id, ams(MONDAY, 10, 17))
+        response = await book_via_form(client, s.tokens[0], s.type_id, ams(monday, 10, 17))
         assert response.status == 400
         page = await response.text()
         assert 'id="booking-error"' in page and 'class="slot"' in page  # the reason, and fresh times
-        response = await book_via_form(client, s.tokens[0], s.type_id, ams(MONDAY + timedelta(days=60), 10))
+        response = await book_via_form(client, s.tokens[0], s.type_id, ams(monday + timedelta(days=60), 10))
         assert response.status == 400 and "14" in await response.text()
         csrf = await csrf_of(client, "/login")
         response = await client.post(f"/book/{s.tokens[0]}", data={"_csrf": csrf, "type": str(s.type_id),
@@ -83,17 +98,18 @@ async def test_bad_input_gives_a_clear_message_and_stores_nothing(
         response = await client.get("/booking/not-a-real-token-at-all-0000000")
         assert response.status == 404
         response = await client.post(f"/book/{s.tokens[0]}", data={"type": str(s.type_id), "zone": "UTC",
-                                                                    "start": ams(MONDAY, 10).isoformat()})
+                                                                    "start": ams(monday, 10).isoformat()})
         assert response.status == 403  # no CSRF token
     assert await count(sessions, Booking) == 0 and await count(sessions, Exchange) == 0
 
 
 async def test_coach_pages_only_show_the_coachs_own_sessions(
         sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
+    monday = monday_ahead(clock)
     s = await setup(sessions, make_coach, make_engagement, clock.now())
     other = await make_coach(email="other@example.org")
     async with app_client(booking_settings(db_url), clock) as client:
-        await book_via_form(client, s.tokens[0], s.type_id, ams(MONDAY, 10))
+        await book_via_form(client, s.tokens[0], s.type_id, ams(monday, 10))
     async with sessions() as session:
         [booking] = (await session.execute(Booking.__table__.select())).all()
     async with app_client(booking_settings(db_url), clock) as intruder:
@@ -135,16 +151,18 @@ async def test_session_types_and_place_from_the_coachs_page(sessions, make_coach
         assert "Keizersgracht 1, Amsterdam" in page and "https://zoom.example/j/1" in page
 
 
+@pytest.mark.awkward_clock
 async def test_public_intake_request_and_acceptance(sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
+    monday = monday_ahead(clock)
     s = await setup(sessions, make_coach, make_engagement, clock.now(), intake=True)
-    start = ams(MONDAY, 11)
+    start = ams(monday, 11)
     async with app_client(booking_settings(db_url), clock) as client:
         page = await (await client.get(f"/book/{s.public_token}?zone=Europe/London",
                                        headers={"Accept-Language": "en"})).text()
         assert 'lang="en"' in page and f'start={quote(start.isoformat(), safe="")}' in page
         url = f"/book/{s.public_token}?type={s.type_id}&zone=Europe/London&start={quote(start.isoformat())}"
         page = await (await client.get(url, headers={"Accept-Language": "en"})).text()
-        assert 'class="stacked intake-form"' in page and "10:00" in page  # London
+        assert 'class="stacked intake-form"' in page and wall(start, "Europe/London") in page
         csrf = re.search(r'name="_csrf" value="([^"]+)"', page).group(1)
         response = await client.post(f"/book/{s.public_token}", headers={"Accept-Language": "en"}, data={
             "_csrf": csrf, "type": str(s.type_id), "zone": "Europe/London", "start": start.isoformat(),
@@ -167,7 +185,9 @@ async def test_public_intake_request_and_acceptance(sessions, make_coach, make_e
         assert "Noor" in inbox
 
 
+@pytest.mark.awkward_clock
 async def test_calendar_feed_follows_bookings_and_its_secret(sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
+    monday = monday_ahead(clock)
     s = await setup(sessions, make_coach, make_engagement, clock.now())
     async with app_client(booking_settings(db_url), clock) as coach:
         await login(coach, s.coach.email)
@@ -181,11 +201,11 @@ async def test_calendar_feed_follows_bookings_and_its_secret(sessions, make_coac
         feed_path = new_url.replace("http://127.0.0.1:8080", "")
         empty = Calendar.from_ical(await (await coach.get(feed_path)).read())
         assert empty.walk("VEVENT") == []
-        await book_via_form(coach, s.tokens[0], s.type_id, ams(MONDAY, 10))
+        await book_via_form(coach, s.tokens[0], s.type_id, ams(monday, 10))
         response = await coach.get(feed_path)
         assert response.content_type == "text/calendar"
         [event] = Calendar.from_ical(await response.read()).walk("VEVENT")
-        assert event.decoded("DTSTART").astimezone(ams(MONDAY, 10).tzinfo) == ams(MONDAY, 10)
+        assert event.decoded("DTSTART").astimezone(ams(monday, 10).tzinfo) == ams(monday, 10)
         async with sessions() as session:
             [booking_id] = [row.id for row in (await session.execute(Booking.__table__.select())).all()]
         csrf = await csrf_of(coach, f"/engagements/{s.engagement_ids[0]}")
@@ -195,26 +215,28 @@ async def test_calendar_feed_follows_bookings_and_its_secret(sessions, make_coac
         assert Calendar.from_ical(await (await coach.get(feed_path)).read()).walk("VEVENT") == []
 
 
+@pytest.mark.awkward_clock
 async def test_coach_moves_a_session_from_the_engagement_page(
         sessions, make_coach, make_engagement, clock, db_url) -> None:  # type: ignore[no-untyped-def]
+    monday = monday_ahead(clock)
     s = await setup(sessions, make_coach, make_engagement, clock.now())
     async with app_client(booking_settings(db_url), clock) as client:
-        await book_via_form(client, s.tokens[0], s.type_id, ams(MONDAY, 10))
+        await book_via_form(client, s.tokens[0], s.type_id, ams(monday, 10))
     async with sessions() as session:
         [booking] = (await session.execute(Booking.__table__.select())).all()
     async with app_client(booking_settings(db_url), clock) as coach:
         await login(coach, s.coach.email)
         page = await (await coach.get(f"/sessions/bookings/{booking.id}/reschedule")).text()
-        assert f'data-start="{ams(MONDAY, 10).isoformat()}"' not in page  # its own time is not offered
+        assert f'data-start="{ams(monday, 10).isoformat()}"' not in page  # its own time is not offered
         csrf = re.search(r'name="_csrf" value="([^"]+)"', page).group(1)
         response = await coach.post(f"/sessions/bookings/{booking.id}/reschedule",
-                                    data={"_csrf": csrf, "start": ams(MONDAY, 9, 17).isoformat()})
+                                    data={"_csrf": csrf, "start": ams(monday, 9, 17).isoformat()})
         assert response.status == 400 and 'id="booking-error"' in await response.text()
         response = await coach.post(f"/sessions/bookings/{booking.id}/reschedule",
-                                    data={"_csrf": csrf, "start": ams(MONDAY, 11).isoformat()}, allow_redirects=False)
+                                    data={"_csrf": csrf, "start": ams(monday, 11).isoformat()}, allow_redirects=False)
         assert response.status == 303 and response.headers["Location"].endswith("#sessions")
     async with sessions() as session:
         moved = await session.get(Booking, booking.id)
-        assert moved.starts_at == ams(MONDAY, 11) and moved.sequence == 1
+        assert moved.starts_at == ams(monday, 11) and moved.sequence == 1
     entries = await exchanges(sessions, s.engagement_ids[0])
     assert [(x.meta["event"], x.direction) for x in entries] == [("booked", "in"), ("rescheduled", "out")]
