@@ -5,15 +5,15 @@ of a Sunday, the hour the clocks go forward, New Year's night. One practice per 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
-import pytest_asyncio
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, expect
 
 from tests.browser import WAIT
 from tests.conftest import AWKWARD
-from tests.walkthrough import WORDS, Practice, assert_fits, launch, new_page, start_practice
+from tests.walkthrough import chromium  # noqa: F401 - the fixture
+from tests.walkthrough import WORDS, Practice, assert_fits, new_page, start_practice
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
@@ -23,14 +23,6 @@ def practice(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     practice = start_practice(tmp_path_factory.mktemp("awkward"), clock=request.param)
     yield practice
     practice.server.stop()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def chromium() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await launch(playwright)
-        yield browser
-        await browser.close()
 
 
 async def test_the_first_time_offered_is_booked_and_the_chat_opens(chromium: Browser, practice: Practice) -> None:

@@ -21,20 +21,20 @@ One server (started with --host/--port) and one Chromium for the module.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
-import pytest_asyncio
 from icalendar import Calendar
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from ecoach.core import formats
 from tests.browser import WAIT
 from tests.calendar_clients import read_with_icaljs
 from tests.server_process import free_port
+from tests.walkthrough import chromium  # noqa: F401 - the fixture
 from tests.walkthrough import (
-    LANGS, SIZES, WORDS, ZONES, Practice, assert_fits, axe, launch, login, new_page, start_practice,
+    LANGS, SIZES, WORDS, ZONES, Practice, assert_fits, axe, login, new_page, start_practice,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
@@ -48,14 +48,6 @@ def practice(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Practice]:
                               serve_args=("--host", "127.0.0.1", "--port", str(free_port())))
     yield practice
     practice.server.stop()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def chromium() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await launch(playwright)
-        yield browser
-        await browser.close()
 
 
 async def coach_page(chromium: Browser, practice: Practice, lang: str, size: str, **extra) -> Page:  # type: ignore[no-untyped-def]

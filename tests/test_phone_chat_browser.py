@@ -15,15 +15,15 @@ One server (mail on, to a relay on loopback) and one Chromium for the module.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
-import pytest_asyncio
-from playwright.async_api import Browser, Locator, Page, async_playwright, expect
+from playwright.async_api import Browser, Locator, Page, expect
 
 from tests.browser import WAIT
 from tests.smtp_relay import SmtpRelay
-from tests.walkthrough import LANGS, WORDS, Practice, assert_fits, axe, launch, login, new_page, start_practice
+from tests.walkthrough import chromium  # noqa: F401 - the fixture
+from tests.walkthrough import LANGS, WORDS, Practice, assert_fits, axe, login, new_page, start_practice
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
@@ -59,14 +59,6 @@ def practice(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Practice]:
     yield practice
     practice.server.stop()
     relay.stop()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def chromium() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await launch(playwright)
-        yield browser
-        await browser.close()
 
 
 async def screen(chromium: Browser, name: str, **extra) -> Page:  # type: ignore[no-untyped-def]

@@ -5,13 +5,13 @@ injected into the page) finds nothing critical or serious, and nothing is wider 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
-import pytest_asyncio
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser
 
-from tests.walkthrough import LANGS, SIZES, People, Practice, assert_fits, axe, launch, login, new_page, start_practice
+from tests.walkthrough import chromium  # noqa: F401 - the fixture
+from tests.walkthrough import LANGS, SIZES, People, Practice, assert_fits, axe, login, new_page, start_practice
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
@@ -21,14 +21,6 @@ def practice(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Practice]:
     practice = start_practice(tmp_path_factory.mktemp("pages"))
     yield practice
     practice.server.stop()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def chromium() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await launch(playwright)
-        yield browser
-        await browser.close()
 
 
 def coach_pages(p: People) -> list[str]:

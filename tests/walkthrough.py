@@ -13,6 +13,7 @@ a 360-pixel screen (``assert_fits``).
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from functools import cache
 from datetime import datetime, timedelta
@@ -20,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, expect
+import pytest_asyncio
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from ecoach.actions.booking import BookingContext, do_book_from_link
 from ecoach.actions.booking_offer import get_offer
@@ -219,6 +221,15 @@ def need_chromium() -> None:
 async def launch(playwright) -> Browser:  # type: ignore[no-untyped-def]
     need_chromium()
     return await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def chromium() -> AsyncIterator[Browser]:
+    """One Chromium for a whole module of walk-through tests (import it as a fixture)."""
+    async with async_playwright() as playwright:
+        browser = await launch(playwright)
+        yield browser
+        await browser.close()
 
 
 async def new_page(browser: Browser, size: str = "desktop", **extra: Any) -> Page:
