@@ -7,7 +7,10 @@ process (a temp SQLite file, or PostgreSQL with ``--postgres`` / ``--database-ur
 ecoach across two processes on one PostgreSQL database (the coach's socket on one ``ecoach
 serve``, the coachees' on the other: every message reaches the coach over LISTEN/NOTIFY).
 Each ecoach line also shows the server CPU per message (from /proc: a figure that a busy
-machine disturbs far less than latency).
+machine disturbs far less than latency), and where a message's time went in each server
+process (its /metrics histograms, read before and after the run): queue (waiting for its
+group-commit batch), transaction, commit (with the events handed to the sockets), and the
+event loop's lag (how late a timer fires: other work, or a busy machine).
 
 Each client sends its messages one after another, waiting for the server's ack (which
 ecoach sends only after the message is committed). The coach's websocket receives every
@@ -48,7 +51,9 @@ from tests.server_process import ServerProcess, free_port  # noqa: E402
 
 PASSWORD = "bench password 1"
 LIFTED = {"ECOACH_LIMITS__HANDSHAKES_PER_MINUTE": "1000000", "ECOACH_LIMITS__SOCKETS_PER_CLIENT": "1000000",
-          "ECOACH_LIMITS__CONNECTIONS_PER_CLIENT": "1000000", "ECOACH_LIMITS__CONNECTIONS_PER_SECOND": "1000000"}
+          "ECOACH_LIMITS__CONNECTIONS_PER_CLIENT": "1000000", "ECOACH_LIMITS__CONNECTIONS_PER_SECOND": "1000000",
+          # /metrics (from this machine) shows where a message's time goes: see breakdown().
+          "ECOACH_METRICS__ENABLED": "true"}
 
 
 def encryption_env(mode: str) -> dict[str, str]:
@@ -174,8 +179,9 @@ def start_echo() -> tuple[subprocess.Popen[bytes], str]:
 
 def line(name: str, r: dict[str, float]) -> str:
     cpu = f"   server CPU {r['cpu_ms']:.2f} ms/msg" if "cpu_ms" in r else ""
+    phases = "".join(f"\n      server {n}: {p}" for n, p in enumerate(r.get("phases", ()), 1) if p)  # type: ignore[arg-type]
     return (f"  {name:30s} {r['rate']:7.0f} msg/s   delivery p50 {r['p50']:7.2f} ms   p99 {r['p99']:7.2f} ms"
-            f"   ({int(r['acked'])} acked, {int(r['delivered'])} delivered){cpu}")
+            f"   ({int(r['acked'])} acked, {int(r['delivered'])} delivered){cpu}{phases}")
 
 
 async def run_two_processes(clients: int, messages: int, server_url: str, interval: float,
@@ -249,10 +255,56 @@ def cpu_seconds(*servers: ServerProcess) -> float:
 
 
 async def measured(servers: list[ServerProcess], load) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    phases = [scrape(server) for server in servers]
     before = cpu_seconds(*servers)
     result = await load
     result["cpu_ms"] = (cpu_seconds(*servers) - before) * 1000 / max(result["acked"], 1)
+    result["phases"] = [breakdown(was, scrape(server)) for was, server in zip(phases, servers)]  # type: ignore[assignment]
     return result
+
+
+Histograms = dict[tuple[str, str], tuple[list[tuple[float, float]], float, float]]
+
+
+def scrape(server: ServerProcess) -> Histograms:
+    """The server's timing histograms: (name, phase) -> (cumulative buckets, sum, count)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    found: Histograms = {}
+    text = urllib.request.urlopen(server.url + "/metrics", timeout=10).read().decode()
+    for family in text_string_to_metric_families(text):
+        if family.name not in ("ecoach_chat_write_seconds", "ecoach_event_loop_lag_seconds"):
+            continue
+        for sample in family.samples:
+            key = (family.name, sample.labels.get("phase", "lag"))
+            buckets, total, count = found.get(key, ([], 0.0, 0.0))
+            if sample.name.endswith("_bucket"):
+                buckets.append((float(sample.labels["le"]), sample.value))
+            elif sample.name.endswith("_sum"):
+                total = sample.value
+            elif sample.name.endswith("_count"):
+                count = sample.value
+            found[key] = (buckets, total, count)
+    return found
+
+
+def breakdown(before: Histograms, after: Histograms) -> str:
+    """Per phase, during the run: mean, and the bucket bounds its p50 and p99 fall under."""
+    parts = []
+    for (name, phase), (buckets, total, count) in after.items():
+        old_buckets, old_total, old_count = before.get((name, phase), ([], 0.0, 0.0))
+        n = count - old_count
+        if n <= 0:
+            continue
+        old = dict(old_buckets)
+        diff = [(le, value - old.get(le, 0.0)) for le, value in buckets]
+
+        def under(q: float) -> str:
+            bound = next((le for le, value in diff if value >= q * n), float("inf"))
+            return f"<{bound * 1000:g}" if bound != float("inf") else ">2000"
+
+        parts.append(f"{phase} {(total - old_total) / n * 1000:.2f} ms (p50 {under(0.5)}, p99 {under(0.99)}, n={int(n)})")
+    return "; ".join(parts)
 
 
 def start_profile(server: ServerProcess, label: str) -> subprocess.Popen[bytes] | None:

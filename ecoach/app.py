@@ -84,7 +84,7 @@ from ecoach.encryption import keyring_for
 from ecoach.logbook.keyring import Keyring
 from ecoach.logbook.reseal import has_unsealed_coachees
 from ecoach.keys import (
-    BUS, CLOCK, ENGINE, HANDSHAKE_READS, HEALTH_ENGINE, HUB, I18N, KEYRING, LOGIN_GATE, MAIL_READERS, OUTBOX, PASSWORD_WORKERS, SESSIONS, SETTINGS,
+    BUS, CLOCK, ENGINE, HANDSHAKE_READS, HEALTH_ENGINE, HUB, I18N, KEYRING, LOGIN_GATE, MAIL_READERS, METRICS, OUTBOX, PASSWORD_WORKERS, SESSIONS, SETTINGS,
     SOCKET_LIMITS, SOCKETS, TASK_RUNNER, WRITER,
 )
 
@@ -257,6 +257,8 @@ async def _writer(app: web.Application) -> AsyncIterator[None]:
 
     writer = ExchangeWriter(app[SESSIONS], app[CLOCK], after_record=with_crisis_check(settings, after_record))
     await asyncio.to_thread(crisis_lexicon.load)  # compiled once per process, not on the first message
+    if METRICS in app:  # /metrics shows where a chat message's time goes
+        writer.timing = app[METRICS].write_phase
     writer.start()
     app[WRITER] = writer
     yield
