@@ -24,6 +24,7 @@ from ecoach.channels.chat.protocol import socket_gate
 from ecoach.core.clock import Clock, make_clock
 from ecoach.core.events import EventBus
 from ecoach.core.hub import Hub
+from ecoach.logbook.agreement_cache import AgreementCache
 from ecoach.logbook.db import create_engine, migrate, scrub, session_factory
 from ecoach.scheduler import commitments as commitment_tasks
 from ecoach.scheduler import maintenance
@@ -187,7 +188,12 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[ENGINE] = engine
     app[HEALTH_ENGINE] = create_engine(settings.database_url, pool_size=1)
     app[HANDSHAKE_READS] = asyncio.Semaphore(HANDSHAKE_READ_SLOTS)
-    app[SESSIONS] = session_factory(engine, app[BUS], app[KEYRING])
+    # Commitment policies and working calendars, kept while no change is announced (here
+    # or, through the event bus, in another process).
+    agreements = AgreementCache()
+    app[HUB].listen(topics.AGREEMENTS, agreements.forget)
+    app[HUB].on_resync(agreements.resynced)
+    app[SESSIONS] = session_factory(engine, app[BUS], app[KEYRING], agreements)
     await check_keyring(app[SESSIONS], app[KEYRING])
     scrubbing: set[asyncio.Task[None]] = set()
 

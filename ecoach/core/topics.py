@@ -23,6 +23,11 @@ FACTS = "local:facts"
 # Every process's keyring: data keys destroyed by an erasure (``key_ids``) are forgotten.
 KEYS = "keys"
 
+# Every process's cache of commitment policies and working calendars
+# (``ecoach.logbook.agreement_cache``): a coach's availability, agreements or time zone
+# changed, ``{"type": "agreements.changed"}``; the caches forget what they hold.
+AGREEMENTS = "agreements"
+
 
 def coach(coach_id: int) -> str:
     """A coach's inbox and engagement pages (``/ws``): exchanges, delivery states,

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ecoach.core.events import EventBus
 from ecoach.logbook import sealing  # noqa: F401  (sessions seal and open sealed fields)
+from ecoach.logbook.agreement_cache import AGREEMENTS, AgreementCache  # (and its hooks: changes are announced)
 from ecoach.logbook import sqlite_driver
 from ecoach.logbook.keyring import Keyring
 from ecoach.logbook.sealed import KEYRING
@@ -79,11 +80,13 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
 
 
 def session_factory(engine: AsyncEngine, bus: EventBus | None = None,
-                    keyring: Keyring | None = None) -> async_sessionmaker[AsyncSession]:
-    """Sessions whose commits deliver their events through ``bus`` (see transactions.py)
-    and whose sealed fields are sealed and opened with ``keyring`` (see sealing.py)."""
+                    keyring: Keyring | None = None, agreements: AgreementCache | None = None,
+                    ) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose commits deliver their events through ``bus`` (see transactions.py),
+    whose sealed fields are sealed and opened with ``keyring`` (see sealing.py), and whose
+    commitments read policies and calendars through ``agreements`` (agreement_cache.py)."""
     return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=EventSession,
-                              info={BUS: bus, KEYRING: keyring})
+                              info={BUS: bus, KEYRING: keyring, AGREEMENTS: agreements})
 
 
 def alembic_config(connection: Connection | None = None, url: str | None = None) -> Config:
