@@ -24,7 +24,9 @@ from ecoach.channels.chat.protocol import socket_gate
 from ecoach.core.clock import Clock, make_clock
 from ecoach.core.events import EventBus
 from ecoach.core.hub import Hub
+from ecoach.logbook import agreement_cache, webhook_cache
 from ecoach.logbook.agreement_cache import AgreementCache
+from ecoach.logbook.webhook_cache import EndpointCoaches
 from ecoach.logbook.db import create_engine, migrate, scrub, session_factory
 from ecoach.scheduler import commitments as commitment_tasks
 from ecoach.scheduler import maintenance
@@ -126,7 +128,9 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     app.middlewares.append(security.csrf_middleware)
     metrics_web.setup(app)  # when enabled: counters on the bus, and the login outcomes
     if settings.webhooks.enabled:
-        app[BUS].add_stage_hook(webhook_actions.stage_hook(app[CLOCK], lambda: _wake_tasks(app)))
+        endpoint_coaches = EndpointCoaches()  # which coaches have endpoints, kept while none changes
+        webhook_cache.WATCH.listen(app[HUB], endpoint_coaches)
+        app[BUS].add_stage_hook(webhook_actions.stage_hook(app[CLOCK], lambda: _wake_tasks(app), endpoint_coaches))
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_events)
     app.cleanup_ctx.append(_password_workers)
@@ -191,8 +195,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     # Commitment policies and working calendars, kept while no change is announced (here
     # or, through the event bus, in another process).
     agreements = AgreementCache()
-    app[HUB].listen(topics.AGREEMENTS, agreements.forget)
-    app[HUB].on_resync(agreements.resynced)
+    agreement_cache.WATCH.listen(app[HUB], agreements)
     app[SESSIONS] = session_factory(engine, app[BUS], app[KEYRING], agreements)
     await check_keyring(app[SESSIONS], app[KEYRING])
     scrubbing: set[asyncio.Task[None]] = set()

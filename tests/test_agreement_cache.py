@@ -24,7 +24,7 @@ from ecoach.actions.unit import unit_of_work
 from ecoach.core import topics
 from ecoach.core.agreements import Policy
 from ecoach.core.events import EventBus
-from ecoach.logbook.agreement_cache import AgreementCache
+from ecoach.logbook.agreement_cache import WATCH, AgreementCache
 from ecoach.logbook.availability_models import Commitment
 from ecoach.logbook.db import session_factory
 
@@ -41,8 +41,7 @@ def cache() -> AgreementCache:
 def cached(engine, hub, keyring, cache):  # type: ignore[no-untyped-def]
     """Sessions as the server makes them: with the event bus and the cache, which forgets
     when an ``agreements`` event reaches the hub."""
-    hub.listen(topics.AGREEMENTS, cache.forget)
-    hub.on_resync(cache.resynced)
+    WATCH.listen(hub, cache)
     return session_factory(engine, EventBus(hub), keyring, cache)
 
 
@@ -144,7 +143,7 @@ def test_a_read_that_overlapped_a_change_is_not_kept() -> None:
 
 def test_a_resync_of_the_event_listener_forgets(hub) -> None:  # type: ignore[no-untyped-def]
     cache = AgreementCache(clock=lambda: 0.0)
-    hub.on_resync(cache.resynced)
+    WATCH.listen(hub, cache)
     cache.keep(cache.generation, {7: (1, Policy())}, {}, 0.0)
     hub.resync([topics.coach(1)])
     assert cache.policy(7, 1, 0.0) == Policy()

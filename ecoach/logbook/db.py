@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ecoach.core.events import EventBus
 from ecoach.logbook import sealing  # noqa: F401  (sessions seal and open sealed fields)
-from ecoach.logbook.agreement_cache import AGREEMENTS, AgreementCache  # (and its hooks: changes are announced)
+from ecoach.logbook.agreement_cache import AGREEMENTS, AgreementCache
+from ecoach.logbook import webhook_cache  # noqa: F401  (every process announces endpoint changes: watched.py)
 from ecoach.logbook import sqlite_driver
 from ecoach.logbook.keyring import Keyring
 from ecoach.logbook.sealed import KEYRING
