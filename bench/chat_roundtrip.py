@@ -43,7 +43,7 @@ from pathlib import Path
 
 import aiohttp
 
-from common import percentile  # type: ignore[import-not-found]
+from common import breakdown, percentile, scrape  # type: ignore[import-not-found]
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -265,56 +265,12 @@ async def measured(servers: list[ServerProcess], load) -> dict[str, float]:  # t
     """``load(started_hook)``: the run; the CPU per message counts from ``started_hook()``
     on (the messages only: not the login, whose password hash alone costs ~0.5 s, nor the
     sockets' handshakes)."""
-    phases = [scrape(server) for server in servers]
+    phases = [scrape(server.url) for server in servers]
     before = [cpu_seconds(*servers)]
     result = await load(lambda: before.__setitem__(0, cpu_seconds(*servers)))
     result["cpu_ms"] = (cpu_seconds(*servers) - before[0]) * 1000 / max(result["acked"], 1)
-    result["phases"] = [breakdown(was, scrape(server)) for was, server in zip(phases, servers)]  # type: ignore[assignment]
+    result["phases"] = [breakdown(was, scrape(server.url)) for was, server in zip(phases, servers)]  # type: ignore[assignment]
     return result
-
-
-Histograms = dict[tuple[str, str], tuple[list[tuple[float, float]], float, float]]
-
-
-def scrape(server: ServerProcess) -> Histograms:
-    """The server's timing histograms: (name, phase) -> (cumulative buckets, sum, count)."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    found: Histograms = {}
-    text = urllib.request.urlopen(server.url + "/metrics", timeout=10).read().decode()
-    for family in text_string_to_metric_families(text):
-        if family.name not in ("ecoach_chat_write_seconds", "ecoach_event_loop_lag_seconds"):
-            continue
-        for sample in family.samples:
-            key = (family.name, sample.labels.get("phase", "lag"))
-            buckets, total, count = found.get(key, ([], 0.0, 0.0))
-            if sample.name.endswith("_bucket"):
-                buckets.append((float(sample.labels["le"]), sample.value))
-            elif sample.name.endswith("_sum"):
-                total = sample.value
-            elif sample.name.endswith("_count"):
-                count = sample.value
-            found[key] = (buckets, total, count)
-    return found
-
-
-def breakdown(before: Histograms, after: Histograms) -> str:
-    """Per phase, during the run: mean, and the bucket bounds its p50 and p99 fall under."""
-    parts = []
-    for (name, phase), (buckets, total, count) in after.items():
-        old_buckets, old_total, old_count = before.get((name, phase), ([], 0.0, 0.0))
-        n = count - old_count
-        if n <= 0:
-            continue
-        old = dict(old_buckets)
-        diff = [(le, value - old.get(le, 0.0)) for le, value in buckets]
-
-        def under(q: float) -> str:
-            bound = next((le for le, value in diff if value >= q * n), float("inf"))
-            return f"<{bound * 1000:g}" if bound != float("inf") else ">2000"
-
-        parts.append(f"{phase} {(total - old_total) / n * 1000:.2f} ms (p50 {under(0.5)}, p99 {under(0.99)}, n={int(n)})")
-    return "; ".join(parts)
 
 
 def start_profile(server: ServerProcess, label: str) -> subprocess.Popen[bytes] | None:
