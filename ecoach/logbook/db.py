@@ -38,7 +38,10 @@ RECYCLE_SECONDS = 1800
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     if url.startswith("sqlite"):
         # One trip to aiosqlite's thread per statement, not four (see sqlite_driver.py).
-        engine = create_async_engine(url, connect_args={"timeout": 30}, module=sqlite_driver.dbapi())
+        # check_same_thread=False: aiosqlite's thread runs the statements, but the driver
+        # reads whether a transaction is open from the loop's (sqlite_driver.OneTripConnection).
+        engine = create_async_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+                                     module=sqlite_driver.dbapi())
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=RECYCLE_SECONDS)
