@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import logging
 import weakref
@@ -27,7 +28,7 @@ from ecoach.core.hub import Hub
 from ecoach.logbook import agreement_cache, webhook_cache
 from ecoach.logbook.agreement_cache import AgreementCache
 from ecoach.logbook.webhook_cache import EndpointCoaches
-from ecoach.logbook.db import create_engine, migrate, scrub, session_factory
+from ecoach.logbook.db import checkpoint_often, create_engine, migrate, scrub, session_factory
 from ecoach.scheduler import commitments as commitment_tasks
 from ecoach.scheduler import maintenance
 from ecoach.scheduler import nudges as nudge_tasks
@@ -186,7 +187,7 @@ HANDSHAKE_READ_SLOTS = 5
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, checkpoints_apart=True)
     if settings.auto_migrate:
         await migrate(engine)
     app[ENGINE] = engine
@@ -209,7 +210,13 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         task.add_done_callback(scrubbing.discard)
 
     app[HUB].listen(topics.KEYS, destroyed)
+    # SQLite: the write-ahead log is checkpointed here, not inside a chat batch's commit.
+    checkpoints = asyncio.create_task(checkpoint_often(engine), name="checkpoints") if settings.is_sqlite else None
     yield
+    if checkpoints is not None:
+        checkpoints.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await checkpoints
     for task in list(scrubbing):
         await task
     await app[HEALTH_ENGINE].dispose()

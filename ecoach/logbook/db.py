@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from pathlib import Path
@@ -35,14 +36,16 @@ IDLE_PING_SECONDS = 10.0
 RECYCLE_SECONDS = 1800
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 10, checkpoints_apart: bool = False) -> AsyncEngine:
+    """``checkpoints_apart`` (SQLite): commits never checkpoint the write-ahead log; the
+    caller runs ``checkpoint_often`` instead (the server: see there)."""
     if url.startswith("sqlite"):
         # One trip to aiosqlite's thread per statement, not four (see sqlite_driver.py).
         # check_same_thread=False: aiosqlite's thread runs the statements, but the driver
         # reads whether a transaction is open from the loop's (sqlite_driver.OneTripConnection).
         engine = create_async_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
                                      module=sqlite_driver.dbapi())
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas_apart if checkpoints_apart else _sqlite_pragmas)
         return engine
     engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=RECYCLE_SECONDS)
     _ping_when_idle(engine)
@@ -81,6 +84,35 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     # What is deleted (an erasure) is overwritten with zeros, not left in free pages.
     cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
+
+
+def _sqlite_pragmas_apart(dbapi_conn, record) -> None:  # type: ignore[no-untyped-def]
+    _sqlite_pragmas(dbapi_conn, record)
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
+    cursor.close()
+
+
+# How often the server moves the write-ahead log into the database (SQLite).
+CHECKPOINT_SECONDS = 1.0
+
+
+async def checkpoint_often(engine: AsyncEngine, every: float = CHECKPOINT_SECONDS) -> None:
+    """Checkpoint the write-ahead log every ``every`` seconds, for an engine made with
+    ``checkpoints_apart`` (run as a task until cancelled).
+
+    SQLite otherwise checkpoints inside the commit that finds the log past 1,000 pages: that
+    commit then copies the pages and waits for fsync, and every chat message queued behind
+    it waits too (the tail of the chat's latency). A PASSIVE checkpoint here, in aiosqlite's
+    thread, waits for no reader or writer; commits go on meanwhile. Durability is the same:
+    a commit is in the log either way (synchronous=NORMAL)."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            async with engine.connect() as conn:
+                await conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+        except Exception:  # noqa: BLE001 - try again next time; the log only grows meanwhile
+            log.exception("checkpointing the write-ahead log failed")
 
 
 def session_factory(engine: AsyncEngine, bus: EventBus | None = None,
