@@ -1,6 +1,7 @@
 """The process's copy of which coaches have webhook endpoints (on both databases): a
 chat message of a coach without endpoints costs no statement in the webhooks' stage hook;
-an endpoint added, turned off or removed through any session is seen by the next event."""
+an endpoint added, turned off or removed through any session is seen by the next event;
+a delivery's outcome noted on the endpoint keeps the copy."""
 
 from __future__ import annotations
 
@@ -56,6 +57,10 @@ async def test_the_stage_hook_reads_endpoints_only_after_a_change(  # type: igno
                                                secret_key=SECRET, now=clock.now())
     await chat(cached, eid, clock.now())
     assert await deliveries(cached) == 1
+    generation = coaches.generation
+    async with unit_of_work(cached) as session:  # a delivery's outcome noted on the endpoint: kept
+        (await session.get(WebhookEndpoint, endpoint.id)).last_result = "200 OK"
+    assert coaches.generation == generation
     async with unit_of_work(cached) as session:
         await do_set_enabled(session, coach.id, endpoint.id, False, now=clock.now())
     await chat(cached, eid, clock.now())

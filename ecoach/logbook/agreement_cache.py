@@ -25,7 +25,6 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoach.core import topics
@@ -111,9 +110,5 @@ async def _read(session: AsyncSession, engagement_ids: set[int], coach_channels:
     return policies, {key: found[key] for key in coach_channels if key in found}
 
 
-def _zone_changed(coach: Coach) -> bool:
-    return inspect(coach).attrs.time_zone.history.has_changes()
-
-
-WATCH = Watch(topics.AGREEMENTS, (AvailabilityWindow, AvailabilityException, CoachAgreement, EngagementAgreement),
-              changed={Coach: _zone_changed})
+WATCH = Watch(topics.AGREEMENTS, (AvailabilityWindow, AvailabilityException, CoachAgreement, EngagementAgreement,
+                                   Coach), only={Coach: ("time_zone",)})

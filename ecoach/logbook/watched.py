@@ -13,11 +13,10 @@ caches forget on hearing it (``listen``). A rolled-back transaction announces no
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from ecoach.core.events import Event
@@ -35,16 +34,18 @@ class Forgets(Protocol):
 
 @dataclass(eq=False)
 class Watch:
-    """``models``: every write to their tables counts; ``changed``: for these other
-    models, whether a dirty object's change counts (e.g. a coach's time zone)."""
+    """Rows of ``models`` added or removed count, and so do changed ones, but for a model
+    in ``only`` just a change of those attributes (a coach's time zone, not their last
+    login; an endpoint's coach or switch, not its last delivery). Bulk statements through
+    the session on their tables always count."""
 
     topic: str
     models: tuple[type[Any], ...]
-    changed: dict[type[Any], Callable[[Any], bool]] = field(default_factory=dict)
+    only: dict[type[Any], tuple[str, ...]] = field(default_factory=dict)
     caches: weakref.WeakSet[Any] = field(default_factory=weakref.WeakSet)
 
     def __post_init__(self) -> None:
-        self.tables = frozenset(model.__table__ for model in (*self.models, *self.changed))  # type: ignore[attr-defined]
+        self.tables = frozenset(model.__table__ for model in self.models)  # type: ignore[attr-defined]
         _watches.append(self)
 
     def forget_here(self) -> None:
@@ -63,10 +64,13 @@ class Watch:
             if isinstance(obj, self.models):
                 return True
         for obj in session.dirty:
-            if isinstance(obj, self.models) and session.is_modified(obj):
-                return True
-            check = self.changed.get(type(obj))
-            if check is not None and check(obj):
+            if not isinstance(obj, self.models):
+                continue
+            names = self.only.get(type(obj))
+            if names is None:
+                if session.is_modified(obj):
+                    return True
+            elif any(inspect(obj).attrs[name].history.has_changes() for name in names):
                 return True
         return False
 

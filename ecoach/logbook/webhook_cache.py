@@ -51,4 +51,5 @@ class EndpointCoaches:
         return coach_ids & coaches
 
 
-WATCH = Watch(topics.WEBHOOK_ENDPOINTS, (WebhookEndpoint,))
+# Each delivery notes its outcome on the endpoint row: not a change of what is kept here.
+WATCH = Watch(topics.WEBHOOK_ENDPOINTS, (WebhookEndpoint,), only={WebhookEndpoint: ("coach_id", "enabled")})
