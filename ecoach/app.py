@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import logging
 import weakref
@@ -211,12 +210,13 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
     app[HUB].listen(topics.KEYS, destroyed)
     # SQLite: the write-ahead log is checkpointed here, not inside a chat batch's commit.
-    checkpoints = asyncio.create_task(checkpoint_often(engine), name="checkpoints") if settings.is_sqlite else None
+    stop_checkpoints = asyncio.Event()
+    checkpoints = (asyncio.create_task(checkpoint_often(engine, stop_checkpoints), name="checkpoints")
+                   if settings.is_sqlite else None)
     yield
     if checkpoints is not None:
-        checkpoints.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await checkpoints
+        stop_checkpoints.set()
+        await checkpoints
     for task in list(scrubbing):
         await task
     await app[HEALTH_ENGINE].dispose()

@@ -33,10 +33,12 @@ async def test_commits_leave_the_log_and_the_task_checkpoints_it(tmp_path: Path)
             await conn.execute(text("INSERT INTO note (body) VALUES (:body)"), [{"body": "x" * 2000}] * 3000)
         # 3000 rows of 2,000 bytes (6 MB): past the 1,000 pages at which a commit would checkpoint.
         assert rows_in_the_file_alone(db, tmp_path / "before.db") == 0
-        task = asyncio.create_task(checkpoint_often(engine, every=0.05))
+        stop = asyncio.Event()
+        task = asyncio.create_task(checkpoint_often(engine, stop, every=0.05))
         try:
             await wait_until(lambda: rows_in_the_file_alone(db, tmp_path / "after.db") == 3000, timeout=30)
         finally:
-            task.cancel()
+            stop.set()
+            await task
     finally:
         await engine.dispose()

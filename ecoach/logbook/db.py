@@ -97,9 +97,10 @@ def _sqlite_pragmas_apart(dbapi_conn, record) -> None:  # type: ignore[no-untype
 CHECKPOINT_SECONDS = 1.0
 
 
-async def checkpoint_often(engine: AsyncEngine, every: float = CHECKPOINT_SECONDS) -> None:
-    """Checkpoint the write-ahead log every ``every`` seconds, for an engine made with
-    ``checkpoints_apart`` (run as a task until cancelled).
+async def checkpoint_often(engine: AsyncEngine, stop: asyncio.Event, every: float = CHECKPOINT_SECONDS) -> None:
+    """Checkpoint the write-ahead log every ``every`` seconds until ``stop`` is set, for an
+    engine made with ``checkpoints_apart`` (stopping waits for a checkpoint under way: none
+    is left running in aiosqlite's thread when the engine goes).
 
     SQLite otherwise checkpoints inside the commit that finds the log past 1,000 pages: that
     commit then copies the pages and waits for fsync, and every chat message queued behind
@@ -107,7 +108,11 @@ async def checkpoint_often(engine: AsyncEngine, every: float = CHECKPOINT_SECOND
     thread, waits for no reader or writer; commits go on meanwhile. Durability is the same:
     a commit is in the log either way (synchronous=NORMAL)."""
     while True:
-        await asyncio.sleep(every)
+        try:
+            await asyncio.wait_for(stop.wait(), every)
+            return
+        except asyncio.TimeoutError:
+            pass
         try:
             async with engine.connect() as conn:
                 await conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
