@@ -7,7 +7,10 @@ process (a temp SQLite file, or PostgreSQL with ``--postgres`` / ``--database-ur
 ecoach across two processes on one PostgreSQL database (the coach's socket on one ``ecoach
 serve``, the coachees' on the other: every message reaches the coach over LISTEN/NOTIFY).
 Each ecoach line also shows the server CPU per message (from /proc: a figure that a busy
-machine disturbs far less than latency).
+machine disturbs far less than latency), and where a message's time went in each server
+process (its /metrics histograms, read before and after the run): queue (waiting for its
+group-commit batch), transaction, commit (with the events handed to the sockets), and the
+event loop's lag (how late a timer fires: other work, or a busy machine).
 
 Each client sends its messages one after another, waiting for the server's ack (which
 ecoach sends only after the message is committed). The coach's websocket receives every
@@ -35,11 +38,12 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
 
-from common import percentile  # type: ignore[import-not-found]
+from common import breakdown, percentile, scrape  # type: ignore[import-not-found]
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -48,7 +52,9 @@ from tests.server_process import ServerProcess, free_port  # noqa: E402
 
 PASSWORD = "bench password 1"
 LIFTED = {"ECOACH_LIMITS__HANDSHAKES_PER_MINUTE": "1000000", "ECOACH_LIMITS__SOCKETS_PER_CLIENT": "1000000",
-          "ECOACH_LIMITS__CONNECTIONS_PER_CLIENT": "1000000", "ECOACH_LIMITS__CONNECTIONS_PER_SECOND": "1000000"}
+          "ECOACH_LIMITS__CONNECTIONS_PER_CLIENT": "1000000", "ECOACH_LIMITS__CONNECTIONS_PER_SECOND": "1000000",
+          # /metrics (from this machine) shows where a message's time goes: see breakdown().
+          "ECOACH_METRICS__ENABLED": "true"}
 
 
 def encryption_env(mode: str) -> dict[str, str]:
@@ -97,9 +103,11 @@ async def coach_socket(http: aiohttp.ClientSession, base: str, login: bool) -> a
 
 
 async def run_load(base: str, tokens: list[str], messages: int, login: bool,
-                   interval: float = 0.0, coachee_base: str | None = None) -> dict[str, float]:
+                   interval: float = 0.0, coachee_base: str | None = None,
+                   started_hook: Callable[[], None] = lambda: None) -> dict[str, float]:
     """The coach's socket on ``base``; the coachees' on ``coachee_base`` (another server
-    process on the same database) or ``base``."""
+    process on the same database) or ``base``. ``started_hook()``: once every socket is
+    open (the login and handshakes are done), just before the first message."""
     # Client ids are unique per run: a repeated id is a resend, stored and shown once.
     run = "p" if interval else "s"
     sent_at: dict[str, float] = {}
@@ -143,6 +151,7 @@ async def run_load(base: str, tokens: list[str], messages: int, login: bool,
                         break
             return acked
 
+        started_hook()
         started = time.perf_counter()
         acked = sum(await asyncio.gather(*(client(n, ws) for n, ws in enumerate(sockets))))
         elapsed = time.perf_counter() - started
@@ -174,8 +183,9 @@ def start_echo() -> tuple[subprocess.Popen[bytes], str]:
 
 def line(name: str, r: dict[str, float]) -> str:
     cpu = f"   server CPU {r['cpu_ms']:.2f} ms/msg" if "cpu_ms" in r else ""
+    phases = "".join(f"\n      server {n}: {p}" for n, p in enumerate(r.get("phases", ()), 1) if p)  # type: ignore[arg-type]
     return (f"  {name:30s} {r['rate']:7.0f} msg/s   delivery p50 {r['p50']:7.2f} ms   p99 {r['p99']:7.2f} ms"
-            f"   ({int(r['acked'])} acked, {int(r['delivered'])} delivered){cpu}")
+            f"   ({int(r['acked'])} acked, {int(r['delivered'])} delivered){cpu}{phases}")
 
 
 async def run_two_processes(clients: int, messages: int, server_url: str, interval: float,
@@ -195,9 +205,10 @@ async def run_two_processes(clients: int, messages: int, server_url: str, interv
         server.start()
     a, b = servers
     try:
-        ours = await measured(servers, run_load(a.url, tokens, messages, login=True, coachee_base=b.url))
-        paced = await measured(servers, run_load(a.url, tokens, paced_messages, login=True, interval=interval,
-                                                 coachee_base=b.url))
+        ours = await measured(servers, lambda hook: run_load(a.url, tokens, messages, login=True,
+                                                             coachee_base=b.url, started_hook=hook))
+        paced = await measured(servers, lambda hook: run_load(a.url, tokens, paced_messages, login=True,
+                                                              interval=interval, coachee_base=b.url, started_hook=hook))
     finally:
         for server in servers:
             server.stop()
@@ -219,10 +230,12 @@ async def run_ecoach(clients: int, messages: int, database_url: str | None, inte
     server.start()
     try:
         spy = start_profile(server, f"saturated-{mode}")
-        ours = await measured([server], run_load(server.url, tokens, messages, login=True))
+        ours = await measured([server], lambda hook: run_load(server.url, tokens, messages, login=True,
+                                                              started_hook=hook))
         stop_profile(spy)
         spy = start_profile(server, f"paced-{mode}")
-        paced = await measured([server], run_load(server.url, tokens, paced_messages, login=True, interval=interval))
+        paced = await measured([server], lambda hook: run_load(server.url, tokens, paced_messages, login=True,
+                                                               interval=interval, started_hook=hook))
         stop_profile(spy)
     finally:
         server.stop()
@@ -249,9 +262,14 @@ def cpu_seconds(*servers: ServerProcess) -> float:
 
 
 async def measured(servers: list[ServerProcess], load) -> dict[str, float]:  # type: ignore[no-untyped-def]
-    before = cpu_seconds(*servers)
-    result = await load
-    result["cpu_ms"] = (cpu_seconds(*servers) - before) * 1000 / max(result["acked"], 1)
+    """``load(started_hook)``: the run; the CPU per message counts from ``started_hook()``
+    on (the messages only: not the login, whose password hash alone costs ~0.5 s, nor the
+    sockets' handshakes)."""
+    phases = [scrape(server.url) for server in servers]
+    before = [cpu_seconds(*servers)]
+    result = await load(lambda: before.__setitem__(0, cpu_seconds(*servers)))
+    result["cpu_ms"] = (cpu_seconds(*servers) - before[0]) * 1000 / max(result["acked"], 1)
+    result["phases"] = [breakdown(was, scrape(server.url)) for was, server in zip(phases, servers)]  # type: ignore[assignment]
     return result
 
 

@@ -31,6 +31,7 @@ from ecoach.actions.exchange_writer import ExchangeWriter  # noqa: E402
 from ecoach.actions.exchanges import NewExchange  # noqa: E402
 from ecoach.core.clock import FixedClock  # noqa: E402
 from ecoach.core.crypto import MasterKeys, new_master_key  # noqa: E402
+from ecoach.logbook.agreement_cache import AgreementCache  # noqa: E402
 from ecoach.logbook.db import create_engine, migrate, session_factory  # noqa: E402
 from ecoach.logbook.keyring import Keyring  # noqa: E402
 from ecoach.settings import Settings  # noqa: E402
@@ -39,7 +40,8 @@ from ecoach.settings import Settings  # noqa: E402
 async def measure(url: str, messages: int) -> None:
     engine = create_engine(url)
     await migrate(engine)
-    sessions = session_factory(engine, None, Keyring(MasterKeys([new_master_key("bench")])))
+    # As in the server: policies and calendars kept in the process (logbook/agreement_cache.py).
+    sessions = session_factory(engine, None, Keyring(MasterKeys([new_master_key("bench")])), AgreementCache())
     clock = FixedClock(datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc))  # a Monday morning: working time
     async with sessions() as session:
         coach = await do_add_coach(session, name="Bench Coach", email="bench@example.org", password="bench password 1",

@@ -8,6 +8,7 @@ import statistics
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -134,3 +135,49 @@ def plain_rows(model, rows: list[dict]) -> list[dict]:  # type: ignore[no-untype
                 converted[spec.column] = None if value is None else PLAIN_KEY.seal(spec.place, spec.kind, value)
         out.append(converted)
     return out
+
+
+Histograms = dict[tuple[str, str], tuple[list[tuple[float, float]], float, float]]
+
+
+def scrape(base: str) -> Histograms:
+    """An ecoach server's timing histograms (``/metrics``, which its settings enable): the
+    chat write path's phases and the event loop's lag, (name, phase) -> (cumulative
+    buckets, sum, count)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    found: Histograms = {}
+    text = urllib.request.urlopen(base + "/metrics", timeout=10).read().decode()
+    for family in text_string_to_metric_families(text):
+        if family.name not in ("ecoach_chat_write_seconds", "ecoach_event_loop_lag_seconds"):
+            continue
+        for sample in family.samples:
+            key = (family.name, sample.labels.get("phase", "lag"))
+            buckets, total, count = found.get(key, ([], 0.0, 0.0))
+            if sample.name.endswith("_bucket"):
+                buckets.append((float(sample.labels["le"]), sample.value))
+            elif sample.name.endswith("_sum"):
+                total = sample.value
+            elif sample.name.endswith("_count"):
+                count = sample.value
+            found[key] = (buckets, total, count)
+    return found
+
+
+def breakdown(before: Histograms, after: Histograms) -> str:
+    """Per phase, during the run: mean, and the bucket bounds its p50 and p99 fall under."""
+    parts = []
+    for (name, phase), (buckets, total, count) in after.items():
+        old_buckets, old_total, old_count = before.get((name, phase), ([], 0.0, 0.0))
+        n = count - old_count
+        if n <= 0:
+            continue
+        old = dict(old_buckets)
+        diff = [(le, value - old.get(le, 0.0)) for le, value in buckets]
+
+        def under(q: float) -> str:
+            bound = next((le for le, value in diff if value >= q * n), float("inf"))
+            return f"<{bound * 1000:g}" if bound != float("inf") else ">2000"
+
+        parts.append(f"{phase} {(total - old_total) / n * 1000:.2f} ms (p50 {under(0.5)}, p99 {under(0.99)}, n={int(n)})")
+    return "; ".join(parts)

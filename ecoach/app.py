@@ -24,7 +24,10 @@ from ecoach.channels.chat.protocol import socket_gate
 from ecoach.core.clock import Clock, make_clock
 from ecoach.core.events import EventBus
 from ecoach.core.hub import Hub
-from ecoach.logbook.db import create_engine, migrate, scrub, session_factory
+from ecoach.logbook import agreement_cache, webhook_cache
+from ecoach.logbook.agreement_cache import AgreementCache
+from ecoach.logbook.webhook_cache import EndpointCoaches
+from ecoach.logbook.db import checkpoint_often, create_engine, migrate, scrub, session_factory
 from ecoach.scheduler import commitments as commitment_tasks
 from ecoach.scheduler import maintenance
 from ecoach.scheduler import nudges as nudge_tasks
@@ -84,7 +87,7 @@ from ecoach.encryption import keyring_for
 from ecoach.logbook.keyring import Keyring
 from ecoach.logbook.reseal import has_unsealed_coachees
 from ecoach.keys import (
-    BUS, CLOCK, ENGINE, HANDSHAKE_READS, HEALTH_ENGINE, HUB, I18N, KEYRING, LOGIN_GATE, MAIL_READERS, OUTBOX, PASSWORD_WORKERS, SESSIONS, SETTINGS,
+    BUS, CLOCK, ENGINE, HANDSHAKE_READS, HEALTH_ENGINE, HUB, I18N, KEYRING, LOGIN_GATE, MAIL_READERS, METRICS, OUTBOX, PASSWORD_WORKERS, SESSIONS, SETTINGS,
     SOCKET_LIMITS, SOCKETS, TASK_RUNNER, WRITER,
 )
 
@@ -125,7 +128,9 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     app.middlewares.append(security.csrf_middleware)
     metrics_web.setup(app)  # when enabled: counters on the bus, and the login outcomes
     if settings.webhooks.enabled:
-        app[BUS].add_stage_hook(webhook_actions.stage_hook(app[CLOCK], lambda: _wake_tasks(app)))
+        endpoint_coaches = EndpointCoaches()  # which coaches have endpoints, kept while none changes
+        webhook_cache.WATCH.listen(app[HUB], endpoint_coaches)
+        app[BUS].add_stage_hook(webhook_actions.stage_hook(app[CLOCK], lambda: _wake_tasks(app), endpoint_coaches))
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_events)
     app.cleanup_ctx.append(_password_workers)
@@ -181,13 +186,17 @@ HANDSHAKE_READ_SLOTS = 5
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, checkpoints_apart=True)
     if settings.auto_migrate:
         await migrate(engine)
     app[ENGINE] = engine
     app[HEALTH_ENGINE] = create_engine(settings.database_url, pool_size=1)
     app[HANDSHAKE_READS] = asyncio.Semaphore(HANDSHAKE_READ_SLOTS)
-    app[SESSIONS] = session_factory(engine, app[BUS], app[KEYRING])
+    # Commitment policies and working calendars, kept while no change is announced (here
+    # or, through the event bus, in another process).
+    agreements = AgreementCache()
+    agreement_cache.WATCH.listen(app[HUB], agreements)
+    app[SESSIONS] = session_factory(engine, app[BUS], app[KEYRING], agreements)
     await check_keyring(app[SESSIONS], app[KEYRING])
     scrubbing: set[asyncio.Task[None]] = set()
 
@@ -200,7 +209,14 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         task.add_done_callback(scrubbing.discard)
 
     app[HUB].listen(topics.KEYS, destroyed)
+    # SQLite: the write-ahead log is checkpointed here, not inside a chat batch's commit.
+    stop_checkpoints = asyncio.Event()
+    checkpoints = (asyncio.create_task(checkpoint_often(engine, stop_checkpoints), name="checkpoints")
+                   if settings.is_sqlite else None)
     yield
+    if checkpoints is not None:
+        stop_checkpoints.set()
+        await checkpoints
     for task in list(scrubbing):
         await task
     await app[HEALTH_ENGINE].dispose()
@@ -257,6 +273,8 @@ async def _writer(app: web.Application) -> AsyncIterator[None]:
 
     writer = ExchangeWriter(app[SESSIONS], app[CLOCK], after_record=with_crisis_check(settings, after_record))
     await asyncio.to_thread(crisis_lexicon.load)  # compiled once per process, not on the first message
+    if METRICS in app:  # /metrics shows where a chat message's time goes
+        writer.timing = app[METRICS].write_phase
     writer.start()
     app[WRITER] = writer
     yield

@@ -19,13 +19,17 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from ecoach.core.events import Event
 from ecoach.logbook.metrics_queries import DatabaseFigures
 
 READER_STATES = ("reading", "standby", "degraded")
+
+# Where a chat message's time goes on the write path (``ExchangeWriter``): 0.5 ms to 2 s.
+WRITE_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
+WRITE_PHASES = ("queue", "transaction", "commit")
 
 
 @dataclass
@@ -55,8 +59,18 @@ class Metrics:
                                 "retrying, failed: parked, skipped)", ["outcome"], registry=r)
         self.logins = Counter("ecoach_logins", "Login attempts by step and outcome (ok, failed, refused: "
                               "the login limiter said wait)", ["step", "outcome"], registry=r)
+        write = Histogram("ecoach_chat_write_seconds", "The chat's write path by phase: queue (a message waits "
+                          "for its batch), transaction (the batch's statements), commit (with its events handed "
+                          "to the sockets)", ["phase"], buckets=WRITE_BUCKETS, registry=r)
+        self._write_phases = {phase: write.labels(phase) for phase in WRITE_PHASES}
+        self.loop_lag = Histogram("ecoach_event_loop_lag_seconds", "How late the event loop runs a timer "
+                                  "(time taken by other work, or a busy machine)", buckets=WRITE_BUCKETS, registry=r)
         self.snapshot: Snapshot | None = None
         r.register(_Gauges(self))
+
+    def write_phase(self, phase: str, seconds: float) -> None:
+        """The exchange writer's timing hook (``ExchangeWriter.timing``)."""
+        self._write_phases[phase].observe(seconds)
 
     def observe(self, events: Sequence[Event]) -> None:
         """The bus observer: count what a committed transaction did."""

@@ -6,7 +6,9 @@ coachee's chat on A, the coach on B.
   to keep working on the other process);
 - mail read by A's IMAP reader shows up in B's inbox at once;
 - the mailbox is read by one process at a time: when A is killed (SIGKILL) in the middle
-  of a batch of mail, B takes it over, and every mail is stored exactly once.
+  of a batch of mail, B takes it over, and every mail is stored exactly once;
+- a commitment agreement changed on B is applied to the next chat message on A (whose
+  cache of policies and calendars forgets when the change's event arrives).
 
 The reader's lease is shortened (``mail.reader_lease_seconds``) so the take-over is quick.
 """
@@ -19,6 +21,7 @@ import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from email.message import EmailMessage
+from datetime import timedelta
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,7 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
+from ecoach.logbook.availability_models import Commitment
 from ecoach.logbook.db import create_engine, session_factory
 from ecoach.logbook.mail_models import InboundMail
 from ecoach.logbook.models import Exchange
@@ -69,6 +73,25 @@ def start_server(db_url: str, dovecot: ImapAccount, tmp_path: Path) -> Iterator[
             ECOACH_MAIL__NOTIFY_COACHEE_CHAT="false", ECOACH_MAIL__MAILBOXES=json.dumps([box]),
             ECOACH_MAIL__READER_LEASE_SECONDS="1.5", ECOACH_EVENTS__PING_SECONDS="1",
         )
+        server.start()
+        started.append(server)
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.stop()
+
+
+@pytest.fixture
+def start_chat_server(db_url: str, tmp_path: Path) -> Iterator[Any]:
+    """A server without mail (for what chat alone shows)."""
+    started: list[ServerProcess] = []
+
+    def start(name: str) -> ServerProcess:
+        (tmp_path / name).mkdir()
+        server = ServerProcess(tmp_path / name, db_url, ECOACH_AUTO_MIGRATE="false", ECOACH_PROCESS_NAME=name)
         server.start()
         started.append(server)
         return server
@@ -186,3 +209,45 @@ async def test_mail_read_on_a_reaches_b_and_b_takes_the_mailbox_over_when_a_is_k
 
 async def _more_than(db_url: str, count: int) -> bool:
     return (await stored(db_url))[0] > count
+
+
+async def due_times(db_url: str, client_ids: list[str]) -> list[Any]:
+    """The due time of the commitment each chat message got, in order."""
+    engine = create_engine(db_url)
+    try:
+        async with session_factory(engine, None, fresh_keyring())() as session:
+            rows = dict((await session.execute(
+                select(Exchange.external_id, Commitment.due_at).join(Commitment, Commitment.exchange_id == Exchange.id)
+                .where(Exchange.external_id.in_([f"chat:{c}" for c in client_ids])))).all())
+            return [rows.get(f"chat:{c}") for c in client_ids]
+    finally:
+        await engine.dispose()
+
+
+async def test_an_agreement_changed_on_b_applies_to_the_next_chat_message_on_a(  # type: ignore[no-untyped-def]
+    db_url, make_coach, make_engagement, start_chat_server
+) -> None:
+    coach = await make_coach(email=COACH, language="nl")
+    created = await make_engagement(coach, coachee_name="Sanne")
+    eid, token = created.engagement.id, created.chat_token
+    a, b = await asyncio.to_thread(start_chat_server, "a"), await asyncio.to_thread(start_chat_server, "b")
+    async with coach_on(b) as (http, coach_ws), aiohttp.ClientSession() as coachee_http:
+        async with coachee_http.ws_connect(f"{a.url.replace('http', 'ws')}/c/{token}/ws") as coachee_ws:
+            # A reads the default agreement (4 working hours for chat) and keeps it.
+            await coachee_ws.send_json({"type": "message", "client_id": "cache-a-00001", "text": "Eerste vraag"})
+            assert (await next_frame(coachee_ws, "ack"))["client_id"] == "cache-a-00001"
+            page = await (await http.get(f"{b.url}/availability")).text()
+            changed = await http.post(f"{b.url}/availability/agreement", allow_redirects=False, data={
+                "_csrf": CSRF.search(page).group(1), "mail_amount": "2", "mail_unit": "days",  # type: ignore[union-attr]
+                "chat_amount": "1", "chat_unit": "hours", "remind_minutes": "0"})
+            assert changed.status == 303
+            # Events reach A in commit order: once the coach's next message (committed on B
+            # after the change) has reached the coachee on A, so has the change.
+            await coach_ws.send_json({"type": "message", "engagement_id": eid, "client_id": "cache-b-00001",
+                                      "text": "Ik kijk ernaar"})
+            assert (await next_frame(coachee_ws, "exchange"))["exchange"]["client_id"] == "cache-b-00001"
+            await coachee_ws.send_json({"type": "message", "client_id": "cache-a-00002", "text": "Tweede vraag"})
+            assert (await next_frame(coachee_ws, "ack"))["client_id"] == "cache-a-00002"
+    # Both sent at the server's standing clock (Wednesday 10:00 in Amsterdam: office hours).
+    assert await due_times(db_url, ["cache-a-00001", "cache-a-00002"]) == [
+        START + timedelta(hours=4), START + timedelta(hours=1)]

@@ -4,8 +4,8 @@
 batch of new exchanges. Set-based, whatever the batch size:
 - an inbound chat or mail that needs an answer (not auto-submitted mail) in an active
   engagement gets a commitment, due after the agreed working time in the coach's calendar for its channel
-  (reading agreements and calendars: three SELECTs, only when the batch has such mail or
-  chat; then one multi-row INSERT);
+  (reading agreements and calendars: two SELECTs when the process's cache does not hold
+  them, only when the batch has such mail or chat; then one multi-row INSERT);
 - the coach's answer on any channel (out, by the coach: not a note, not a system message)
   fulfils the engagement's open commitments received before it (one UPDATE);
 - ``engagement.next_due_at`` becomes the earliest open due time, which the inbox sorts
@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ecoach.core.agreements import ANSWERABLE, Policy, commitment_time
 from ecoach.core.working_time import NoWorkingTime, WorkingCalendar
 from ecoach.logbook.availability_models import Commitment
-from ecoach.logbook.availability_queries import get_policies_and_zones, get_working_calendars
+from ecoach.logbook.agreement_cache import get_policies_and_calendars
 from ecoach.logbook.models import Engagement, Exchange
 
 log = logging.getLogger(__name__)
@@ -132,12 +132,11 @@ async def update_next_due(session: AsyncSession, engagement_ids: set[int]) -> No
 async def _load(
     session: AsyncSession, asks: list[Exchange], engagements: dict[int, Engagement], now: datetime
 ) -> _Context:
-    policies, zones = await get_policies_and_zones(session, {ex.engagement_id for ex in asks})
-    coach_channels = {(engagements[ex.engagement_id].coach_id, ex.channel) for ex in asks}
-    calendars = await get_working_calendars(
-        session, {c for c, _ in coach_channels}, {ch for _, ch in coach_channels},
-        since=now - timedelta(days=1), zones=zones,
-    )
+    # Usually from the process's cache (logbook/agreement_cache.py): no statement at all.
+    coach_of = {ex.engagement_id: engagements[ex.engagement_id].coach_id for ex in asks}
+    coach_channels = {(coach_of[ex.engagement_id], ex.channel) for ex in asks}
+    policies, calendars = await get_policies_and_calendars(session, coach_of, coach_channels,
+                                                           since=now - timedelta(days=1))
     return _Context(policies, calendars)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
@@ -27,6 +28,9 @@ MAX_BATCH = 256
 
 
 AfterRecord = Callable[[AsyncSession, list[Recorded], datetime], Awaitable[object]]
+# ``timing(phase, seconds)``: "queue" per message (submitted until its batch starts),
+# "transaction" and "commit" per batch (see ecoach.metrics).
+Timing = Callable[[str, float], None]
 
 
 class ExchangeWriter:
@@ -44,8 +48,9 @@ class ExchangeWriter:
         self._clock = clock
         # Runs inside the batch's transaction (e.g. queue notification mails).
         self._after_record = after_record
-        self._queue: asyncio.Queue[tuple[NewExchange, asyncio.Future[Recorded]]] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[NewExchange, asyncio.Future[Recorded], float]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self.timing: Timing | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="exchange-writer")
@@ -58,7 +63,7 @@ class ExchangeWriter:
             except asyncio.CancelledError:
                 pass
         while not self._queue.empty():
-            _, fut = self._queue.get_nowait()
+            _, fut, _ = self._queue.get_nowait()
             if not fut.done():
                 fut.set_exception(ActionError("shutting_down", N_("The server is restarting; try again.")))
 
@@ -72,14 +77,19 @@ class ExchangeWriter:
         if self._task is None or self._task.done():
             raise RuntimeError("ExchangeWriter is not running")
         fut: asyncio.Future[Recorded] = asyncio.get_running_loop().create_future()
-        await self._queue.put((item, fut))
+        await self._queue.put((item, fut, time.perf_counter()))
         return await fut
 
     async def _run(self) -> None:
         while True:
-            batch = [await self._queue.get()]
-            while len(batch) < MAX_BATCH and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            queued = [await self._queue.get()]
+            while len(queued) < MAX_BATCH and not self._queue.empty():
+                queued.append(self._queue.get_nowait())
+            if self.timing is not None:
+                started = time.perf_counter()
+                for _, _, submitted in queued:
+                    self.timing("queue", started - submitted)
+            batch = [(item, fut) for item, fut, _ in queued]
             try:
                 await self._write(batch)
             except Exception:  # noqa: BLE001 - retry one by one so one bad item fails alone
@@ -95,6 +105,7 @@ class ExchangeWriter:
         live = [(item, fut) for item, fut in batch if not fut.done()]
         if not live:
             return
+        started = time.perf_counter()
         async with unit_of_work(self._sessions) as session:
             now = self._clock.now()
             results = await record_exchanges(session, [item for item, _ in live], now)
@@ -103,6 +114,10 @@ class ExchangeWriter:
                     await item.also(session, result)
             if self._after_record is not None:
                 await self._after_record(session, [r for r in results if isinstance(r, Recorded)], now)
+            committing = time.perf_counter()
+        if self.timing is not None:
+            self.timing("transaction", committing - started)
+            self.timing("commit", time.perf_counter() - committing)
         for (_, fut), result in zip(live, results):
             if fut.done():
                 continue

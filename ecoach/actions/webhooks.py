@@ -5,7 +5,8 @@ committing transaction it turns the committed events that stand for webhook even
 (``ecoach.core.webhooks.occurrences``) into delivery rows for the subscribed, enabled
 endpoints of the coach concerned, each with a task due now that sends it. Rows and tasks
 commit with their cause or not at all: a rolled-back action is never delivered. With no
-endpoint of the coaches concerned, the cost is one indexed SELECT per transaction.
+endpoint of the coaches concerned, the cost is nothing when the process keeps which
+coaches have one (``logbook/webhook_cache.py``), else one indexed SELECT per transaction.
 
 The endpoint's secret is shown once, when made (or replaced); it is stored encrypted
 with a key derived from the server's secret key, as the TOTP secrets are.
@@ -34,6 +35,7 @@ from ecoach.core.webhooks import CHOICES, TEST, UrlRefused, check_url, choices_o
 from ecoach.logbook import webhook_queries as wq
 from ecoach.logbook.tasks import cancel_tasks, schedule_task
 from ecoach.logbook.transactions import add_callback
+from ecoach.logbook.webhook_cache import EndpointCoaches
 from ecoach.logbook.webhook_models import FAILED, PENDING, WebhookDelivery, WebhookEndpoint
 from ecoach.settings import WebhookSettings
 
@@ -203,15 +205,20 @@ async def do_retry_delivery(session: AsyncSession, coach_id: int, delivery_id: i
 # --- the event path ---------------------------------------------------------------------------
 
 
-def stage_hook(clock: Clock, wake: Callable[[], None]) -> Callable[[Session, Sequence[Event]], None]:
+def stage_hook(clock: Clock, wake: Callable[[], None], coaches: EndpointCoaches | None = None,
+               ) -> Callable[[Session, Sequence[Event]], None]:
     """The bus's stage hook: deliveries for a transaction's webhook events, in that
-    transaction; ``wake()`` (the task runner) once it has committed."""
+    transaction; ``wake()`` (the task runner) once it has committed. ``coaches``: the
+    process's copy of which coaches have endpoints (none of them: no statement)."""
 
     def stage(session: Session, events: Sequence[Event]) -> None:
         found = occurrences(events)
         if not found:
             return
-        endpoints = wq.endpoints_for(session, {o.coach_id for o in found})
+        coach_ids = {o.coach_id for o in found}
+        if coaches is not None and not coaches.among(session, coach_ids):
+            return
+        endpoints = wq.endpoints_for(session, coach_ids)
         if not endpoints:
             return
         now = clock.now()

@@ -38,6 +38,7 @@ class Hub:
     def __init__(self) -> None:
         self._subs: dict[str, set[Subscription]] = defaultdict(set)
         self._listeners: dict[str, list[Listener]] = defaultdict(list)
+        self._resync_listeners: list[Callable[[frozenset[str] | None], None]] = []
 
     def subscribe(self, *topics: str) -> Subscription:
         sub = Subscription(topics)
@@ -64,6 +65,11 @@ class Hub:
         e.g. the outbox dispatcher waking up; it must be quick and must not raise)."""
         self._listeners[topic].append(listener)
 
+    def on_resync(self, listener: Callable[[frozenset[str] | None], None]) -> None:
+        """Call ``listener(topics)`` at every ``resync`` (None: all topics): in-process
+        machinery that keeps what events keep right (a cache) starts afresh too."""
+        self._resync_listeners.append(listener)
+
     def publish(self, topic: str, event: dict[str, Any]) -> int:
         delivered = 0
         for listener in self._listeners.get(topic, ()):
@@ -84,7 +90,13 @@ class Hub:
     def resync(self, topics: Iterable[str] | None = None) -> int:
         """End the subscriptions on ``topics`` (all when None): their sockets reconnect and
         read what they may have missed from the logbook. Returns how many were ended."""
-        chosen = set(self._subs) if topics is None else set(topics) & set(self._subs)
+        asked = None if topics is None else frozenset(topics)
+        for listener in self._resync_listeners:
+            try:
+                listener(asked)
+            except Exception:  # noqa: BLE001 - the subscribers below must still resync
+                log.exception("resync listener failed")
+        chosen = set(self._subs) if asked is None else set(asked) & set(self._subs)
         subs = {sub for topic in chosen for sub in self._subs.get(topic, ())}
         for sub in subs:
             self._end(sub)

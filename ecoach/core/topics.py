@@ -23,6 +23,16 @@ FACTS = "local:facts"
 # Every process's keyring: data keys destroyed by an erasure (``key_ids``) are forgotten.
 KEYS = "keys"
 
+# Every process's cache of commitment policies and working calendars
+# (``ecoach.logbook.agreement_cache``): a coach's availability, agreements or time zone
+# changed, ``{"type": "changed", "topic": "agreements"}`` (``ecoach.logbook.watched``);
+# the caches forget what they hold.
+AGREEMENTS = "agreements"
+
+# Every process's copy of which coaches have webhook endpoints (``ecoach.logbook
+# .webhook_cache``): an endpoint was added, changed or removed; the copies forget.
+WEBHOOK_ENDPOINTS = "webhook_endpoints"
+
 
 def coach(coach_id: int) -> str:
     """A coach's inbox and engagement pages (``/ws``): exchanges, delivery states,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from pathlib import Path
@@ -15,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ecoach.core.events import EventBus
 from ecoach.logbook import sealing  # noqa: F401  (sessions seal and open sealed fields)
+from ecoach.logbook.agreement_cache import AGREEMENTS, AgreementCache
+from ecoach.logbook import webhook_cache  # noqa: F401  (every process announces endpoint changes: watched.py)
 from ecoach.logbook import sqlite_driver
 from ecoach.logbook.keyring import Keyring
 from ecoach.logbook.sealed import KEYRING
@@ -33,11 +36,16 @@ IDLE_PING_SECONDS = 10.0
 RECYCLE_SECONDS = 1800
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 10, checkpoints_apart: bool = False) -> AsyncEngine:
+    """``checkpoints_apart`` (SQLite): commits never checkpoint the write-ahead log; the
+    caller runs ``checkpoint_often`` instead (the server: see there)."""
     if url.startswith("sqlite"):
         # One trip to aiosqlite's thread per statement, not four (see sqlite_driver.py).
-        engine = create_async_engine(url, connect_args={"timeout": 30}, module=sqlite_driver.dbapi())
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        # check_same_thread=False: aiosqlite's thread runs the statements, but the driver
+        # reads whether a transaction is open from the loop's (sqlite_driver.OneTripConnection).
+        engine = create_async_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+                                     module=sqlite_driver.dbapi())
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas_apart if checkpoints_apart else _sqlite_pragmas)
         return engine
     engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=RECYCLE_SECONDS)
     _ping_when_idle(engine)
@@ -78,12 +86,48 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cursor.close()
 
 
+def _sqlite_pragmas_apart(dbapi_conn, record) -> None:  # type: ignore[no-untyped-def]
+    _sqlite_pragmas(dbapi_conn, record)
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
+    cursor.close()
+
+
+# How often the server moves the write-ahead log into the database (SQLite).
+CHECKPOINT_SECONDS = 1.0
+
+
+async def checkpoint_often(engine: AsyncEngine, stop: asyncio.Event, every: float = CHECKPOINT_SECONDS) -> None:
+    """Checkpoint the write-ahead log every ``every`` seconds until ``stop`` is set, for an
+    engine made with ``checkpoints_apart`` (stopping waits for a checkpoint under way: none
+    is left running in aiosqlite's thread when the engine goes).
+
+    SQLite otherwise checkpoints inside the commit that finds the log past 1,000 pages: that
+    commit then copies the pages and waits for fsync, and every chat message queued behind
+    it waits too (the tail of the chat's latency). A PASSIVE checkpoint here, in aiosqlite's
+    thread, waits for no reader or writer; commits go on meanwhile. Durability is the same:
+    a commit is in the log either way (synchronous=NORMAL)."""
+    while True:
+        try:
+            await asyncio.wait_for(stop.wait(), every)
+            return
+        except asyncio.TimeoutError:
+            pass
+        try:
+            async with engine.connect() as conn:
+                await conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+        except Exception:  # noqa: BLE001 - try again next time; the log only grows meanwhile
+            log.exception("checkpointing the write-ahead log failed")
+
+
 def session_factory(engine: AsyncEngine, bus: EventBus | None = None,
-                    keyring: Keyring | None = None) -> async_sessionmaker[AsyncSession]:
-    """Sessions whose commits deliver their events through ``bus`` (see transactions.py)
-    and whose sealed fields are sealed and opened with ``keyring`` (see sealing.py)."""
+                    keyring: Keyring | None = None, agreements: AgreementCache | None = None,
+                    ) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose commits deliver their events through ``bus`` (see transactions.py),
+    whose sealed fields are sealed and opened with ``keyring`` (see sealing.py), and whose
+    commitments read policies and calendars through ``agreements`` (agreement_cache.py)."""
     return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=EventSession,
-                              info={BUS: bus, KEYRING: keyring})
+                              info={BUS: bus, KEYRING: keyring, AGREEMENTS: agreements})
 
 
 def alembic_config(connection: Connection | None = None, url: str | None = None) -> Config:

@@ -9,9 +9,11 @@ only (see ``ecoach.metrics``).
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 import logging
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 from prometheus_client.exposition import choose_encoder
@@ -24,6 +26,7 @@ from ecoach.web.security import client_address
 log = logging.getLogger(__name__)
 
 TOKEN = web.AppKey("metrics_token", str)
+LAG_PERIOD = 0.25  # seconds between looks at the event loop's lag
 LOGIN_STEPS = {"/login": "password", "/login/2fa": "second_factor"}
 
 
@@ -97,3 +100,19 @@ def setup(app: web.Application) -> None:
         app[TOKEN] = token
     app.middlewares.append(count_logins)
     app.router.add_get("/metrics", metrics)
+    app.cleanup_ctx.append(_timings)
+
+
+async def _timings(app: web.Application) -> AsyncIterator[None]:
+    """How late the event loop runs (the chat writer's phases are wired in app._writer)."""
+    lag = asyncio.create_task(_watch_loop(app[METRICS]), name="metrics-loop-lag")
+    yield
+    lag.cancel()
+
+
+async def _watch_loop(collected: Metrics) -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        asked = loop.time()
+        await asyncio.sleep(LAG_PERIOD)
+        collected.loop_lag.observe(max(0.0, loop.time() - asked - LAG_PERIOD))

@@ -147,9 +147,16 @@ def _read(language: str) -> str:
         raise LexiconError(f"lexicon/{language}.toml: {error}") from None
 
 
-@cache
 def load(languages: tuple[str, ...] = LANGUAGES) -> Lexicon:
     """The packaged lexicons of these languages, compiled into one (once per process)."""
+    # Cached by the languages themselves: ``load()`` and ``load(("nl", "en"))`` are one
+    # lexicon (a cache on ``load`` would compile it twice, the second time on the chat's
+    # first message, holding up the event loop).
+    return _compiled(tuple(languages))
+
+
+@cache
+def _compiled(languages: tuple[str, ...]) -> Lexicon:
     return build({language: _read(language) for language in languages})
 
 
