@@ -19,7 +19,7 @@ import asyncio
 import json
 import re
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from email.message import EmailMessage
 from datetime import timedelta
 from email.utils import format_datetime
@@ -58,21 +58,15 @@ def coachee_mail(n: int) -> bytes:
     return message.as_bytes()
 
 
-@pytest.fixture
-def start_server(db_url: str, dovecot: ImapAccount, tmp_path: Path) -> Iterator[Any]:
-    box = {"name": "main", "host": dovecot.host, "port": dovecot.port, "security": "none",
-           "username": dovecot.user, "password": dovecot.password}
+@contextmanager
+def _servers(db_url: str, tmp_path: Path, **env: Any) -> Iterator[Any]:
+    """``start(name)``: a server process of its own name and directory, with ``env`` (its
+    settings, or ``clock_runs``); every one started is stopped at the end."""
     started: list[ServerProcess] = []
 
     def start(name: str) -> ServerProcess:
-        workdir = tmp_path / name
-        workdir.mkdir()
-        server = ServerProcess(  # the clock runs: a killed holder's lease must run out
-            workdir, db_url, clock_runs=True, ECOACH_AUTO_MIGRATE="false", ECOACH_PROCESS_NAME=name,
-            ECOACH_MAIL__ENABLED="true", ECOACH_MAIL__DOMAIN="coaching.test", ECOACH_MAIL__NOTIFY_COACH="off",
-            ECOACH_MAIL__NOTIFY_COACHEE_CHAT="false", ECOACH_MAIL__MAILBOXES=json.dumps([box]),
-            ECOACH_MAIL__READER_LEASE_SECONDS="1.5", ECOACH_EVENTS__PING_SECONDS="1",
-        )
+        (tmp_path / name).mkdir()
+        server = ServerProcess(tmp_path / name, db_url, ECOACH_AUTO_MIGRATE="false", ECOACH_PROCESS_NAME=name, **env)
         server.start()
         started.append(server)
         return server
@@ -82,25 +76,25 @@ def start_server(db_url: str, dovecot: ImapAccount, tmp_path: Path) -> Iterator[
     finally:
         for server in started:
             server.stop()
+
+
+@pytest.fixture
+def start_server(db_url: str, dovecot: ImapAccount, tmp_path: Path) -> Iterator[Any]:
+    box = {"name": "main", "host": dovecot.host, "port": dovecot.port, "security": "none",
+           "username": dovecot.user, "password": dovecot.password}
+    with _servers(  # the clock runs: a killed holder's lease must run out
+            db_url, tmp_path, clock_runs=True,
+            ECOACH_MAIL__ENABLED="true", ECOACH_MAIL__DOMAIN="coaching.test", ECOACH_MAIL__NOTIFY_COACH="off",
+            ECOACH_MAIL__NOTIFY_COACHEE_CHAT="false", ECOACH_MAIL__MAILBOXES=json.dumps([box]),
+            ECOACH_MAIL__READER_LEASE_SECONDS="1.5", ECOACH_EVENTS__PING_SECONDS="1") as start:
+        yield start
 
 
 @pytest.fixture
 def start_chat_server(db_url: str, tmp_path: Path) -> Iterator[Any]:
     """A server without mail (for what chat alone shows)."""
-    started: list[ServerProcess] = []
-
-    def start(name: str) -> ServerProcess:
-        (tmp_path / name).mkdir()
-        server = ServerProcess(tmp_path / name, db_url, ECOACH_AUTO_MIGRATE="false", ECOACH_PROCESS_NAME=name)
-        server.start()
-        started.append(server)
-        return server
-
-    try:
+    with _servers(db_url, tmp_path) as start:
         yield start
-    finally:
-        for server in started:
-            server.stop()
 
 
 async def health(server: ServerProcess) -> dict[str, Any]:
