@@ -13,6 +13,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Boolean, bindparam, case, func, select, tuple_, update
@@ -29,7 +30,7 @@ from ecoach.core.text import normalise_message, snippet, text_to_html
 from ecoach.core.types import Direction
 from ecoach.logbook.keyring import SealingKey, keyring_of
 from ecoach.logbook.models import Engagement, Exchange
-from ecoach.logbook.sealed import ScopeRef
+from ecoach.logbook.sealed import FieldSpec, ScopeRef, spec_of
 
 log = logging.getLogger(__name__)
 
@@ -218,6 +219,17 @@ def _values(item: NewExchange, now: datetime) -> dict[str, Any]:
 _SEALED = ("author_name", "body_text", "body_html", "meta")
 
 
+@cache
+def _sealed_specs() -> list[tuple[str, str, FieldSpec]]:
+    """(field, column, spec) of each sealed field, looked up once (not per message)."""
+    return [(k, f"{k}_sealed", spec_of(getattr(Exchange, k))) for k in _SEALED]
+
+
+@cache
+def _snippet_spec() -> FieldSpec:
+    return spec_of(Engagement.last_snippet)
+
+
 async def _insert_new(
     session: AsyncSession, values: list[dict[str, Any]], keys: dict[int, SealingKey]
 ) -> dict[tuple[int, str], Exchange]:
@@ -232,11 +244,13 @@ async def _insert_new(
         .returning(Exchange.id, Exchange.engagement_id, Exchange.external_id)
     )
     search = await keyring_of(session).search_key(session)
+    specs = _sealed_specs()
     rows = []
     for v in values:
         key = keys[v["engagement_id"]]
         row = {k: x for k, x in v.items() if k not in _SEALED}
-        row.update((f"{k}_sealed", key.seal(getattr(Exchange, k), v[k])) for k in _SEALED)
+        for name, column, spec in specs:
+            row[column] = key.seal(spec, v[name])
         row["search_tokens"] = text_tokens(search, v["body_text"])
         rows.append(row)
     # Executemany with RETURNING: SQLAlchemy's "insertmanyvalues" sends the same one
@@ -310,7 +324,7 @@ async def _update_summaries(
                 p_last_at=last.created_at,
                 p_last_channel=last.channel,
                 p_last_direction=last.direction,
-                p_last_snippet=keys[engagement_id].seal(Engagement.last_snippet, snippet(last.body_text, 200)),
+                p_last_snippet=keys[engagement_id].seal(_snippet_spec(), snippet(last.body_text, 200)),
                 p_inbound_channel=change.last_inbound_channel,
                 p_waiting=change.first_waiting_at,
                 p_unread=change.unread,
