@@ -104,7 +104,11 @@ def check_can_write(engagement: Engagement, direction: str) -> None:
 
 
 def exchange_dict(ex: Exchange) -> dict[str, Any]:
-    client_id = ex.external_id.split(":", 1)[1] if ex.external_id.startswith("chat:") else None
+    # Each attribute read once: a sealed field's plaintext face (``meta``) is a descriptor,
+    # and this runs for every live message twice (its ack and its push).
+    external_id = ex.external_id
+    client_id = external_id.split(":", 1)[1] if external_id.startswith("chat:") else None
+    meta = ex.meta or {}
     return {
         "id": ex.id,
         "engagement_id": ex.engagement_id,
@@ -118,14 +122,14 @@ def exchange_dict(ex: Exchange) -> dict[str, Any]:
         "client_id": client_id,
         "delivery_state": ex.delivery_state,
         "delivery_detail": ex.delivery_detail,
-        "subject": (ex.meta or {}).get("subject"),
+        "subject": meta.get("subject"),
         # Rendered for each reader by its connection (core.notices.localise).
-        "notice": (ex.meta or {}).get("notice"),
-        "event": (ex.meta or {}).get("event"),
+        "notice": meta.get("notice"),
+        "event": meta.get("event"),
         # A file in the chat (its name is the text) and a shared resource (actions/chat_files,
         # actions/shares): what the timeline needs to offer them.
-        "file": (ex.meta or {}).get("file"),
-        "share": (ex.meta or {}).get("share"),
+        "file": meta.get("file"),
+        "share": meta.get("share"),
     }
 
 
