@@ -68,6 +68,13 @@ class Recorded:
     # The engagement's language, for what follows in the batch (the crisis check) without
     # reading the engagement again.
     language: str | None = None
+    # ``exchange_dict(exchange)`` as its event carried it (a new exchange): the sender's
+    # ack reuses it (a copy) instead of building it again.
+    data: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The exchange as the chat and the API send it (``exchange_dict``)."""
+        return dict(self.data) if self.data is not None else exchange_dict(self.exchange)
 
 
 def check_message(text: Any, max_chars: int) -> str:
@@ -195,7 +202,8 @@ async def record_exchanges(
         if key in inserted and key not in seen:
             seen.add(key)
             recorded = Recorded(inserted[key], created=True, coach_id=coach_id,
-                                was_waiting=engagement.waiting_since is not None, language=engagement.language)
+                                was_waiting=engagement.waiting_since is not None, language=engagement.language,
+                                data=exchange_dict(inserted[key]))
             emit_recorded(session, recorded, origin=item.origin)
             final.append(recorded)
         else:
@@ -342,9 +350,9 @@ async def _update_summaries(
     return set(runs)
 
 
-def recorded_event(ex: Exchange, origin: str | None = None) -> dict[str, Any]:
-    return {"type": "exchange", "engagement_id": ex.engagement_id, "exchange": exchange_dict(ex),
-            "origin": origin}
+def recorded_event(ex: Exchange, origin: str | None = None, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"type": "exchange", "engagement_id": ex.engagement_id,
+            "exchange": exchange_dict(ex) if data is None else data, "origin": origin}
 
 
 def emit_recorded(session: AsyncSession, recorded: Recorded, origin: str | None = None) -> None:
@@ -356,7 +364,7 @@ def emit_recorded(session: AsyncSession, recorded: Recorded, origin: str | None 
     chosen = [topics.coach(recorded.coach_id)]
     if ex.direction != Direction.internal.value:
         chosen.insert(0, topics.engagement(ex.engagement_id))
-    emit(session, chosen, recorded_event(ex, origin), ref=("exchange", ex.id))
+    emit(session, chosen, recorded_event(ex, origin, recorded.data), ref=("exchange", ex.id))
 
 
 async def exchange_event(session: AsyncSession, exchange_id: int) -> dict[str, Any] | None:
