@@ -142,6 +142,10 @@ async def _load(
 
 def _rows(asks: list[Exchange], engagements: dict[int, Engagement], context: _Context) -> list[dict[str, Any]]:
     rows = []
+    # A batch's messages share their received time (the batch's ``now``), and most share a
+    # coach: the due time is worked out once per (coach, channel, agreement, time), not per
+    # message (the calendar walk is most of this function's time).
+    dues: dict[tuple[int, str, object, datetime], datetime | None] = {}
     for ex in asks:
         if engagements[ex.engagement_id].status != "active":
             continue  # a paused engagement's agreement rests (its mail is still recorded)
@@ -150,7 +154,10 @@ def _rows(asks: list[Exchange], engagements: dict[int, Engagement], context: _Co
         calendar = context.calendars.get((coach_id, ex.channel))
         if policy is None or calendar is None:
             continue
-        due = compute_due(calendar, policy, ex.channel, ex.created_at)
+        known = (coach_id, ex.channel, policy.within(ex.channel), ex.created_at)
+        if known not in dues:
+            dues[known] = compute_due(calendar, policy, ex.channel, ex.created_at)
+        due = dues[known]
         if due is None:
             continue
         rows.append(dict(engagement_id=ex.engagement_id, coach_id=coach_id, exchange_id=ex.id,

@@ -77,7 +77,7 @@ class ExchangeWriter:
         if self._task is None or self._task.done():
             raise RuntimeError("ExchangeWriter is not running")
         fut: asyncio.Future[Recorded] = asyncio.get_running_loop().create_future()
-        await self._queue.put((item, fut, time.perf_counter()))
+        self._queue.put_nowait((item, fut, time.perf_counter()))  # unbounded: never waits
         return await fut
 
     async def _run(self) -> None:

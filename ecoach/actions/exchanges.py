@@ -13,6 +13,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Boolean, bindparam, case, func, select, tuple_, update
@@ -29,7 +30,7 @@ from ecoach.core.text import normalise_message, snippet, text_to_html
 from ecoach.core.types import Direction
 from ecoach.logbook.keyring import SealingKey, keyring_of
 from ecoach.logbook.models import Engagement, Exchange
-from ecoach.logbook.sealed import ScopeRef
+from ecoach.logbook.sealed import FieldSpec, ScopeRef, spec_of
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,13 @@ class Recorded:
     # The engagement's language, for what follows in the batch (the crisis check) without
     # reading the engagement again.
     language: str | None = None
+    # ``exchange_dict(exchange)`` as its event carried it (a new exchange): the sender's
+    # ack reuses it (a copy) instead of building it again.
+    data: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The exchange as the chat and the API send it (``exchange_dict``)."""
+        return dict(self.data) if self.data is not None else exchange_dict(self.exchange)
 
 
 def check_message(text: Any, max_chars: int) -> str:
@@ -103,7 +111,11 @@ def check_can_write(engagement: Engagement, direction: str) -> None:
 
 
 def exchange_dict(ex: Exchange) -> dict[str, Any]:
-    client_id = ex.external_id.split(":", 1)[1] if ex.external_id.startswith("chat:") else None
+    # Each attribute read once: a sealed field's plaintext face (``meta``) is a descriptor,
+    # and this runs for every live message twice (its ack and its push).
+    external_id = ex.external_id
+    client_id = external_id.split(":", 1)[1] if external_id.startswith("chat:") else None
+    meta = ex.meta or {}
     return {
         "id": ex.id,
         "engagement_id": ex.engagement_id,
@@ -117,14 +129,14 @@ def exchange_dict(ex: Exchange) -> dict[str, Any]:
         "client_id": client_id,
         "delivery_state": ex.delivery_state,
         "delivery_detail": ex.delivery_detail,
-        "subject": (ex.meta or {}).get("subject"),
+        "subject": meta.get("subject"),
         # Rendered for each reader by its connection (core.notices.localise).
-        "notice": (ex.meta or {}).get("notice"),
-        "event": (ex.meta or {}).get("event"),
+        "notice": meta.get("notice"),
+        "event": meta.get("event"),
         # A file in the chat (its name is the text) and a shared resource (actions/chat_files,
         # actions/shares): what the timeline needs to offer them.
-        "file": (ex.meta or {}).get("file"),
-        "share": (ex.meta or {}).get("share"),
+        "file": meta.get("file"),
+        "share": meta.get("share"),
     }
 
 
@@ -190,7 +202,8 @@ async def record_exchanges(
         if key in inserted and key not in seen:
             seen.add(key)
             recorded = Recorded(inserted[key], created=True, coach_id=coach_id,
-                                was_waiting=engagement.waiting_since is not None, language=engagement.language)
+                                was_waiting=engagement.waiting_since is not None, language=engagement.language,
+                                data=exchange_dict(inserted[key]))
             emit_recorded(session, recorded, origin=item.origin)
             final.append(recorded)
         else:
@@ -218,6 +231,17 @@ def _values(item: NewExchange, now: datetime) -> dict[str, Any]:
 _SEALED = ("author_name", "body_text", "body_html", "meta")
 
 
+@cache
+def _sealed_specs() -> list[tuple[str, str, FieldSpec]]:
+    """(field, column, spec) of each sealed field, looked up once (not per message)."""
+    return [(k, f"{k}_sealed", spec_of(getattr(Exchange, k))) for k in _SEALED]
+
+
+@cache
+def _snippet_spec() -> FieldSpec:
+    return spec_of(Engagement.last_snippet)
+
+
 async def _insert_new(
     session: AsyncSession, values: list[dict[str, Any]], keys: dict[int, SealingKey]
 ) -> dict[tuple[int, str], Exchange]:
@@ -232,11 +256,13 @@ async def _insert_new(
         .returning(Exchange.id, Exchange.engagement_id, Exchange.external_id)
     )
     search = await keyring_of(session).search_key(session)
+    specs = _sealed_specs()
     rows = []
     for v in values:
         key = keys[v["engagement_id"]]
         row = {k: x for k, x in v.items() if k not in _SEALED}
-        row.update((f"{k}_sealed", key.seal(getattr(Exchange, k), v[k])) for k in _SEALED)
+        for name, column, spec in specs:
+            row[column] = key.seal(spec, v[name])
         row["search_tokens"] = text_tokens(search, v["body_text"])
         rows.append(row)
     # Executemany with RETURNING: SQLAlchemy's "insertmanyvalues" sends the same one
@@ -249,10 +275,28 @@ async def _insert_new(
         ScopeRef("exchange", new_id): keys[engagement_id].id for (engagement_id, _), new_id in new_ids.items()})
     # Ids follow the VALUES order, so logbook order is submission order.
     return {
-        (v["engagement_id"], v["external_id"]): Exchange(id=new_ids[(v["engagement_id"], v["external_id"])], **v)
-        for v in values
+        (v["engagement_id"], v["external_id"]): _stored(new_ids[(v["engagement_id"], v["external_id"])], v, row, specs)
+        for v, row in zip(values, rows)
         if (v["engagement_id"], v["external_id"]) in new_ids
     }
+
+
+def _stored(new_id: int, v: dict[str, Any], row: dict[str, Any], specs: list[tuple[str, str, FieldSpec]]) -> Exchange:
+    """The exchange as stored: its values and ciphertexts (sealed above) set as they were
+    loaded, each sealed field's plaintext beside its ciphertext, as ``PlainAttribute`` keeps
+    it. Not ``Exchange(**v)``: the instrumented constructor and a Pending value to seal per
+    field were a good part of every chat message's cost, for an object that is only read."""
+    ex = _new_exchange()
+    values = ex.__dict__
+    values.update((k, x) for k, x in v.items() if k not in _SEALED)
+    values["id"] = new_id
+    for name, column, spec in specs:
+        values[spec.column] = row[column]
+        values[spec.slot] = v[name]
+    return ex
+
+
+_new_exchange = Exchange.__mapper__.class_manager.new_instance  # an instance without __init__
 
 
 async def _existing(
@@ -310,7 +354,7 @@ async def _update_summaries(
                 p_last_at=last.created_at,
                 p_last_channel=last.channel,
                 p_last_direction=last.direction,
-                p_last_snippet=keys[engagement_id].seal(Engagement.last_snippet, snippet(last.body_text, 200)),
+                p_last_snippet=keys[engagement_id].seal(_snippet_spec(), snippet(last.body_text, 200)),
                 p_inbound_channel=change.last_inbound_channel,
                 p_waiting=change.first_waiting_at,
                 p_unread=change.unread,
@@ -324,9 +368,9 @@ async def _update_summaries(
     return set(runs)
 
 
-def recorded_event(ex: Exchange, origin: str | None = None) -> dict[str, Any]:
-    return {"type": "exchange", "engagement_id": ex.engagement_id, "exchange": exchange_dict(ex),
-            "origin": origin}
+def recorded_event(ex: Exchange, origin: str | None = None, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"type": "exchange", "engagement_id": ex.engagement_id,
+            "exchange": exchange_dict(ex) if data is None else data, "origin": origin}
 
 
 def emit_recorded(session: AsyncSession, recorded: Recorded, origin: str | None = None) -> None:
@@ -338,7 +382,7 @@ def emit_recorded(session: AsyncSession, recorded: Recorded, origin: str | None 
     chosen = [topics.coach(recorded.coach_id)]
     if ex.direction != Direction.internal.value:
         chosen.insert(0, topics.engagement(ex.engagement_id))
-    emit(session, chosen, recorded_event(ex, origin), ref=("exchange", ex.id))
+    emit(session, chosen, recorded_event(ex, origin, recorded.data), ref=("exchange", ex.id))
 
 
 async def exchange_event(session: AsyncSession, exchange_id: int) -> dict[str, Any] | None:

@@ -24,6 +24,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import os
 import re
 import secrets
 import unicodedata
@@ -133,7 +134,7 @@ class DataKey:
 
     ``place`` is ``"table.column"``; ``kind`` is text (str), bytes or json (any JSON value)."""
 
-    __slots__ = ("id", "_aead", "_mac", "_secret", "_tokens")
+    __slots__ = ("id", "_aead", "_mac", "_secret", "_tokens", "_head")
 
     def __init__(self, key_id: int, secret: bytes | None) -> None:
         self.id = key_id
@@ -142,6 +143,7 @@ class DataKey:
         # A separate key for keyed hashes (blind indexes), never the encryption key itself.
         self._mac = hmac.digest(secret, b"ecoach blind index", "sha256") if secret is not None else PLAIN_MAC
         self._tokens: dict[bytes, str] = {}  # words seen: a text's words repeat, and texts' words too
+        self._head = MAGIC + bytes((AES_GCM,)) + key_id.to_bytes(_KEY_ID, "big")  # of each sealed value
 
     @property
     def plain(self) -> bool:
@@ -156,8 +158,8 @@ class DataKey:
     def seal_bytes(self, place: str, data: bytes) -> bytes:
         if self._aead is None:
             return MAGIC + bytes((PLAIN,)) + data
-        head = MAGIC + bytes((AES_GCM,)) + self.id.to_bytes(_KEY_ID, "big")
-        nonce = secrets.token_bytes(_NONCE)
+        head = self._head
+        nonce = os.urandom(_NONCE)  # what secrets.token_bytes returns, two calls fewer (every sealed field)
         return head + nonce + self._aead.encrypt(nonce, data, head + place.encode())
 
     def open_bytes(self, place: str, blob: bytes) -> bytes:

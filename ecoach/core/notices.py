@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 from ecoach.core import formats
@@ -150,7 +151,15 @@ def localise(item: dict[str, Any], viewer: str, language: str, zone: str) -> dic
         out["text"] = render_text(found, language, zone)
         out["html"] = render_html(found, language, zone)
     if item.get("created_at"):
-        out["when"] = formats.moment(datetime.fromisoformat(item["created_at"]), zone, language)
+        out["when"] = _when(item["created_at"], zone, language)
     out["shape"] = shape(item.get("direction", ""), item.get("author", ""), {"event": item.get("event")}, viewer)
     out.pop("notice", None)
     return out
+
+
+@lru_cache(maxsize=4096)
+def _when(created_at: str, zone: str, language: str) -> str:
+    """A time as the timeline shows it: formatted once per (instant, zone, language) while it
+    is recent. A chat batch's messages share their time, and each is read by its writer (the
+    ack) and its other readers: Babel's formatting was a good part of every live message."""
+    return formats.moment(datetime.fromisoformat(created_at), zone, language)

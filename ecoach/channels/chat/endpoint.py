@@ -105,7 +105,7 @@ async def coachee_socket(request: web.Request) -> web.StreamResponse:
                 )
             )
             conn.send({"type": "ack", "client_id": client_id,
-                       "exchange": exchange_dict(recorded.exchange), "duplicate": not recorded.created})
+                       "exchange": recorded.as_dict(), "duplicate": not recorded.created})
         else:
             raise FrameError("frame_unknown", N_("Unknown message type '%(type)s'."), type=kind[:40])
 
