@@ -188,12 +188,12 @@ def line(name: str, r: dict[str, float]) -> str:
             f"   ({int(r['acked'])} acked, {int(r['delivered'])} delivered){cpu}{phases}")
 
 
-async def run_two_processes(clients: int, messages: int, server_url: str, interval: float,
-                            paced_messages: int, mode: str) -> tuple[dict[str, float], dict[str, float]]:
-    """Two ``ecoach serve`` on one PostgreSQL database: the coach on A, the coachees on B;
-    every message crosses from B to A over LISTEN/NOTIFY."""
-    workdir = Path(tempfile.mkdtemp(prefix="ecoach-bench-two-"))
-    db_url = await fresh_postgres(server_url, f"bench_chat_two_{mode}")
+async def start_two_servers(server_url: str, database: str, clients: int,
+                            mode: str) -> tuple[str, list[str], list[ServerProcess]]:
+    """A fresh PostgreSQL database with ``clients`` engagements and two started ``ecoach
+    serve`` processes on it, "a" and "b": (database url, chat tokens, servers)."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"ecoach-{database}-"))
+    db_url = await fresh_postgres(server_url, database)
     env = encryption_env(mode)
     tokens = await create_engagements(db_url, clients, env)
     servers = []
@@ -203,6 +203,14 @@ async def run_two_processes(clients: int, messages: int, server_url: str, interv
                                      ECOACH_AUTO_MIGRATE="false", **LIFTED, **env))
     for server in servers:
         server.start()
+    return db_url, tokens, servers
+
+
+async def run_two_processes(clients: int, messages: int, server_url: str, interval: float,
+                            paced_messages: int, mode: str) -> tuple[dict[str, float], dict[str, float]]:
+    """Two ``ecoach serve`` on one PostgreSQL database: the coach on A, the coachees on B;
+    every message crosses from B to A over LISTEN/NOTIFY."""
+    _, tokens, servers = await start_two_servers(server_url, f"bench_chat_two_{mode}", clients, mode)
     a, b = servers
     try:
         ours = await measured(servers, lambda hook: run_load(a.url, tokens, messages, login=True,

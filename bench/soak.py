@@ -18,22 +18,14 @@ import asyncio
 import json
 import random
 import resource
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 import aiohttp
 import asyncpg
 
-from chat_roundtrip import LIFTED, coach_socket, create_engagements, encryption_env, fresh_postgres  # type: ignore[import-not-found]
+from chat_roundtrip import coach_socket, start_two_servers  # type: ignore[import-not-found]
 from common import percentile, postgres_url  # type: ignore[import-not-found]
 from idle_sockets import rss_mib  # type: ignore[import-not-found]
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from tests.server_process import ServerProcess  # noqa: E402
 
 
 class Tally:
@@ -65,17 +57,7 @@ async def coachee(n: int, ws: aiohttp.ClientWebSocketResponse, tally: Tally, int
 
 
 async def soak(clients: int, minutes: float, interval: float, server_url: str) -> None:
-    workdir = Path(tempfile.mkdtemp(prefix="ecoach-soak-"))
-    db_url = await fresh_postgres(server_url, "bench_soak")
-    env = encryption_env("on")
-    tokens = await create_engagements(db_url, clients, env)
-    servers = []
-    for name in ("a", "b"):
-        (workdir / name).mkdir()
-        servers.append(ServerProcess(workdir / name, db_url, ECOACH_LOGIN_ATTEMPTS="1000", ECOACH_PROCESS_NAME=name,
-                                     ECOACH_AUTO_MIGRATE="false", **LIFTED, **env))
-    for server in servers:
-        server.start()
+    db_url, tokens, servers = await start_two_servers(server_url, "bench_soak", clients, "on")
     a, b = servers
     pids = [s.proc.pid for s in servers if s.proc]
     tally = Tally()
