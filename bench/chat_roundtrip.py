@@ -287,7 +287,7 @@ def start_profile(server: ServerProcess, label: str) -> subprocess.Popen[bytes] 
     if PROFILE_DIR is None or server.proc is None:
         return None
     out = PROFILE_DIR / f"chat-{label}-{server.proc.pid}.txt"
-    return subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw", "--rate", "200", "--nonblocking",
+    return subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw", "--rate", "1000", "--nonblocking",
                              "-o", str(out), "--pid", str(server.proc.pid)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 

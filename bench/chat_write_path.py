@@ -1,6 +1,7 @@
-"""The chat's write path alone: one message per transaction (the paced case).
+"""The chat's write path alone: one message per transaction (the paced case), or
+batches of ``--batch`` messages (the saturated case).
 
-    .venv/bin/python bench/chat_write_path.py --db both [--messages 400]
+    .venv/bin/python bench/chat_write_path.py --db both [--messages 400] [--batch 50]
 
 At a paced rate (100 clients, one message a second each) messages rarely arrive together,
 so each is its own group-commit batch. This times the exchange writer in-process (no
@@ -37,7 +38,7 @@ from ecoach.logbook.keyring import Keyring  # noqa: E402
 from ecoach.settings import Settings  # noqa: E402
 
 
-async def measure(url: str, messages: int) -> None:
+async def measure(url: str, messages: int, batch: int = 1) -> None:
     engine = create_engine(url)
     await migrate(engine)
     # As in the server: policies and calendars kept in the process (logbook/agreement_cache.py).
@@ -46,7 +47,8 @@ async def measure(url: str, messages: int) -> None:
     async with sessions() as session:
         coach = await do_add_coach(session, name="Bench Coach", email="bench@example.org", password="bench password 1",
                                    language="nl", time_zone="Europe/Amsterdam", now=clock.now())
-        engagement_id = (await do_create_engagement(session, coach, coachee_name="Sanne", now=clock.now())).engagement.id
+        engagement_ids = [(await do_create_engagement(session, coach, coachee_name=f"Sanne {n}", now=clock.now())).engagement.id
+                          for n in range(batch)]
         await session.commit()
     statements = [0]
     event.listen(engine.sync_engine, "before_cursor_execute", lambda *_: statements.__setitem__(0, statements[0] + 1))
@@ -54,15 +56,20 @@ async def measure(url: str, messages: int) -> None:
     writer.start()
 
     async def one(i: int) -> None:
-        await writer.submit(NewExchange(engagement_id, "chat", "in", "coachee", "Sanne", f"Hallo, bericht {i}",
-                                        f"chat:bench-{i:08d}"))
+        # ``batch`` coachees write at once (the saturated case): one group-commit batch.
+        await asyncio.gather(*(
+            writer.submit(NewExchange(engagement_id, "chat", "in", "coachee", f"Sanne {n}", f"Hallo, bericht {i} van {n}",
+                                      f"chat:bench-{i:08d}"))
+            for n, engagement_id in enumerate(engagement_ids)))
 
+    rounds = max(1, messages // batch)
     for i in range(20):  # warm: keys cached, statements compiled and prepared
         await one(i)
     statements[0] = 0
     cpu, main, wall = time.process_time(), time.thread_time(), time.perf_counter()
-    for i in range(20, 20 + messages):
+    for i in range(20, 20 + rounds):
         await one(i)
+    messages = rounds * batch
     cpu, main, wall = (time.process_time() - cpu, time.thread_time() - main, time.perf_counter() - wall)
     await writer.stop()
     await engine.dispose()
@@ -72,10 +79,11 @@ async def measure(url: str, messages: int) -> None:
 
 
 async def run(args: argparse.Namespace) -> None:
-    print(f"{args.messages} chat messages, one per transaction (encryption on):")
+    per = "one per transaction" if args.batch == 1 else f"{args.batch} per transaction (from as many coachees)"
+    print(f"{args.messages} chat messages, {per} (encryption on):")
     for backend in (["sqlite", "postgresql"] if args.db == "both" else [args.db]):
         async with bench_database(backend, "ecoach_bench_write_path", args.database_url) as url:
-            await measure(url, args.messages)
+            await measure(url, args.messages, args.batch)
 
 
 def main() -> None:
@@ -83,6 +91,8 @@ def main() -> None:
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--database-url", help="an existing PostgreSQL server (postgresql+asyncpg://.../postgres)")
     parser.add_argument("--messages", type=int, default=400)
+    parser.add_argument("--batch", type=int, default=1, help="messages per group-commit batch, each from its own "
+                        "coachee (the saturated chat: about 50 at 100 clients)")
     asyncio.run(run(parser.parse_args()))
 
 
