@@ -73,9 +73,9 @@ async def measure(url: str, messages: int, batch: int = 1) -> None:
     cpu, main, wall = (time.process_time() - cpu, time.thread_time() - main, time.perf_counter() - wall)
     await writer.stop()
     await engine.dispose()
-    ms = 1000 / messages
-    print(f"  {url.split('+')[0]:<10}  statements {statements[0] / messages:.1f} per message (plus BEGIN/COMMIT)   "
-          f"CPU {cpu * ms:.2f} ms/msg (main thread {main * ms:.2f})   wall {wall * ms:.2f} ms/msg", flush=True)
+    us = 1e6 / messages
+    print(f"  {url.split('+')[0]:<10}  statements {statements[0] / messages:.2f} per message (plus BEGIN/COMMIT)   "
+          f"CPU {cpu * us:.0f} µs/msg (main thread {main * us:.0f})   wall {wall * us:.0f} µs/msg", flush=True)
 
 
 async def run(args: argparse.Namespace) -> None:

@@ -25,11 +25,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, func, insert, literal, select, update
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoach.core.agreements import ANSWERABLE, Policy, commitment_time
 from ecoach.core.working_time import NoWorkingTime, WorkingCalendar
 from ecoach.logbook.availability_models import Commitment
+from ecoach.logbook.driver_rows import to_driver, untyped
 from ecoach.logbook.agreement_cache import get_policies_and_calendars
 from ecoach.logbook.models import Engagement, Exchange
 
@@ -114,11 +116,19 @@ async def do_track_commitments(
     rows = _rows(asks, engagements, context)
     connection = await session.connection()
     if rows:  # executemany: compiled once and cached, unlike a multi-row .values(list)
-        await connection.execute(insert(_c), rows)
+        await connection.execute(insert(untyped(_c)), _driver_rows(rows, connection.dialect))
     if answers:
         await connection.execute(_fulfil(answers))
     await _schedule(session, rows, answers, engagements, context.policies, now)
     return {row["engagement_id"] for row in rows} | set(answers)
+
+
+def _driver_rows(rows: list[dict[str, Any]], dialect: Dialect) -> list[dict[str, Any]]:
+    """The rows with their times in the driver's form (``logbook.driver_rows``): the chat's
+    hot path inserts one per coachee message."""
+    received, due = _c.c.received_at, _c.c.due_at
+    return [dict(row, received_at=to_driver(received, dialect, row["received_at"]),
+                 due_at=to_driver(due, dialect, row["due_at"])) for row in rows]
 
 
 async def update_next_due(session: AsyncSession, engagement_ids: set[int]) -> None:
