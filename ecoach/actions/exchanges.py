@@ -170,7 +170,8 @@ async def record_exchanges(
     engagements: dict[int, Any] = dict(loaded or {})
     ids = {item.engagement_id for item in items} - engagements.keys()
     if ids:
-        stmt = select(*_FACTS).where(Engagement.id.in_(ids))
+        # None of the columns is sealed: nothing to open (saves the sealing hook's look).
+        stmt = select(*_FACTS).where(Engagement.id.in_(ids)).execution_options(open_sealed=False)
         if session.bind.dialect.name == "postgresql":
             # An erasure (which locks the engagement to delete it) waits for this batch, or
             # this batch waits for it and finds the engagement gone: never a half-written one.
