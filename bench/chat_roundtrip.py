@@ -152,9 +152,9 @@ async def run_load(base: str, tokens: list[str], messages: int, login: bool,
             return acked
 
         started_hook()
-        started = time.perf_counter()
+        started, client_cpu = time.perf_counter(), time.process_time()
         acked = sum(await asyncio.gather(*(client(n, ws) for n, ws in enumerate(sockets))))
-        elapsed = time.perf_counter() - started
+        elapsed, client_cpu = time.perf_counter() - started, time.process_time() - client_cpu
         try:
             await asyncio.wait_for(received.wait(), timeout=30)
         except asyncio.TimeoutError:
@@ -165,7 +165,8 @@ async def run_load(base: str, tokens: list[str], messages: int, login: bool,
         await coach.close()
     lat_ms = [x * 1000 for x in latencies]
     return {"acked": acked, "rate": acked / elapsed, "p50": percentile(lat_ms, 50),
-            "p99": percentile(lat_ms, 99), "delivered": len(latencies)}
+            "p99": percentile(lat_ms, 99), "delivered": len(latencies),
+            "client_ms": client_cpu * 1000 / max(acked, 1)}
 
 
 def start_echo() -> tuple[subprocess.Popen[bytes], str]:
@@ -182,7 +183,8 @@ def start_echo() -> tuple[subprocess.Popen[bytes], str]:
 
 
 def line(name: str, r: dict[str, float]) -> str:
-    cpu = f"   server CPU {r['cpu_ms']:.2f} ms/msg" if "cpu_ms" in r else ""
+    cpu = f"   server CPU {r['cpu_ms']:.3f} ms/msg" if "cpu_ms" in r else ""
+    cpu += f", client {r['client_ms']:.3f}" if "client_ms" in r else ""
     phases = "".join(f"\n      server {n}: {p}" for n, p in enumerate(r.get("phases", ()), 1) if p)  # type: ignore[arg-type]
     return (f"  {name:30s} {r['rate']:7.0f} msg/s   delivery p50 {r['p50']:7.2f} ms   p99 {r['p99']:7.2f} ms"
             f"   ({int(r['acked'])} acked, {int(r['delivered'])} delivered){cpu}{phases}")
@@ -258,15 +260,18 @@ async def run_ecoach(clients: int, messages: int, database_url: str | None, inte
 PROFILE_DIR: Path | None = None
 
 
-def cpu_seconds(*servers: ServerProcess) -> float:
-    """User + system CPU the server processes have used so far (from /proc): a figure a
-    busy machine disturbs far less than latency."""
+def cpu_seconds(*pids: int) -> float:
+    """User + system CPU these processes have used so far (from /proc): a figure a busy
+    machine disturbs far less than latency."""
     total = 0.0
-    for server in servers:
-        assert server.proc is not None
-        fields = Path(f"/proc/{server.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return total
+
+
+def pids(servers: list[ServerProcess]) -> list[int]:
+    return [server.proc.pid for server in servers if server.proc is not None]
 
 
 async def measured(servers: list[ServerProcess], load) -> dict[str, float]:  # type: ignore[no-untyped-def]
@@ -274,9 +279,9 @@ async def measured(servers: list[ServerProcess], load) -> dict[str, float]:  # t
     on (the messages only: not the login, whose password hash alone costs ~0.5 s, nor the
     sockets' handshakes)."""
     phases = [scrape(server.url) for server in servers]
-    before = [cpu_seconds(*servers)]
-    result = await load(lambda: before.__setitem__(0, cpu_seconds(*servers)))
-    result["cpu_ms"] = (cpu_seconds(*servers) - before[0]) * 1000 / max(result["acked"], 1)
+    before = [cpu_seconds(*pids(servers))]
+    result = await load(lambda: before.__setitem__(0, cpu_seconds(*pids(servers))))
+    result["cpu_ms"] = (cpu_seconds(*pids(servers)) - before[0]) * 1000 / max(result["acked"], 1)
     result["phases"] = [breakdown(was, scrape(server.url)) for was, server in zip(phases, servers)]  # type: ignore[assignment]
     return result
 
@@ -330,7 +335,11 @@ async def bench(clients: int, messages: int, database_url: str | None, interval:
     tokens = next(iter(results.values()))[2]
     echo, base = start_echo()
     try:
-        theirs = await run_load(base, tokens, messages, login=False)
+        # The echo server's CPU per message too: the floor of the socket work alone.
+        before = [0.0]
+        theirs = await run_load(base, tokens, messages, login=False,
+                                started_hook=lambda: before.__setitem__(0, cpu_seconds(echo.pid)))
+        theirs["cpu_ms"] = (cpu_seconds(echo.pid) - before[0]) * 1000 / max(theirs["acked"], 1)
         echo_paced = await run_load(base, tokens, paced_messages, login=False, interval=interval)
     finally:
         echo.terminate()
