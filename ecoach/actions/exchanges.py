@@ -3,7 +3,8 @@
 Every exchange carries an ``external_id`` (a chat message's client id, later a mail's
 Message-ID), unique per engagement: recording the same one twice returns the first. Each
 new exchange is announced (``emit_recorded``) once its transaction commits.
-``exchange_writer.ExchangeWriter`` records the chat's messages with group commit.
+``exchange_writer.ExchangeWriter`` records the chat's messages with group commit. A batch's
+INSERT is ``exchange_rows``; the inbox summaries it moves, ``inbox_summary``.
 """
 
 from __future__ import annotations
@@ -13,25 +14,21 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
 from typing import Any
 
-from sqlalchemy import Boolean, bindparam, case, func, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ecoach.actions.commitments import NEXT_DUE, do_track_commitments, update_next_due
+from ecoach.actions.commitments import do_track_commitments, update_next_due
 from ecoach.actions.errors import ActionError, N_, NotFound
+from ecoach.actions.exchange_rows import existing_exchanges, insert_new
+from ecoach.actions.inbox_summary import update_summaries
 from ecoach.actions.unit import emit
 from ecoach.core import topics
-from ecoach.core.crypto import text_tokens
-from ecoach.core.inbox import fold
-from ecoach.core.text import normalise_message, snippet, text_to_html
+from ecoach.core.text import normalise_message, text_to_html
 from ecoach.core.types import Direction
-from ecoach.logbook.driver_rows import to_driver, untyped
-from ecoach.logbook.keyring import SealingKey, keyring_of
+from ecoach.logbook.keyring import keyring_of
 from ecoach.logbook.models import Engagement, Exchange
-from ecoach.logbook.sealed import FieldSpec, ScopeRef, spec_of
 
 log = logging.getLogger(__name__)
 
@@ -141,20 +138,6 @@ def exchange_dict(ex: Exchange) -> dict[str, Any]:
     }
 
 
-_ROWS = untyped(Exchange.__table__)
-
-
-@cache
-def _insert(dialect: str):  # type: ignore[no-untyped-def]
-    """The batch's INSERT, on untyped columns: its rows are in the driver's form already
-    (``logbook.driver_rows``); rows already recorded (resends) are skipped by the unique key."""
-    return (
-        (sqlite.insert if dialect == "sqlite" else postgresql.insert)(_ROWS)
-        .on_conflict_do_nothing()
-        .returning(_ROWS.c.id, _ROWS.c.engagement_id, _ROWS.c.external_id)
-    )
-
-
 async def record_exchanges(
     session: AsyncSession, items: list[NewExchange], now: datetime,
     *, loaded: dict[int, Engagement] | None = None,
@@ -193,13 +176,13 @@ async def record_exchanges(
         results.append(None)
         accepted.setdefault((item.engagement_id, item.external_id), _values(item, now))
     keys = await keyring_of(session).for_engagements(session, {key[0] for key in accepted})
-    inserted = await _insert_new(session, list(accepted.values()), keys)
-    existing = await _existing(session, [key for key in accepted if key not in inserted])
+    inserted = await insert_new(session, list(accepted.values()), keys)
+    existing = await existing_exchanges(session, [key for key in accepted if key not in inserted])
     created = [inserted[k] for k in accepted if k in inserted]
     # Response-time commitments: set-based, in this transaction (actions/commitments.py);
     # the due times they move are set by the inbox-summary UPDATE that follows.
     due_moved = await do_track_commitments(session, created, engagements, now)
-    await update_next_due(session, due_moved - await _update_summaries(session, created, keys, due_moved))
+    await update_next_due(session, due_moved - await update_summaries(session, created, keys, due_moved))
     seen: set[tuple[int, str]] = set()
     final: list[Recorded | ActionError] = []
     for item, result in zip(items, results):
@@ -243,147 +226,6 @@ def _values(item: NewExchange, now: datetime) -> dict[str, Any]:
         delivery_state=item.delivery_state,
         meta=item.meta,
     )
-
-
-_SEALED = ("author_name", "body_text", "body_html", "meta")
-
-
-@cache
-def _sealed_specs() -> list[tuple[str, str, FieldSpec]]:
-    """(field, its ciphertext's column name in the table, spec) of each sealed field,
-    looked up once (not per message)."""
-    table = Exchange.__table__
-    return [(k, table.c[f"{k}_sealed"].name, spec_of(getattr(Exchange, k))) for k in _SEALED]
-
-
-@cache
-def _snippet_spec() -> FieldSpec:
-    return spec_of(Engagement.last_snippet)
-
-
-async def _insert_new(
-    session: AsyncSession, values: list[dict[str, Any]], keys: dict[int, SealingKey]
-) -> dict[tuple[int, str], Exchange]:
-    """One multi-row INSERT; rows already recorded (resends) are skipped by the unique key.
-    The personal fields are sealed with each engagement's key here (a Core statement), and
-    the text's search tokens computed with the search key."""
-    if not values:
-        return {}
-    search = await keyring_of(session).search_key(session)
-    specs = _sealed_specs()
-    connection = await session.connection()
-    dialect = connection.dialect
-    created_at = Exchange.__table__.c.created_at
-    rows = []
-    for v in values:
-        key = keys[v["engagement_id"]]
-        row = {k: x for k, x in v.items() if k not in _SEALED}
-        row["created_at"] = to_driver(created_at, dialect, v["created_at"])
-        for name, column, spec in specs:
-            row[column] = key.seal(spec, v[name])  # ciphertext: bytes, as the driver takes it
-        row["search_tokens"] = text_tokens(search, v["body_text"])
-        rows.append(row)
-    # Executemany with RETURNING: SQLAlchemy's "insertmanyvalues" sends the same one
-    # multi-row INSERT from a statement compiled once and cached (``.values(list)`` was
-    # built and compiled anew for every batch: most of this function's time).
-    result = await connection.execute(_insert(dialect.name), rows)
-    new_ids = {(r.engagement_id, r.external_id): r.id for r in result}
-    # What follows in this transaction (attachments, mail sources) finds their keys here.
-    keyring_of(session).note_scopes(session.sync_session, {
-        ScopeRef("exchange", new_id): keys[engagement_id].id for (engagement_id, _), new_id in new_ids.items()})
-    # Ids follow the VALUES order, so logbook order is submission order.
-    return {
-        (v["engagement_id"], v["external_id"]): _stored(new_ids[(v["engagement_id"], v["external_id"])], v, row, specs)
-        for v, row in zip(values, rows)
-        if (v["engagement_id"], v["external_id"]) in new_ids
-    }
-
-
-def _stored(new_id: int, v: dict[str, Any], row: dict[str, Any], specs: list[tuple[str, str, FieldSpec]]) -> Exchange:
-    """The exchange as stored: its values and ciphertexts (sealed above) set as they were
-    loaded, each sealed field's plaintext beside its ciphertext, as ``PlainAttribute`` keeps
-    it. Not ``Exchange(**v)``: the instrumented constructor and a Pending value to seal per
-    field were a good part of every chat message's cost, for an object that is only read."""
-    ex = _new_exchange()
-    values = ex.__dict__
-    values.update((k, x) for k, x in v.items() if k not in _SEALED)
-    values["id"] = new_id
-    for name, column, spec in specs:
-        values[spec.column] = row[column]
-        values[spec.slot] = v[name]
-    return ex
-
-
-_new_exchange = Exchange.__mapper__.class_manager.new_instance  # an instance without __init__
-
-
-async def _existing(
-    session: AsyncSession, keys: list[tuple[int, str]]
-) -> dict[tuple[int, str], Exchange]:
-    if not keys:
-        return {}
-    stmt = select(Exchange).where(tuple_(Exchange.engagement_id, Exchange.external_id).in_(keys))
-    return {(e.engagement_id, e.external_id): e for e in (await session.execute(stmt)).scalars()}
-
-
-_table = Engagement.__table__
-_COMMON = dict(
-    last_exchange_id=bindparam("p_last_id"),
-    last_exchange_at=bindparam("p_last_at", type_=Engagement.last_exchange_at.type),
-    last_channel=bindparam("p_last_channel"),
-    last_direction=bindparam("p_last_direction"),
-    last_snippet_sealed=bindparam("p_last_snippet", type_=Engagement.last_snippet.type),
-    last_inbound_channel=func.coalesce(bindparam("p_inbound_channel"), _table.c.last_inbound_channel),
-    # The earliest open commitment, when this batch's commitments moved it (else as it was).
-    next_due_at=case((bindparam("p_due_moved", type_=Boolean), NEXT_DUE), else_=_table.c.next_due_at),
-)
-_WAITING = bindparam("p_waiting", type_=Engagement.waiting_since.type)
-# No answer in the run: keep an older wait, add to unread (atomic under concurrency).
-_ADD = (
-    update(_table)
-    .where(_table.c.id == bindparam("p_id"))
-    .values(**_COMMON, waiting_since=func.coalesce(_table.c.waiting_since, _WAITING),
-            unread_count=_table.c.unread_count + bindparam("p_unread"))
-)
-# An answer in the run: waiting and unread restart after it.
-_RESET = (
-    update(_table)
-    .where(_table.c.id == bindparam("p_id"))
-    .values(**_COMMON, waiting_since=_WAITING, unread_count=bindparam("p_unread"))
-)
-
-
-async def _update_summaries(
-    session: AsyncSession, created: list[Exchange], keys: dict[int, SealingKey], due_moved: set[int]
-) -> set[int]:
-    """One executemany UPDATE per kind of change; returns the engagements it updated."""
-    runs: dict[int, list[Exchange]] = {}
-    for ex in created:
-        if ex.direction != Direction.internal.value:
-            runs.setdefault(ex.engagement_id, []).append(ex)
-    params: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
-    for engagement_id, run in runs.items():
-        change = fold([(ex.direction, ex.channel, ex.created_at, ex.author) for ex in run])
-        last = run[-1]
-        params[change.reset].append(
-            dict(
-                p_id=engagement_id,
-                p_last_id=last.id,
-                p_last_at=last.created_at,
-                p_last_channel=last.channel,
-                p_last_direction=last.direction,
-                p_last_snippet=keys[engagement_id].seal(_snippet_spec(), snippet(last.body_text, 200)),
-                p_inbound_channel=change.last_inbound_channel,
-                p_waiting=change.first_waiting_at,
-                p_unread=change.unread,
-                p_due_moved=engagement_id in due_moved,
-            )
-        )
-    connection = await session.connection()
-    for reset, batch in params.items():
-        if batch:
-            await connection.execute(_RESET if reset else _ADD, batch)
-    return set(runs)
 
 
 def recorded_event(ex: Exchange, origin: str | None = None, data: dict[str, Any] | None = None) -> dict[str, Any]:
