@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from ecoach.actions.crisis import do_resolve_crisis
 from ecoach.actions.crisis_chat import with_crisis_check
+from ecoach.actions.quarantine import do_assign
 from ecoach.actions.errors import NotFound
 from ecoach.actions.exchange_writer import ExchangeWriter
 from ecoach.actions.exchanges import NewExchange
@@ -21,7 +22,7 @@ from ecoach.logbook.audit_models import AuditEntry
 from ecoach.logbook.crisis_models import CrisisFlag
 from ecoach.logbook.mail_models import MailOutbox
 from ecoach.logbook.models import Coach, Exchange
-from tests.mail_support import build_mail, make_world, take
+from tests.mail_support import build_mail, make_world, reply_to, take
 from tests.support import app_client, csrf_of, login
 
 CRISIS_NL = "Het gaat echt niet meer. Ik wil er niet meer zijn, ik denk erover om een eind aan mijn leven te maken."
@@ -68,6 +69,23 @@ async def test_a_crisis_mail_is_flagged_and_the_coach_alerted_at_once(sessions, 
     events = [listening.queue.get_nowait() for _ in range(listening.queue.qsize())]
     assert {"type": "crisis", "engagement_id": world.engagement_id, "flag_id": flag.id,
             "name": "Sanne"} in events
+    assert await _crisis_audit(sessions) == ["crisis_flagged"]
+
+
+async def test_a_held_crisis_mail_is_flagged_when_the_coach_releases_it(sessions, clock, hub, db_url) -> None:  # type: ignore[no-untyped-def]
+    # Sent from another address than the coachee's: held in quarantine, in no logbook yet.
+    world = await make_world(sessions, clock, db_url)
+    held = await take(world, sessions, hub, clock, build_mail(sender="sanne.prive@else.test", subject="Zwaar",
+                                                              to=reply_to(world.engagement_id), text=CRISIS_NL))
+    assert held.kind == "quarantine" and await _rows(sessions, select(CrisisFlag)) == []
+    async with unit_of_work(sessions) as session:
+        recorded = await do_assign(session, world.coach_id, held.quarantine.id, None, mail=world.settings.mail,
+                                   now=clock.now(), base_url="https://coaching.test")
+    [flag] = await _rows(sessions, select(CrisisFlag))
+    assert (flag.exchange_id, flag.channel, flag.status) == (recorded.exchange.id, "mail", "open")
+    assert "suicidal" in flag.categories.split()
+    [alert] = await _rows(sessions, select(MailOutbox).where(MailOutbox.kind == "crisis_alert"))
+    assert alert.recipient == world.coach_email
     assert await _crisis_audit(sessions) == ["crisis_flagged"]
 
 

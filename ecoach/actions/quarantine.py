@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoach.actions.audit import record_audit
+from ecoach.actions.crisis import Signalled, check_crisis, do_flag_crisis
 from ecoach.actions.errors import ActionError, N_, NotFound
 from ecoach.actions.exchanges import Recorded
 from ecoach.actions.mail_inbound import count_held, record_mail
@@ -46,10 +47,11 @@ async def _held(session: AsyncSession, coach_id: int, entry_id: int) -> Quaranti
 
 async def do_assign(
     session: AsyncSession, coach_id: int, entry_id: int, engagement_id: int | None,
-    *, mail: MailSettings, now: datetime,
+    *, mail: MailSettings, now: datetime, base_url: str = "",
 ) -> Recorded:
     """Put a quarantined mail into an engagement's logbook (``None``: the one it was
-    addressed to), in the caller's transaction."""
+    addressed to), in the caller's transaction. It is checked for crisis language as any
+    arriving mail is (``mail_pipeline.crisis``): held mail is no less urgent."""
     entry = await _held(session, coach_id, entry_id)
     target = engagement_id if engagement_id is not None else entry.engagement_id
     if target is None:
@@ -62,6 +64,11 @@ async def do_assign(
     parsed = parse_mail(entry.raw, max_bytes=mail.max_bytes)
     recorded = await record_mail(session, parsed, entry.raw, engagement, coachee, now, limit=mail.max_bytes,
                                  text_limit=mail.max_text_chars)
+    if recorded.created:
+        signals = check_crisis(recorded.exchange.body_text, engagement.language)
+        if signals:
+            await do_flag_crisis(session, [Signalled(recorded, engagement.language, signals)], now=now,
+                                 mail=mail, base_url=base_url, in_chat=False)
     entry.status = "assigned" if engagement_id is not None else "released"
     entry.resolved_at = now
     entry.resolved_exchange_id = recorded.exchange.id

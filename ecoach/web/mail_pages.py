@@ -88,8 +88,9 @@ async def quarantine_action(request: web.Request) -> web.StreamResponse:
                 target = parse_int(form.get("engagement_id"), low=1)
                 if target is None:
                     raise NotFound("engagement_unknown", N_("This engagement does not exist."))
-            recorded = await do_assign(session, coach.id, entry_id, target,
-                                       mail=request.app[SETTINGS].mail, now=now)
+            settings = request.app[SETTINGS]
+            recorded = await do_assign(session, coach.id, entry_id, target, mail=settings.mail, now=now,
+                                       base_url=settings.base_url)
     if recorded is not None:
         raise web.HTTPSeeOther(f"/engagements/{recorded.exchange.engagement_id}#x{recorded.exchange.id}")
     if action in ("discard", "restore"):  # say so, with the way back (undo)
