@@ -5,7 +5,8 @@ changed policy; the pages (forms, inbox notice) and isolation between coaches.""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from sqlalchemy import select
 
 from ecoach.actions import retention as retention_
 from ecoach.actions.engagements import do_change_status
-from ecoach.core.retention import add_months
+from ecoach.core.retention import add_months, erase_due
 from ecoach.logbook import privacy_queries as pq
 from ecoach.logbook.key_models import Erasure
 from ecoach.logbook.mail_models import MailOutbox
@@ -89,7 +90,7 @@ async def test_warned_two_weeks_before_extended_then_erased_at_the_due_time(  # 
     clock.advance(hours=20)
     await runner.fire_recurring(retention_.TASK_PLAN, clock.now())
     await drain(runner)
-    due = add_months(closed_at, 6)
+    due = add_months(closed_at, 6, coach.time_zone)
     plan = await plan_of(sessions, engagement_id)
     assert plan is not None and plan.erase_at == due and plan.warned_at is None
     assert await pending(sessions) == {f"retention.warn:{engagement_id}": due - timedelta(days=14),
@@ -109,7 +110,7 @@ async def test_warned_two_weeks_before_extended_then_erased_at_the_due_time(  # 
         engagement = await session.get(Engagement, engagement_id)
         await retention_.do_extend(session, engagement, 3, settings=settings, now=clock.now())
         await session.commit()
-    later = add_months(due, 3)
+    later = add_months(due, 3, coach.time_zone)
     assert (await plan_of(sessions, engagement_id)).erase_at == later  # type: ignore[union-attr]
     go(clock, due + timedelta(days=1))
     await drain(runner)
@@ -144,13 +145,13 @@ async def test_own_choice_never_and_a_policy_that_is_off(  # type: ignore[no-unt
         await close(sessions, engagement_id, closed_at)
     await runner.fire_recurring(retention_.TASK_PLAN, clock.now())
     await drain(runner)
-    due = add_months(closed_at, 1)
+    due = add_months(closed_at, 1, coach.time_zone)
     assert (await plan_of(sessions, short)).erase_at == due  # type: ignore[union-attr]
     assert (await plan_of(sessions, never)).erase_at is None  # type: ignore[union-attr]
     assert (await plan_of(sessions, default)).erase_at is None  # type: ignore[union-attr]
     assert set(await pending(sessions)) == {f"retention.warn:{short}", f"retention.erase:{short}"}
     # Long past its moment (the server was off): warned now, erased two weeks later.
-    go(clock, add_months(closed_at, 24))
+    go(clock, add_months(closed_at, 24, coach.time_zone))
     await drain(runner)
     assert await erased(sessions) == [] and (await plan_of(sessions, short)).warned_at == clock.now()  # type: ignore[union-attr]
     go(clock, clock.now() + timedelta(days=14))
@@ -168,9 +169,9 @@ async def test_a_shorter_policy_never_erases_unannounced(  # type: ignore[no-unt
     long = retention_settings(db_url, months=24)
     await runner_for(sessions, long, clock).fire_recurring(retention_.TASK_PLAN, clock.now())
     await drain(runner_for(sessions, long, clock))
-    assert (await plan_of(sessions, engagement_id)).erase_at == add_months(closed_at, 24)  # type: ignore[union-attr]
+    assert (await plan_of(sessions, engagement_id)).erase_at == add_months(closed_at, 24, coach.time_zone)  # type: ignore[union-attr]
     # A year on, the practice keeps logbooks only six months: this one is over that already.
-    go(clock, add_months(closed_at, 12))
+    go(clock, add_months(closed_at, 12, coach.time_zone))
     short = retention_settings(db_url, months=6)
     runner = runner_for(sessions, short, clock)
     await runner.fire_recurring(retention_.TASK_PLAN, clock.now())
@@ -196,7 +197,7 @@ async def test_pages_set_extend_and_the_inbox_notice(  # type: ignore[no-untyped
     async with app_client(settings, clock) as client:
         await login(client, coach.email)
         page = await (await client.get(f"/engagements/{engagement_id}")).text()
-        due = add_months(clock.now(), 6)
+        due = add_months(clock.now(), 6, coach.time_zone)
         assert "This logbook will be erased on" in page
         csrf = await csrf_of(client, f"/engagements/{engagement_id}")
         bad = await client.post(f"/engagements/{engagement_id}/retention",
@@ -205,9 +206,9 @@ async def test_pages_set_extend_and_the_inbox_notice(  # type: ignore[no-untyped
         ok = await client.post(f"/engagements/{engagement_id}/retention",
                                data={"_csrf": csrf, "keep": "months", "months": "2"}, allow_redirects=False)
         assert ok.status == 303 and ok.headers["Location"].endswith("#retention")
-        assert (await plan_of(sessions, engagement_id)).erase_at == add_months(clock.now(), 2)  # type: ignore[union-attr]
+        assert (await plan_of(sessions, engagement_id)).erase_at == add_months(clock.now(), 2, coach.time_zone)  # type: ignore[union-attr]
         # Two weeks before, the inbox says so and the page offers to extend.
-        go(clock, add_months(clock.now(), 2) - timedelta(days=14))
+        go(clock, add_months(clock.now(), 2, coach.time_zone) - timedelta(days=14))
         await drain(runner_for(sessions, settings, clock))
         inbox = await (await client.get("/")).text()
         assert "The logbook of Sanne will be erased on" in inbox
@@ -228,3 +229,18 @@ async def test_pages_set_extend_and_the_inbox_notice(  # type: ignore[no-untyped
                            (f"/engagements/{engagement_id}/retention/extend", {"months": "12"})):
             response = await intruder.post(path, data={"_csrf": csrf, **data}, allow_redirects=False)
             assert response.status == 404
+
+
+def test_months_count_on_the_coachs_calendar() -> None:
+    # Closed at 00:30 on 31 January in Amsterdam (30 January in UTC): a month later is the
+    # last day of February there, at the same time, not 1 March.
+    amsterdam = ZoneInfo("Europe/Amsterdam")
+    closed = datetime(2027, 1, 31, 0, 30, tzinfo=amsterdam).astimezone(timezone.utc)
+    due = erase_due(closed, 1, None, "Europe/Amsterdam")
+    assert due is not None and due.astimezone(amsterdam) == datetime(2027, 2, 28, 0, 30, tzinfo=amsterdam)
+    # Across the clock change: the same wall time, an hour less in UTC.
+    assert add_months(datetime(2027, 2, 28, 9, 0, tzinfo=amsterdam), 1, "Europe/Amsterdam") \
+        == datetime(2027, 3, 28, 9, 0, tzinfo=amsterdam)
+    # A wall time the clock skips that day reads as the time before the change.
+    skipped = add_months(datetime(2027, 2, 28, 2, 30, tzinfo=amsterdam), 1, "Europe/Amsterdam")
+    assert skipped == datetime(2027, 3, 28, 1, 30, tzinfo=timezone.utc)

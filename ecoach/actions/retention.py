@@ -26,7 +26,7 @@ from ecoach.actions.unit import emit
 from ecoach.core import topics
 from ecoach.core.retention import NEVER, add_months, erase_due, months_kept, schedule
 from ecoach.logbook import privacy_queries as pq
-from ecoach.logbook.models import Engagement
+from ecoach.logbook.models import Coach, Engagement
 from ecoach.logbook.privacy_models import RetentionPlan
 from ecoach.logbook.tasks import cancel_tasks, schedule_task
 from ecoach.settings import Settings
@@ -50,11 +50,18 @@ def task_key(name: str, engagement_id: int) -> str:
     return f"{name}:{engagement_id}"
 
 
-def due_of(engagement: Engagement, plan: RetentionPlan | None, settings: Settings) -> datetime | None:
-    """When the engagement is erased (before any warning), from its plan or the policy."""
+async def due_of(session: AsyncSession, engagement: Engagement, plan: RetentionPlan | None,
+                 settings: Settings) -> datetime | None:
+    """When the engagement is erased (before any warning), from its plan or the policy:
+    months on the coach's calendar."""
     closed = engagement.closed_at if engagement.status == "closed" else None
     months = months_kept(plan.keep_months if plan else None, settings.retention.erase_after_months)
-    return erase_due(closed, months, plan.extended_until if plan else None)
+    return erase_due(closed, months, plan.extended_until if plan else None, await _zone(session, engagement))
+
+
+async def _zone(session: AsyncSession, engagement: Engagement) -> str:
+    coach = await session.get(Coach, engagement.coach_id)  # usually in the session already
+    return coach.time_zone if coach is not None else "UTC"
 
 
 async def _plan_of(session: AsyncSession, engagement: Engagement, settings: Settings, now: datetime) -> RetentionPlan:
@@ -72,7 +79,7 @@ async def do_replan(session: AsyncSession, engagement: Engagement, plan: Retenti
     plan.policy_months = settings.retention.erase_after_months
     plan.warned_at = None
     plan.updated_at = now
-    due = due_of(engagement, plan, settings)
+    due = await due_of(session, engagement, plan, settings)
     if due is None:
         plan.erase_at = None
         await cancel_tasks(session, key=task_key(TASK_WARN, engagement.id))
@@ -123,10 +130,10 @@ async def do_extend(session: AsyncSession, engagement: Engagement, months: int, 
     """Move a planned erasure ``months`` later (from the planned moment, or from now if
     that is later)."""
     plan = await _plan_of(session, engagement, settings, now)
-    current = plan.erase_at or due_of(engagement, plan, settings)
+    current = plan.erase_at or await due_of(session, engagement, plan, settings)
     if current is None:
         raise Conflict("nothing_to_extend", N_("No erasure is planned for this engagement."))
-    plan.extended_until = add_months(max(current, now), months)
+    plan.extended_until = add_months(max(current, now), months, await _zone(session, engagement))
     return await do_replan(session, engagement, plan, settings=settings, now=now)
 
 

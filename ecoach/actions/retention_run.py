@@ -34,7 +34,7 @@ async def _current(session: AsyncSession, engagement_id: int,
     plan = await pq.get_retention_plan(session, engagement_id)
     if engagement is None or plan is None or plan.erase_at is None:
         return None
-    due = due_of(engagement, plan, settings)
+    due = await due_of(session, engagement, plan, settings)
     return (engagement, plan, due) if due is not None else None
 
 

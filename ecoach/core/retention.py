@@ -11,14 +11,28 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 NEVER = 0  # keep_months: this engagement is never erased automatically
 
 
-def add_months(moment: datetime, months: int) -> datetime:
+def add_months(moment: datetime, months: int, zone: str | None = None) -> datetime:
     """The same day and time ``months`` calendar months later (the month's last day when
-    it is shorter: 31 January + 1 month is 28 or 29 February)."""
+    it is shorter: 31 January + 1 month is 28 or 29 February), on the calendar of ``zone``
+    (the coach's; an aware ``moment``'s own when None). In Amsterdam 31 January 00:30 + 1
+    month is 28 February 00:30 there: in UTC that moment is 30 January, whose month later
+    is 1 March in Amsterdam."""
+    if zone is None:
+        return _shifted(moment, months)
+    local = moment.astimezone(ZoneInfo(zone))
+    # The wall time a month on (a time the clock skips that day reads as before the change).
+    later = _shifted(local.replace(tzinfo=None), months).replace(tzinfo=local.tzinfo)
+    # Through UTC: a skipped wall time comes back as the real time it names (03:30, not 02:30).
+    return later.astimezone(timezone.utc).astimezone(moment.tzinfo)
+
+
+def _shifted(moment: datetime, months: int) -> datetime:
     total = moment.year * 12 + moment.month - 1 + months
     year, month = divmod(total, 12)
     day = min(moment.day, calendar.monthrange(year, month + 1)[1])
@@ -30,11 +44,13 @@ def months_kept(keep_months: int | None, policy_months: int) -> int:
     return policy_months if keep_months is None else keep_months
 
 
-def erase_due(closed_at: datetime | None, months: int, extended_until: datetime | None) -> datetime | None:
-    """When the logbook is erased, before any warning; None: it is not."""
+def erase_due(closed_at: datetime | None, months: int, extended_until: datetime | None,
+              zone: str | None = None) -> datetime | None:
+    """When the logbook is erased, before any warning (months counted on the calendar of
+    ``zone``, the coach's); None: it is not."""
     if closed_at is None or months <= 0:
         return None
-    due = add_months(closed_at, months)
+    due = add_months(closed_at, months, zone)
     return max(due, extended_until) if extended_until is not None else due
 
 

@@ -59,12 +59,13 @@ async def panel(request: web.Request, session: AsyncSession, engagement: Engagem
     settings = request.app[SETTINGS]
     plan = await pq.get_retention_plan(session, engagement.id)
     planned = plan.erase_at if plan is not None else None
+    due = planned or await retention_.due_of(session, engagement, plan, settings)
     return {
         "plan": plan,
         "keep": "policy" if plan is None or plan.keep_months is None else "never" if plan.keep_months == 0 else "months",
         "months": plan.keep_months if plan is not None and plan.keep_months else "",
         "policy": settings.retention.erase_after_months,
-        "erase_at": planned or retention_.due_of(engagement, plan, settings),
+        "erase_at": due,
         "warned": plan is not None and plan.warned_at is not None,
         "extensions": retention_.EXTENSIONS,
     }
