@@ -17,6 +17,7 @@ A resend of an unacknowledged message reuses its client_id, so it is stored once
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -35,6 +36,10 @@ log = logging.getLogger(__name__)
 
 Frame = dict[str, Any]
 HISTORY_LIMIT = 500
+# Frames go out as compact JSON (what ``json.dumps`` writes, less the spaces after ``,``
+# and ``:``); one encoder for all, as ``json.dumps`` builds a new one per call when given
+# any option.
+dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 class FrameError(ActionError):
@@ -68,6 +73,7 @@ class Connection:
         self.ws = ws
         self.gettext = gettext
         self.outgoing: asyncio.Queue[Frame | None] = asyncio.Queue()
+        self.writing = False  # the writer task is sending a frame it took from ``outgoing``
         self.id = secrets.token_hex(8)  # marks what this connection sent (see origin)
         # (viewer, language, zone): exchanges go out rendered for this reader (notices in
         # their language, times as their pages show them).
@@ -77,6 +83,20 @@ class Connection:
         if self.reader is not None:
             frame = localise_frame(frame, *self.reader)
         self.outgoing.put_nowait(frame)
+
+    async def reply(self, frame: Frame) -> None:
+        """Send the answer to a client's frame (an ack) at once when nothing is queued or
+        being sent before it (else behind that, in order): every message has one, and a
+        hand-over to the writer task was a second wake-up of the event loop per message."""
+        if self.writing or not self.outgoing.empty():
+            self.send(frame)
+            return
+        if self.reader is not None:
+            frame = localise_frame(frame, *self.reader)
+        try:
+            await self.ws.send_str(dumps(frame))
+        except ConnectionError:
+            pass  # the client went away: the receive loop ends (as the writer task's sends)
 
     def error(self, exc: ActionError, *, client_id: Any = None, fatal: bool = False) -> None:
         frame: Frame = {"type": "error", "code": exc.code, "message": exc.translated(self.gettext)}
@@ -97,10 +117,12 @@ class Connection:
 
     async def _writer(self) -> None:
         while (frame := await self.outgoing.get()) is not None:
-            await self.ws.send_json(frame)
+            self.writing = True
+            await self.ws.send_str(dumps(frame))
             if frame.get("fatal"):
                 await self.ws.close(code=4000 + int(frame.get("status", 400)))
                 return
+            self.writing = False
 
     async def _relay(self, sub: Subscription, on_event: Callable[[Frame], Frame | None]) -> None:
         while (event := await sub.queue.get()) is not None:
@@ -120,6 +142,7 @@ class Connection:
         on_frame: Callable[[Frame], Awaitable[None]],
     ) -> None:
         self.request.app[SOCKETS].add(self.ws)
+        sub.origin = self.id  # the hub keeps this connection's own messages from it (see _relay)
         writer = asyncio.create_task(self._writer())
         relay = asyncio.create_task(self._relay(sub, on_event))
         try:
