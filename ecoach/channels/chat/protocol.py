@@ -38,8 +38,8 @@ Frame = dict[str, Any]
 HISTORY_LIMIT = 500
 # Frames go out as compact JSON (what ``json.dumps`` writes, less the spaces after ``,``
 # and ``:``); one encoder for all, as ``json.dumps`` builds a new one per call when given
-# any option.
-dumps = json.JSONEncoder(separators=(",", ":")).encode
+# any option. Frames are trees built here, never cyclic: no check for cycles.
+dumps = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 
 
 class FrameError(ActionError):
