@@ -20,6 +20,7 @@ import asyncio
 import json
 import logging
 import secrets
+import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -116,13 +117,41 @@ class Connection:
         await self.ws.close(code=4000 + exc.status)
 
     async def _writer(self) -> None:
-        while (frame := await self.outgoing.get()) is not None:
+        frame = await self.outgoing.get()
+        while frame is not None:
             self.writing = True
-            await self.ws.send_str(dumps(frame))
-            if frame.get("fatal"):
-                await self.ws.close(code=4000 + int(frame.get("status", 400)))
-                return
+            # Several frames waiting (a group commit's events on a coach's socket): corked,
+            # the kernel sends them as one segment, not one per frame (each one a trip
+            # through the network stack and a wake-up of the reader).
+            corked = not self.outgoing.empty() and self._cork(True)
+            try:
+                while True:
+                    await self.ws.send_str(dumps(frame))
+                    if frame.get("fatal"):
+                        await self.ws.close(code=4000 + int(frame.get("status", 400)))
+                        return
+                    if self.outgoing.empty():
+                        break
+                    if (frame := self.outgoing.get_nowait()) is None:
+                        return
+            finally:
+                if corked:
+                    self._cork(False)
             self.writing = False
+            frame = await self.outgoing.get()
+
+    def _cork(self, on: bool) -> bool:
+        """Hold back (``on``) or push out what is written to this socket (Linux's TCP_CORK;
+        elsewhere, and on a socket that is gone, nothing is held back: False)."""
+        transport = self.request.transport
+        sock = transport.get_extra_info("socket") if transport is not None else None
+        if sock is None or not hasattr(socket, "TCP_CORK"):
+            return False
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, int(on))
+        except OSError:  # not TCP (a Unix socket behind a proxy), or closed meanwhile
+            return False
+        return True
 
     async def _relay(self, sub: Subscription, on_event: Callable[[Frame], Frame | None]) -> None:
         while (event := await sub.queue.get()) is not None:
