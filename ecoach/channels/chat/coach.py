@@ -74,7 +74,7 @@ async def coach_socket(request: web.Request) -> web.StreamResponse:
             minutes=check_minutes(frame.get("minutes")),
         )
         await conn.reply({"type": "ack", "client_id": client_id,
-                          "exchange": exchange_dict(recorded.exchange), "duplicate": not recorded.created})
+                          "exchange": recorded.as_dict(), "duplicate": not recorded.created})
 
     hub = app[HUB]
     sub = hub.subscribe(topics.coach(coach_id))
