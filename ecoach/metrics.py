@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -63,6 +64,9 @@ class Metrics:
                           "for its batch), transaction (the batch's statements), commit (with its events handed "
                           "to the sockets)", ["phase"], buckets=WRITE_BUCKETS, registry=r)
         self._write_phases = {phase: write.labels(phase) for phase in WRITE_PHASES}
+        # (channel, direction) -> its counter: ``labels()`` costs more than the count itself,
+        # and every chat message passes here.
+        self._exchange_counts: dict[tuple[str, str], Any] = {}
         self.loop_lag = Histogram("ecoach_event_loop_lag_seconds", "How late the event loop runs a timer "
                                   "(time taken by other work, or a busy machine)", buckets=WRITE_BUCKETS, registry=r)
         self.snapshot: Snapshot | None = None
@@ -74,12 +78,14 @@ class Metrics:
 
     def observe(self, events: Sequence[Event]) -> None:
         """The bus observer: count what a committed transaction did."""
+        exchanges: dict[tuple[str, str], int] = {}
         for event in events:
             data = event.data
             kind = data.get("type")
             if kind == "exchange":
                 exchange = data.get("exchange") or {}
-                self.exchanges.labels(str(exchange.get("channel")), str(exchange.get("direction"))).inc()
+                key = (str(exchange.get("channel")), str(exchange.get("direction")))
+                exchanges[key] = exchanges.get(key, 0) + 1
             elif kind == "mail.delivery":
                 self.mail.labels(str(data.get("state"))).inc(int(data.get("count", 1)))
             elif kind == "commitment.breached":
@@ -88,6 +94,11 @@ class Metrics:
                 self.bookings.labels(kind.partition(".")[2]).inc()
             elif kind == "webhook.delivery":
                 self.webhooks.labels(str(data.get("outcome"))).inc()
+        for key, count in exchanges.items():  # a batch of chat messages: one count per label pair
+            child = self._exchange_counts.get(key)
+            if child is None:
+                child = self._exchange_counts[key] = self.exchanges.labels(*key)
+            child.inc(count)
 
 
 class _Gauges:

@@ -48,3 +48,13 @@ async def test_listeners_hear_every_event_and_one_failing_stops_nothing() -> Non
     sub = hub.subscribe("local:outbox")
     assert hub.publish("local:outbox", {"n": 1}) == 1
     assert heard == [{"n": 1}] and sub.queue.get_nowait() == {"n": 1}
+
+
+async def test_a_subscription_does_not_get_the_events_its_own_connection_caused() -> None:
+    hub = Hub()
+    sender, other = hub.subscribe("engagement:2"), hub.subscribe("engagement:2")
+    sender.origin = "conn-a"  # its ack carried the message already
+    assert hub.publish("engagement:2", {"type": "exchange", "origin": "conn-a"}) == 1
+    assert sender.queue.empty() and other.queue.get_nowait()["origin"] == "conn-a"
+    assert hub.publish("engagement:2", {"type": "exchange", "origin": None}) == 2
+    assert sender.queue.get_nowait() == {"type": "exchange", "origin": None}

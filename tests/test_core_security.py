@@ -23,11 +23,24 @@ def test_parse_int(raw, expected) -> None:  # type: ignore[no-untyped-def]
     ('{"\\u0000": 1}', "text_invalid"), ("NaN", "json_invalid"), ("1e400", "json_number_too_large"),
     ("{", "json_invalid"),
     (b"\xff", "json_invalid"), ("99999999999999999999", "json_number_too_large"),
+    # flat objects (a chat frame) take a shorter road to the same refusals
+    ('{"type": "message", "text": "a\\u0000b"}', "text_invalid"), ('{"t\\ud800": "x"}', "text_invalid"),
+    ('{"after": -9223372036854775808}', "json_number_too_large"), ('{"n": NaN}', "json_invalid"),
+    ('{"n": 1e400}', "json_number_too_large"), ('\ufeff{"type": "ping"}', "json_invalid"),
 ])
 def test_load_json_refuses(raw, code) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(InputRefused) as refused:
         load_json(raw)
     assert refused.value.code == code
+
+
+def test_load_json_flat_objects() -> None:
+    frame = '{"type": "message", "client_id": "abcdefgh", "text": "hoi 🌱", "after": 9223372036854775807, ' \
+            '"x": null, "y": true, "z": 1.5}'
+    assert load_json(frame)["after"] == MAX_INT and load_json(frame)["z"] == 1.5
+    with pytest.raises(InputRefused) as refused:
+        load_json('{"type": "ping"}', max_depth=0)
+    assert refused.value.code == "json_too_deep"
 
 
 def test_text_ok() -> None:

@@ -32,6 +32,10 @@ class Subscription:
         default_factory=lambda: asyncio.Queue(QUEUE_SIZE)
     )
     overflowed: bool = False
+    # The connection behind this subscription (its ``Connection.id``): events whose
+    # ``origin`` it is are not queued for it, as its ack carried them already (and a queued
+    # event only to be skipped costs a wake-up of its socket for every message it sends).
+    origin: str | None = None
 
 
 class Hub:
@@ -77,7 +81,13 @@ class Hub:
                 listener(event)
             except Exception:  # noqa: BLE001 - one broken listener must not stop the others
                 log.exception("listener on %s failed", topic)
-        for sub in tuple(self._subs.get(topic, ())):
+        subs = self._subs.get(topic)
+        if not subs:
+            return delivered
+        origin = event.get("origin")
+        for sub in tuple(subs):
+            if origin is not None and sub.origin == origin:
+                continue
             try:
                 sub.queue.put_nowait(event)
                 delivered += 1

@@ -62,17 +62,45 @@ def load_json(data: str | bytes, *, max_depth: int = JSON_MAX_DEPTH) -> Any:
         except UnicodeDecodeError:
             raise InputRefused("json_invalid", "not UTF-8") from None
     try:
-        value = json.loads(data, parse_constant=_no_constant)
+        value = _DECODER.decode(data)
     except RecursionError:
         raise InputRefused("json_too_deep", f"nested deeper than {max_depth} levels") from None
     except ValueError:
         raise InputRefused("json_invalid", "not valid JSON") from None
-    _check_values(value, max_depth)
+    if not _plain(value, max_depth):
+        _check_values(value, max_depth)
     return value
 
 
 def _no_constant(name: str) -> Any:
     raise ValueError(name)
+
+
+# One decoder for all (``json.loads`` with an option builds a new one per call); it refuses
+# NaN and Infinity. A leading BOM fails as in ``json.loads``: not valid JSON.
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)
+
+
+def _plain(value: Any, max_depth: int) -> bool:
+    """True for a flat object of good text, whole numbers in range, booleans and nulls (a
+    chat frame, a small API body): every check passed in one loop. Anything else (or any
+    doubt) goes to ``_check_values``, which gives the refusal."""
+    if type(value) is not dict or max_depth < 1:
+        return False
+    bad = _BAD_TEXT.search
+    for key, item in value.items():
+        if bad(key) is not None:
+            return False
+        kind = type(item)
+        if kind is str:
+            if bad(item) is not None:
+                return False
+        elif kind is int:
+            if not -MAX_INT <= item <= MAX_INT:
+                return False
+        elif item is not None and kind is not bool:
+            return False
+    return True
 
 
 def _check_values(value: Any, max_depth: int) -> None:

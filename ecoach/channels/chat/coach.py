@@ -52,7 +52,7 @@ async def coach_socket(request: web.Request) -> web.StreamResponse:
     async def on_frame(frame: Frame) -> None:
         kind = frame["type"]
         if kind == "ping":
-            conn.send({"type": "pong"})
+            await conn.reply({"type": "pong"})
             return
         if kind not in ("sync", "message"):
             raise FrameError("frame_unknown", N_("Unknown message type '%(type)s'."), type=kind[:40])
@@ -73,8 +73,8 @@ async def coach_socket(request: web.Request) -> web.StreamResponse:
             channel=frame.get("channel") or "chat", text=text, client_id=client_id, origin=conn.id,
             minutes=check_minutes(frame.get("minutes")),
         )
-        conn.send({"type": "ack", "client_id": client_id,
-                   "exchange": exchange_dict(recorded.exchange), "duplicate": not recorded.created})
+        await conn.reply({"type": "ack", "client_id": client_id,
+                          "exchange": recorded.as_dict(), "duplicate": not recorded.created})
 
     hub = app[HUB]
     sub = hub.subscribe(topics.coach(coach_id))

@@ -78,7 +78,7 @@ async def coachee_socket(request: web.Request) -> web.StreamResponse:
     async def on_frame(frame: Frame) -> None:
         kind = frame["type"]
         if kind == "ping":
-            conn.send({"type": "pong"})
+            await conn.reply({"type": "pong"})
         elif kind == "sync":
             after = int_field(frame, "after", 0)
             async with app[SESSIONS]() as session:
@@ -104,8 +104,8 @@ async def coachee_socket(request: web.Request) -> web.StreamResponse:
                     origin=conn.id,
                 )
             )
-            conn.send({"type": "ack", "client_id": client_id,
-                       "exchange": recorded.as_dict(), "duplicate": not recorded.created})
+            await conn.reply({"type": "ack", "client_id": client_id,
+                             "exchange": recorded.as_dict(), "duplicate": not recorded.created})
         else:
             raise FrameError("frame_unknown", N_("Unknown message type '%(type)s'."), type=kind[:40])
 

@@ -60,7 +60,7 @@ async def _serve(conn: Connection, request: web.Request, sub, on_event: _Events,
     async def on_frame(frame: Frame) -> None:
         kind = frame["type"]
         if kind == "ping":
-            conn.send({"type": "pong"})
+            await conn.reply({"type": "pong"})
         elif kind == "sync":
             async with app[SESSIONS]() as session:
                 await check(session)
@@ -73,7 +73,7 @@ async def _serve(conn: Connection, request: web.Request, sub, on_event: _Events,
             async with unit_of_work(app[SESSIONS]) as session:
                 message, created = await post(session, text, client_id)
                 shaped = on_event.shape(message_dict(message))
-            conn.send({"type": "ack", "client_id": client_id, "exchange": shaped, "duplicate": not created})
+            await conn.reply({"type": "ack", "client_id": client_id, "exchange": shaped, "duplicate": not created})
         else:
             raise FrameError("frame_unknown", N_("Unknown message type '%(type)s'."), type=kind[:40])
 

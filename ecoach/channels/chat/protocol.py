@@ -17,8 +17,10 @@ A resend of an unacknowledged message reuses its client_id, so it is stored once
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import secrets
+import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -35,6 +37,10 @@ log = logging.getLogger(__name__)
 
 Frame = dict[str, Any]
 HISTORY_LIMIT = 500
+# Frames go out as compact JSON (what ``json.dumps`` writes, less the spaces after ``,``
+# and ``:``); one encoder for all, as ``json.dumps`` builds a new one per call when given
+# any option. Frames are trees built here, never cyclic: no check for cycles.
+dumps = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 
 
 class FrameError(ActionError):
@@ -68,6 +74,7 @@ class Connection:
         self.ws = ws
         self.gettext = gettext
         self.outgoing: asyncio.Queue[Frame | None] = asyncio.Queue()
+        self.writing = False  # the writer task is sending a frame it took from ``outgoing``
         self.id = secrets.token_hex(8)  # marks what this connection sent (see origin)
         # (viewer, language, zone): exchanges go out rendered for this reader (notices in
         # their language, times as their pages show them).
@@ -77,6 +84,20 @@ class Connection:
         if self.reader is not None:
             frame = localise_frame(frame, *self.reader)
         self.outgoing.put_nowait(frame)
+
+    async def reply(self, frame: Frame) -> None:
+        """Send the answer to a client's frame (an ack) at once when nothing is queued or
+        being sent before it (else behind that, in order): every message has one, and a
+        hand-over to the writer task was a second wake-up of the event loop per message."""
+        if self.writing or not self.outgoing.empty():
+            self.send(frame)
+            return
+        if self.reader is not None:
+            frame = localise_frame(frame, *self.reader)
+        try:
+            await self.ws.send_str(dumps(frame))
+        except ConnectionError:
+            pass  # the client went away: the receive loop ends (as the writer task's sends)
 
     def error(self, exc: ActionError, *, client_id: Any = None, fatal: bool = False) -> None:
         frame: Frame = {"type": "error", "code": exc.code, "message": exc.translated(self.gettext)}
@@ -96,11 +117,41 @@ class Connection:
         await self.ws.close(code=4000 + exc.status)
 
     async def _writer(self) -> None:
-        while (frame := await self.outgoing.get()) is not None:
-            await self.ws.send_json(frame)
-            if frame.get("fatal"):
-                await self.ws.close(code=4000 + int(frame.get("status", 400)))
-                return
+        frame = await self.outgoing.get()
+        while frame is not None:
+            self.writing = True
+            # Several frames waiting (a group commit's events on a coach's socket): corked,
+            # the kernel sends them as one segment, not one per frame (each one a trip
+            # through the network stack and a wake-up of the reader).
+            corked = not self.outgoing.empty() and self._cork(True)
+            try:
+                while True:
+                    await self.ws.send_str(dumps(frame))
+                    if frame.get("fatal"):
+                        await self.ws.close(code=4000 + int(frame.get("status", 400)))
+                        return
+                    if self.outgoing.empty():
+                        break
+                    if (frame := self.outgoing.get_nowait()) is None:
+                        return
+            finally:
+                if corked:
+                    self._cork(False)
+            self.writing = False
+            frame = await self.outgoing.get()
+
+    def _cork(self, on: bool) -> bool:
+        """Hold back (``on``) or push out what is written to this socket (Linux's TCP_CORK;
+        elsewhere, and on a socket that is gone, nothing is held back: False)."""
+        transport = self.request.transport
+        sock = transport.get_extra_info("socket") if transport is not None else None
+        if sock is None or not hasattr(socket, "TCP_CORK"):
+            return False
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, int(on))
+        except OSError:  # not TCP (a Unix socket behind a proxy), or closed meanwhile
+            return False
+        return True
 
     async def _relay(self, sub: Subscription, on_event: Callable[[Frame], Frame | None]) -> None:
         while (event := await sub.queue.get()) is not None:
@@ -120,6 +171,7 @@ class Connection:
         on_frame: Callable[[Frame], Awaitable[None]],
     ) -> None:
         self.request.app[SOCKETS].add(self.ws)
+        sub.origin = self.id  # the hub keeps this connection's own messages from it (see _relay)
         writer = asyncio.create_task(self._writer())
         relay = asyncio.create_task(self._relay(sub, on_event))
         try:
