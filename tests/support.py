@@ -74,3 +74,10 @@ async def login(client: TestClient, email: str, password: str = PASSWORD) -> Non
     response = await client.post("/login", data={"_csrf": token, "email": email, "password": password, "next": "/"},
                                  allow_redirects=False)
     assert response.status == 303, await response.text()
+
+
+def mentions(page: str, word: str) -> bool:
+    """``word`` as a word of ``page``: not inside a random token (a CSRF token or nonce
+    holds any short name now and then: "...hdPimy4..." is no mention of Pim)."""
+    return re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", page) is not None
+

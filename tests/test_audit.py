@@ -30,7 +30,7 @@ from tests.mail_support import build_mail, make_world, reply_to, take
 from tests.moments import local_now
 from tests.test_nudges_web import plan_form
 from tests.smtp_relay import smtp_relay  # noqa: F401 - the fixture
-from tests.support import PASSWORD, csrf_of, login, seed, settings_for
+from tests.support import PASSWORD, csrf_of, login, mentions, seed, settings_for
 
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 SAFARI = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Version/17.0 Safari/604.1"
@@ -246,10 +246,10 @@ async def test_a_coach_sees_only_their_own_trail(db_url, sessions, clock) -> Non
         assert "192.0.2.50" in bert_page  # the failed login at his account, from Anna's address
         assert (await bert.get("/admin/audit")).status == 403
         anna_page = await (await anna.get("/audit")).text()
-        assert "198.51.100.7" not in anna_page and "Pim" not in anna_page and "Searched" not in anna_page
+        assert "198.51.100.7" not in anna_page and not mentions(anna_page, "Pim") and "Searched" not in anna_page
         practice = await (await anna.get("/admin/audit")).text()
         assert "198.51.100.7" in practice and "Searched the logbook" in practice
-        assert "Pim" not in practice  # an administrator sees who and what, never another coach's coachees
+        assert not mentions(practice, "Pim")  # an administrator sees who and what, never another coach's coachees
         own = {int(s) for s in re.findall(r'id="a(\d+)"', anna_page)}
         others = {e.seq for e in await entries(sessions, coach_id=b["coach_id"])}
         assert own and not own & others

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from ecoach.logbook.db import create_engine, session_factory
 from ecoach.logbook.models import Exchange
-from tests.support import app_client, csrf_of, login, seed, settings_for
+from tests.support import app_client, csrf_of, login, mentions, seed, settings_for
 from tests.conftest import fresh_keyring
 
 
@@ -65,7 +65,7 @@ async def test_pages_refuse_another_coachs_engagement(two, db_url) -> None:  # t
         response = await client_b.post(path, data={"_csrf": token, **data}, allow_redirects=False)
         assert response.status == 404, path
     for path in ("/", "/inbox/rows"):
-        assert "Anna" not in await (await client_b.get(path)).text(), path
+        assert not mentions(await (await client_b.get(path)).text(), "Anna"), path
     ws_a = await client_a.ws_connect("/ws")
     await ws_a.send_json({"type": "message", "engagement_id": eid, "client_id": "note-0001",
                           "text": "vertrouwelijk", "channel": "note"})
