@@ -24,7 +24,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoach.actions.booking import BookingContext, _flush
 from ecoach.actions.booking_notices import Party, timeline_entry
-from ecoach.actions.booking_offer import check_change_allowed, check_slot, get_offer, lock_agenda, parse_start, rules_for
+from ecoach.actions.booking_offer import (
+    check_change_allowed,
+    check_slot,
+    get_offer,
+    lock_agenda,
+    parse_start,
+    rules_for,
+)
 from ecoach.actions.errors import ActionError, Conflict, N_, NotFound
 from ecoach.actions.exchanges import record_exchanges
 from ecoach.actions.group_invites import queue_group_invites
