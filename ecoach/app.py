@@ -80,6 +80,7 @@ from ecoach.web import files as files_web
 from ecoach.web import resources as resources_web
 from ecoach.web import shares as shares_web
 from ecoach.web import groups as groups_web
+from ecoach.web import group_session_pages as group_session_web
 from ecoach.web import team as team_web
 from ecoach.channels.chat import groups as group_sockets
 from ecoach.web.i18n import I18n
@@ -146,7 +147,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
                    data_export_web, retention_web, supervision_web,
                    billing_web, billing_engagement_web, billing_invoices_web,
                    files_web, resources_web, shares_web, passkeys_web, crisis_web,
-                   groups_web, group_sockets, team_web):
+                   groups_web, group_session_web, group_sockets, team_web):
         module.register(app)
     app.router.add_static("/static/", STATIC, name="static")
     return app

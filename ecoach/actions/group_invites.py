@@ -35,8 +35,11 @@ GROUP_LINE = N_("The group's conversation: %(url)s")
 
 async def queue_group_invites(session: AsyncSession, settings: Settings, now: datetime, *, coach: Coach,
                               group: CoachingGroup, booking: Booking, type_name: str,
-                              members: list[Engagement]) -> int:
-    """One invite per active member with an e-mail address; returns how many were queued."""
+                              members: list[Engagement], kind: str = "booked") -> int:
+    """One invite per given member with an e-mail address; returns how many were queued.
+    ``kind``: booked or rescheduled (a REQUEST), cancelled (a CANCEL); the caller bumps the
+    booking's SEQUENCE for a change, so calendars replace the event of the same UID."""
+    method = "CANCEL" if kind == "cancelled" else "REQUEST"
     if not settings.mail.enabled or not members:
         return 0
     coachees = await gq.get_member_coachees(session, [m.coachee_id for m in members])
@@ -46,7 +49,7 @@ async def queue_group_invites(session: AsyncSession, settings: Settings, now: da
         if coachee is None or not coachee.email:
             continue
         reader = Party(coachee.name, coachee.email, member.language, member.time_zone)
-        subject, text = _mail_text(booking, "booked", type_name, coach.name, reader,
+        subject, text = _mail_text(booking, kind, type_name, coach.name, reader,
                                    await _group_line(session, settings, now, member, group))
         event = replace(calendar_event(booking, f"{type_name}: {coach.name}", text, coach, now),
                         attendee_name=coachee.name, attendee_email=coachee.email)
@@ -54,11 +57,11 @@ async def queue_group_invites(session: AsyncSession, settings: Settings, now: da
             from_name=coach.name, from_address=settings.mail.sender, to_address=coachee.email, to_name=coachee.name,
             reply_to=None, subject=subject, text=text, html=None, message_id_domain=settings.mail.domain,
             in_reply_to=None, references=[], auto="auto-generated", date=now,
-            calendar=(invite(event, "REQUEST"), "REQUEST"))
+            calendar=(invite(event, method), method))
         await do_enqueue_mail(session, raw=message.as_bytes(), message_id=message_id, sender=settings.mail.sender,
                               recipient=coachee.email, kind="invite", engagement_id=member.id, now=now)
         queued += 1
-    log.info("group %s session %s: %s invites", group.id, booking.id, queued)
+    log.info("group %s session %s %s: %s invites", group.id, booking.id, kind, queued)
     return queued
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecoach.logbook.booking_models import Booking
 from ecoach.logbook.group_models import CoachingGroup, GroupMember, GroupMemberLeft, GroupMessage, GroupSession
-from ecoach.logbook.models import Coachee, Engagement
+from ecoach.logbook.models import Coachee, Engagement, Exchange
 
 
 @dataclass(frozen=True)
@@ -155,4 +155,22 @@ async def get_readable_page(session: AsyncSession, membership: Membership, engag
             .where(GroupMessage.group_id == membership.group.id, GroupMessage.id > after_id,
                    GroupMessage.created_at <= up_to, or_(GroupMessage.engagement_id == engagement_id, *during))
             .order_by(GroupMessage.id).limit(limit))
+    return list((await session.execute(stmt)).scalars())
+
+
+async def get_group_booking(session: AsyncSession, group_id: int, booking_id: int) -> Booking | None:
+    """One session of this group (any status), else None."""
+    stmt = (select(Booking).join(GroupSession, GroupSession.booking_id == Booking.id)
+            .where(GroupSession.group_id == group_id, Booking.id == booking_id))
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def get_told_engagements(session: AsyncSession, group_id: int, external_id: str) -> list[Engagement]:
+    """The engagements of the group, now or before, whose timeline holds ``external_id``
+    (a group session's first entry: who got the session, so who hears of its change).
+    Looked up per engagement through the exchange's (engagement, external id) key."""
+    ever = select(GroupMember.engagement_id).where(GroupMember.group_id == group_id).union(
+        select(GroupMemberLeft.engagement_id).where(GroupMemberLeft.group_id == group_id))
+    told = select(Exchange.engagement_id).where(Exchange.engagement_id.in_(ever), Exchange.external_id == external_id)
+    stmt = select(Engagement).where(Engagement.id.in_(told)).order_by(Engagement.id)
     return list((await session.execute(stmt)).scalars())

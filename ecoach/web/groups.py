@@ -90,7 +90,9 @@ async def group_page(request: web.Request) -> web.StreamResponse:
         messages = await gq.get_messages(session, group.id, limit=HISTORY_ON_PAGE)
         upcoming = await gq.get_group_sessions(session, group.id, request.app[CLOCK].now())
         slots = await _slots(request, session, coach.id)
+        type_names = {t.id: t.name for t in await bq.get_session_types(session, coach.id, active_only=False)}
     context = {"group": group, "members": members, "candidates": candidates, "upcoming": upcoming,
+               "type_names": type_names, "changeable_after": request.app[CLOCK].now(),
                "messages": [_shown(m, coach.id) for m in messages], "client_id": uuid.uuid4().hex,
                "max_chars": request.app[SETTINGS].max_message_chars, "done": request.query.get("done"), **slots}
     return await render(request, "group.html", context)
