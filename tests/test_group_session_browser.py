@@ -56,7 +56,8 @@ async def test_group_session_cancel_and_move_pages(browser: Browser, db_url: str
     gid = await make_group(db_url, clock.now(), a["email"], "jan@example.org", [m["engagement_id"] for m in members])
     bid = await _book(db_url, clock, a["email"], gid)
     with live_server(settings_for(db_url), clock) as base:
-        page = await (await browser.new_context(viewport=NARROW)).new_page()
+        context = await browser.new_context(viewport=NARROW)
+        page = await context.new_page()
         await log_in(page, base, a["email"])
         await page.goto(f"{base}/groups/{gid}/sessions/{bid}/move")
         await expect(page.get_by_label("New time")).to_be_visible()
@@ -76,3 +77,5 @@ async def test_group_session_cancel_and_move_pages(browser: Browser, db_url: str
         await expect(page.get_by_role("status").filter(has_text="The group session is cancelled")).to_be_visible(
             timeout=WAIT)
         await expect(page.locator(f'li[data-booking="{bid}"]')).to_have_count(0)
+        # Closed before the server stops: its open socket would hold the shutdown up.
+        await context.close()
