@@ -10,8 +10,11 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from ecoach.actions.engagements import do_create_engagement
+from ecoach.actions.groups import do_add_group_member, do_create_group
+from ecoach.actions.session_types import check_session_type, do_save_session_type
 from ecoach.logbook import queries
 from ecoach.logbook.db import create_engine, session_factory
+from tests.booking_support import TYPE_FORM, add_windows
 from tests.conftest import fresh_keyring
 from tests.support import csrf_of
 
@@ -55,3 +58,15 @@ async def receive_until(ws, predicate, limit: int = 50):  # type: ignore[no-unty
 
 def group_id_of(location: str) -> int:
     return int(re.search(r"/groups/(\d+)", location).group(1))  # type: ignore[union-attr]
+
+
+async def group_with_session_type(session, coach, engagement_ids: list[int], now):  # type: ignore[no-untyped-def]
+    """In ``session``: the coach's session type (bookable mon-fri 09:00-12:00) and a group
+    "Voorjaar" (nl) of these engagements; (session type, group)."""
+    await add_windows(session, coach.id, "mon-fri 09:00-12:00")
+    item = await do_save_session_type(session, coach, check_session_type(TYPE_FORM), type_id=None, now=now)
+    group = await do_create_group(session, coach, name="Voorjaar", language="nl", now=now)
+    for engagement_id in engagement_ids:
+        await do_add_group_member(session, coach, group, engagement_id, now=now)
+    return item, group
+

@@ -20,13 +20,13 @@ from ecoach.actions.group_session_changes import (
     do_move_group_session,
 )
 from ecoach.actions.group_sessions import do_book_group_session
-from ecoach.actions.groups import do_add_group_member, do_create_group
-from ecoach.actions.session_types import check_session_type, do_save_session_type
+from ecoach.actions.groups import do_add_group_member
 from ecoach.core.i18n import gettext_for
 from ecoach.logbook.booking_models import Booking
 from ecoach.logbook.group_models import CoachingGroup, GroupMessage
 from ecoach.logbook.models import Exchange
-from tests.booking_support import TYPE_FORM, add_windows, calendar_of, ctx, outbox, settings
+from tests.booking_support import calendar_of, ctx, outbox, settings
+from tests.group_support import group_with_session_type
 from tests.moments import next_weekday
 
 PEOPLE = [("Sanne", "sanne@example.org", "nl", "Europe/Amsterdam"),
@@ -42,12 +42,8 @@ async def _booked(sessions, make_coach, make_engagement, clock, db_url):  # type
             for name, email, language, zone in PEOPLE}
     context = ctx(settings(db_url, mail=True), clock.now())
     async with sessions() as session:
-        await add_windows(session, coach.id, "mon-fri 09:00-12:00")
-        item = await do_save_session_type(session, coach, check_session_type(TYPE_FORM), type_id=None,
-                                          now=clock.now())
-        group = await do_create_group(session, coach, name="Voorjaar", language="nl", now=clock.now())
-        for created in made.values():
-            await do_add_group_member(session, coach, group, created.engagement.id, now=clock.now())
+        item, group = await group_with_session_type(session, coach, [c.engagement.id for c in made.values()],
+                                                    clock.now())
         await session.commit()
     start = next_weekday(clock, 0, 10, after=timedelta(days=2))
     async with sessions() as session:

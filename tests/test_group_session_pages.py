@@ -11,23 +11,12 @@ from sqlalchemy import select
 from ecoach.logbook.booking_models import Booking
 from tests.group_support import post, same_server
 from tests.support import app_client, login, seed, settings_for
-from tests.test_groups import _db, _group_of_three
-from tests.booking_support import TYPE_FORM, add_windows
-from ecoach.actions.session_types import check_session_type, do_save_session_type
-from ecoach.logbook import queries
+from tests.test_groups import _db, _group_of_three, _session_type
 
 
 async def _group_with_session(db_url, clock, owner):  # type: ignore[no-untyped-def]
     a, members, gid = await _group_of_three(db_url, clock, owner)
-
-    async def kind_of_session(session):  # type: ignore[no-untyped-def]
-        coach = await queries.get_coach(session, a["coach_id"])
-        await add_windows(session, coach.id, "mon-fri 09:00-12:00")
-        item = await do_save_session_type(session, coach, check_session_type(TYPE_FORM), type_id=None,
-                                          now=clock.now())
-        return item.id
-
-    type_id = await _db(db_url, kind_of_session)
+    type_id = await _session_type(db_url, a["coach_id"], clock.now())
     page = await (await owner.get(f"/groups/{gid}?type={type_id}")).text()
     starts = re.findall(r'<option value="([^"]+T[^"]+)"', page)
     booked = await post(owner, f"/groups/{gid}/sessions", f"/groups/{gid}", type_id=str(type_id),

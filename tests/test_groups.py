@@ -34,6 +34,16 @@ async def _db(db_url: str, work):  # type: ignore[no-untyped-def]
         await engine.dispose()
 
 
+async def _session_type(db_url: str, coach_id: int, now) -> int:  # type: ignore[no-untyped-def]
+    """The coach's session type, bookable mon-fri 09:00-12:00; its id."""
+    async def work(session):  # type: ignore[no-untyped-def]
+        coach = await queries.get_coach(session, coach_id)
+        await add_windows(session, coach.id, "mon-fri 09:00-12:00")
+        return (await do_save_session_type(session, coach, check_session_type(TYPE_FORM), type_id=None, now=now)).id
+
+    return await _db(db_url, work)
+
+
 async def _group_of_three(db_url: str, clock, owner):  # type: ignore[no-untyped-def]
     a = await seed(db_url, clock.now(), email="marieke@example.org", coachee="Sanne", language="en")
     members = [a] + [await add_engagement(db_url, clock.now(), a["email"], name) for name in ("Ahmed", "Noor")]
@@ -119,15 +129,7 @@ async def _sync(ws) -> list[dict]:  # type: ignore[type-arg,no-untyped-def]
 async def test_group_nudge_and_session_reach_everyone(db_url, clock) -> None:  # type: ignore[no-untyped-def]
     async with app_client(settings_for(db_url), clock) as owner, same_server(owner) as browser:
         a, members, gid = await _group_of_three(db_url, clock, owner)
-
-        async def kind_of_session(session):  # type: ignore[no-untyped-def]
-            coach = await queries.get_coach(session, a["coach_id"])
-            await add_windows(session, coach.id, "mon-fri 09:00-12:00")
-            item = await do_save_session_type(session, coach, check_session_type(TYPE_FORM), type_id=None,
-                                              now=clock.now())
-            return item.id
-
-        type_id = await _db(db_url, kind_of_session)
+        type_id = await _session_type(db_url, a["coach_id"], clock.now())
         nudged = await post(owner, f"/groups/{gid}/nudge", f"/groups/{gid}", text="Welke stap zet je deze week?",
                             client_id="group-nudge-0001")
         assert nudged.status == 303

@@ -19,6 +19,7 @@ from ecoach.actions.session_types import check_session_type, do_save_session_typ
 from ecoach.core.i18n import gettext_for
 from ecoach.logbook import queries
 from tests.booking_support import TYPE_FORM, add_windows, calendar_of, ctx, outbox, settings
+from tests.group_support import group_with_session_type
 from tests.moments import next_weekday
 
 
@@ -39,12 +40,8 @@ async def test_every_active_member_gets_the_invite_in_their_language_and_zone(  
             for name, email, language, zone in people}
     context = ctx(settings(db_url, mail=True), clock.now())
     async with sessions() as session:
-        await add_windows(session, coach.id, "mon-fri 09:00-12:00")
-        item = await do_save_session_type(session, coach, check_session_type(TYPE_FORM), type_id=None,
-                                          now=clock.now())
-        group = await do_create_group(session, coach, name="Voorjaar", language="nl", now=clock.now())
-        for created in made.values():
-            await do_add_group_member(session, coach, group, created.engagement.id, now=clock.now())
+        item, group = await group_with_session_type(session, coach, [c.engagement.id for c in made.values()],
+                                                    clock.now())
         kim = await queries.get_engagement_by_id(session, made["Kim"].engagement.id)
         await do_change_status(session, kim, "pause", now=clock.now())
         await session.commit()
